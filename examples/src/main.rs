@@ -1,0 +1,3 @@
+//! `tandem`: the Tandem reference stack and its command-line tools.
+
+fn main() {}

@@ -1,0 +1,12 @@
+//! SIP (RFC 3261) messages for the Tandem VoIP toolkit: a zero-copy message model over [`bytes::Bytes`], a
+//! nom-based parser for datagrams and streams, typed header views parsed on demand, a serializer and builders,
+//! and the validation a UAS or proxy applies before choosing its reply.
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod error;
+pub mod header;
+pub mod uri;
+
+pub use error::{Error, ParseError, ParseErrorKind};
+pub use header::{HeaderName, TypedHeader};
+pub use uri::Uri;

@@ -5,8 +5,10 @@
 
 pub mod error;
 pub mod header;
+pub mod method;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{HeaderName, TypedHeader};
+pub use method::{Method, StatusCode};
 pub use uri::Uri;

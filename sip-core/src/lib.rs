@@ -4,11 +4,14 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod error;
+mod grammar;
 pub mod header;
 pub mod method;
+pub mod params;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{HeaderName, TypedHeader};
 pub use method::{Method, StatusCode};
-pub use uri::Uri;
+pub use params::{Param, Params};
+pub use uri::{Host, SipUri, TelUri, Uri};

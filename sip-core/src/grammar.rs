@@ -1,0 +1,289 @@
+//! Character classes and small scanners for the basic rules of RFC 3261 §25.1, shared by the URI and header
+//! parsers. Every class is one bit in a 256-entry table, so a membership test is a load and a mask.
+
+use crate::error::ParseError;
+
+/// `alphanum`
+pub(crate) const ALNUM: u16 = 1 << 0;
+/// `mark` = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
+pub(crate) const MARK: u16 = 1 << 1;
+/// `unreserved` / `user-unreserved` (the `user` part of a SIP URI, without escapes)
+pub(crate) const USER: u16 = 1 << 2;
+/// `password` characters (without escapes)
+pub(crate) const PASSWORD: u16 = 1 << 3;
+/// `paramchar` of a SIP URI or TEL URI parameter (without escapes)
+pub(crate) const PARAM: u16 = 1 << 4;
+/// `hname` / `hvalue` characters of SIP URI headers (without escapes)
+pub(crate) const HNV: u16 = 1 << 5;
+/// `token`
+pub(crate) const TOKEN: u16 = 1 << 6;
+/// characters of a host name or IPv4 address (alphanum, "-", ".", and "_" tolerated)
+pub(crate) const HOST: u16 = 1 << 7;
+/// `uric` of RFC 2396 (reserved / unreserved; escapes handled separately)
+pub(crate) const URIC: u16 = 1 << 8;
+/// `phonedigit-hex` of RFC 3966 (HEXDIG / "*" / "#" / visual separators)
+pub(crate) const PHONE: u16 = 1 << 9;
+/// `word` (Call-ID)
+pub(crate) const WORD: u16 = 1 << 10;
+/// `HEXDIG`
+pub(crate) const HEX: u16 = 1 << 11;
+/// scheme characters after the first: ALPHA / DIGIT / "+" / "-" / "."
+pub(crate) const SCHEME: u16 = 1 << 12;
+/// `qdtext` (inside a quoted string, excluding `"` and `\`), counting any byte >= 0x80 as UTF-8
+pub(crate) const QDTEXT: u16 = 1 << 13;
+
+const fn build() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let mut v = 0u16;
+        let alpha = b.is_ascii_alphabetic();
+        let digit = b.is_ascii_digit();
+        if alpha || digit {
+            v |= ALNUM | USER | PASSWORD | PARAM | HNV | TOKEN | HOST | URIC | WORD | SCHEME;
+        }
+        if b.is_ascii_hexdigit() {
+            v |= HEX | PHONE;
+        }
+        if matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        ) {
+            v |= MARK | USER | PASSWORD | PARAM | HNV | URIC | WORD;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            v |= USER;
+        }
+        if matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            v |= PASSWORD;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            v |= PARAM;
+        }
+        if matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            v |= HNV;
+        }
+        if matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        ) {
+            v |= TOKEN | WORD;
+        }
+        if matches!(b, b'-' | b'.' | b'_') {
+            v |= HOST;
+        }
+        if matches!(
+            b,
+            b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b','
+        ) {
+            v |= URIC;
+        }
+        if matches!(b, b'*' | b'#' | b'-' | b'.' | b'(' | b')') {
+            v |= PHONE;
+        }
+        if matches!(
+            b,
+            b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+        ) {
+            v |= WORD;
+        }
+        if matches!(b, b'+' | b'-' | b'.') {
+            v |= SCHEME;
+        }
+        // qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII; LWS is handled by the scanner.
+        if b == b'!' || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80 {
+            v |= QDTEXT;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+}
+
+/// The class table, indexed by byte.
+pub(crate) static CLASS: [u16; 256] = build();
+
+/// Whether `b` belongs to `class`.
+#[inline(always)]
+pub(crate) fn is(b: u8, class: u16) -> bool {
+    CLASS[b as usize] & class != 0
+}
+
+/// The value of a hex digit.
+#[inline]
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Scan bytes of `class` or `%HH` escapes from `start`; returns the index of the first byte that is neither.
+/// A `%` not followed by two hex digits is an error at the `%`.
+#[inline]
+pub(crate) fn scan_escaped(
+    b: &[u8],
+    start: usize,
+    class: u16,
+    expected: &'static str,
+) -> Result<usize, ParseError> {
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        if is(c, class) {
+            i += 1;
+        } else if c == b'%' {
+            let ok = matches!(
+                (b.get(i + 1), b.get(i + 2)),
+                (Some(&h), Some(&l)) if is(h, HEX) && is(l, HEX)
+            );
+            if !ok {
+                return Err(ParseError::syntax(i, expected));
+            }
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    Ok(i)
+}
+
+/// Scan bytes of `class` from `start`; returns the index of the first byte outside it.
+#[inline]
+pub(crate) fn scan(b: &[u8], start: usize, class: u16) -> usize {
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        if !is(c, class) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Skip linear white space (SP, HTAB, and obsolete line folding CRLF followed by SP/HTAB) from `i`.
+#[inline]
+pub(crate) fn skip_lws(b: &[u8], mut i: usize) -> usize {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t') => i += 1,
+            Some(b'\r')
+                if b.get(i + 1) == Some(&b'\n') && matches!(b.get(i + 2), Some(b' ' | b'\t')) =>
+            {
+                i += 3
+            }
+            Some(b'\n') if matches!(b.get(i + 1), Some(b' ' | b'\t')) => i += 2,
+            _ => return i,
+        }
+    }
+}
+
+/// Whether `b[i]` starts linear white space.
+#[inline]
+pub(crate) fn at_lws(b: &[u8], i: usize) -> bool {
+    skip_lws(b, i) != i
+}
+
+/// Scan a `token` from `start`; error if it is empty.
+#[inline]
+pub(crate) fn token(b: &[u8], start: usize, expected: &'static str) -> Result<usize, ParseError> {
+    let end = scan(b, start, TOKEN);
+    if end == start {
+        return Err(ParseError::syntax(start, expected));
+    }
+    Ok(end)
+}
+
+/// Scan a quoted-string whose opening `"` is at `start`; returns the index after the closing `"`.
+/// Quoted-pairs (`\` followed by any byte 0x00-0x09, 0x0B-0x0C, 0x0E-0x7F) are allowed inside.
+pub(crate) fn quoted_string(b: &[u8], start: usize) -> Result<usize, ParseError> {
+    if b.get(start) != Some(&b'"') {
+        return Err(ParseError::syntax(start, "quoted-string"));
+    }
+    let mut i = start + 1;
+    loop {
+        match b.get(i) {
+            None => return Err(ParseError::syntax(i, "closing quote")),
+            Some(b'"') => return Ok(i + 1),
+            Some(b'\\') => match b.get(i + 1) {
+                Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => i += 2,
+                _ => return Err(ParseError::syntax(i + 1, "quoted-pair")),
+            },
+            Some(&c) if is(c, QDTEXT) => i += 1,
+            Some(_) => {
+                let j = skip_lws(b, i);
+                if j == i {
+                    return Err(ParseError::syntax(i, "qdtext"));
+                }
+                i = j;
+            }
+        }
+    }
+}
+
+/// Parse a run of decimal digits at `start` as a u64, saturating at `u64::MAX`; returns the value and the end.
+/// Error if there is no digit.
+#[inline]
+pub(crate) fn digits(
+    b: &[u8],
+    start: usize,
+    expected: &'static str,
+) -> Result<(u64, usize), ParseError> {
+    let mut i = start;
+    let mut v: u64 = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+        i += 1;
+    }
+    if i == start {
+        return Err(ParseError::syntax(start, expected));
+    }
+    Ok((v, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lws_includes_folded_lines_but_not_bare_crlf() {
+        assert_eq!(skip_lws(b" \t\r\n  x", 0), 6);
+        assert_eq!(skip_lws(b"\r\nx", 0), 0);
+        assert_eq!(skip_lws(b" \r\nx", 0), 1);
+    }
+
+    #[test]
+    fn quoted_string_accepts_quoted_pairs_and_rejects_unterminated() {
+        assert_eq!(quoted_string(br#""a \" b" x"#, 0), Ok(8));
+        assert_eq!(quoted_string(br#""a\\""#, 0), Ok(5));
+        assert_eq!(quoted_string(br#""abc"#, 0).map_err(|e| e.offset), Err(4));
+        assert_eq!(quoted_string(b"\"a\rb\"", 0).map_err(|e| e.offset), Err(2));
+    }
+
+    #[test]
+    fn escapes_need_two_hex_digits() {
+        assert_eq!(scan_escaped(b"a%41b", 0, USER, "user"), Ok(5));
+        assert_eq!(
+            scan_escaped(b"a%4", 0, USER, "user").map_err(|e| e.offset),
+            Err(1)
+        );
+        assert_eq!(
+            scan_escaped(b"a%ZZ", 0, USER, "user").map_err(|e| e.offset),
+            Err(1)
+        );
+    }
+
+    #[test]
+    fn digits_saturate_instead_of_overflowing() {
+        assert_eq!(
+            digits(b"99999999999999999999999", 0, "n").map(|d| d.0),
+            Ok(u64::MAX)
+        );
+        assert_eq!(digits(b"x", 0, "n").map_err(|e| e.offset), Err(0));
+    }
+}

@@ -82,8 +82,10 @@ pub enum ParseErrorKind {
         /// The limit that was exceeded.
         limit: usize,
     },
-    /// The Content-Length header disagrees with the body that was received.
+    /// The Content-Length header disagrees with the body that was received (or with another Content-Length).
     ContentLengthMismatch,
+    /// A message on a stream transport has no Content-Length, so its end cannot be found (RFC 3261 §18.3).
+    MissingContentLength,
     /// A numeric value is out of range (e.g. a CSeq number over 2^31-1 or a status code outside 100..=699).
     OutOfRange,
 }
@@ -103,6 +105,9 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::TooManyVias { limit } => write!(f, "more than {limit} Via entries"),
             ParseErrorKind::ContentLengthMismatch => {
                 f.write_str("Content-Length does not match the body")
+            }
+            ParseErrorKind::MissingContentLength => {
+                f.write_str("Content-Length missing on a stream transport")
             }
             ParseErrorKind::OutOfRange => f.write_str("value out of range"),
         }

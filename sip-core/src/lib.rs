@@ -6,12 +6,18 @@
 pub mod error;
 mod grammar;
 pub mod header;
+pub mod message;
 pub mod method;
+pub mod parse;
 pub mod params;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{HeaderName, TypedHeader};
+pub use message::{
+    HeaderField, Headers, Message, Request, RequestBuilder, Response, ResponseBuilder, Version,
+};
 pub use method::{Method, StatusCode};
+pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
 pub use params::{Param, Params};
 pub use uri::{Host, SipUri, TelUri, Uri};

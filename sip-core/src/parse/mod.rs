@@ -1,0 +1,475 @@
+//! Parsing SIP messages from the wire: one datagram at a time ([`parse_message`]) or from a byte stream
+//! ([`StreamFramer`]).
+//!
+//! The parser finds lines with `memchr`, reads the start line and header names with nom, and keeps every header
+//! value as a [`bytes::Bytes`] slice of the input: a parse allocates one `Vec` for the header list and
+//! nothing per header.
+//!
+//! Leniency, decided once for the datagram and stream paths alike:
+//! - A line may end in a bare LF as well as CRLF (RFC 3261 §7 asks for CRLF; some implementations send LF,
+//!   and reading LF as a line end cannot make two parsers disagree about where a line ends). A CR that is
+//!   not followed by LF is rejected, since other parsers may treat it as a line end.
+//! - CRLFs before the start line are skipped (RFC 3261 §7.5).
+//! - The colon may be preceded by spaces or tabs (`HCOLON`), and values may use obsolete line folding;
+//!   values are kept raw, with the folding, and typed parsers read it as whitespace.
+//! - A status line may omit the space before an empty reason phrase.
+//! - Any well-formed `SIP/x.y` version is accepted so that a UAS can answer 505; see [`crate::Version`].
+//!
+//! Header values are not checked beyond the line structure: typed views check them when asked for.
+
+mod start_line;
+mod stream;
+
+pub use stream::{Frame, StreamFramer};
+
+use crate::error::{ParseError, ParseErrorKind};
+use crate::header::HeaderName;
+use crate::message::{HeaderField, Headers, Message, Request, Response, trim_range};
+use bytes::Bytes;
+use memchr::{memchr, memchr2};
+use nom::Parser;
+use nom::bytes::complete::take_while1;
+use nom::character::complete::{char, space0};
+use start_line::StartLine;
+
+/// Hard limits on what the parser accepts, each reported with its own [`ParseErrorKind`].
+///
+/// The defaults suit a proxy on the public Internet; raise them for trusted peers that send large bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message (start line, headers and body) in bytes; [`ParseErrorKind::MessageTooLarge`].
+    pub max_message_size: usize,
+    /// Most header fields (lines, counting a folded field once); [`ParseErrorKind::TooManyHeaders`].
+    pub max_headers: usize,
+    /// Longest physical line (start line or header line, without its line ending);
+    /// [`ParseErrorKind::LineTooLong`].
+    pub max_line_length: usize,
+    /// Most Via entries, across all Via fields; [`ParseErrorKind::TooManyVias`].
+    pub max_vias: usize,
+}
+
+impl Limits {
+    /// 64 KiB messages, 256 header fields, 8 KiB lines, 64 Via entries.
+    pub const DEFAULT: Limits = Limits {
+        max_message_size: 64 * 1024,
+        max_headers: 256,
+        max_line_length: 8 * 1024,
+        max_vias: 64,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::DEFAULT
+    }
+}
+
+/// Parse one SIP message received as a datagram (UDP, or one WebSocket message) with the default [`Limits`].
+///
+/// Framing follows RFC 3261 §18.3: with a Content-Length, the body is that many bytes and anything after it
+/// is discarded, while a Content-Length larger than what arrived is an error
+/// ([`ParseErrorKind::ContentLengthMismatch`]); without one, the body is the rest of the datagram. When
+/// several Content-Length fields are present the first one frames the body.
+///
+/// ```
+/// use tandem_sip_core::{parse_message, Message, Method};
+/// use bytes::Bytes;
+///
+/// let wire = Bytes::from_static(b"OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n");
+/// let Ok(Message::Request(request)) = parse_message(wire) else { panic!("not a request") };
+/// assert_eq!(request.method(), &Method::Options);
+/// ```
+pub fn parse_message(datagram: Bytes) -> Result<Message, ParseError> {
+    parse_message_with(datagram, &Limits::DEFAULT)
+}
+
+/// [`parse_message`] with the given limits.
+pub fn parse_message_with(datagram: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    if datagram.len() > limits.max_message_size {
+        return Err(too_large(limits));
+    }
+    let start = skip_crlfs(&datagram);
+    let mut scanner = HeadScanner::new(start);
+    let Some(body_start) = scanner.scan(&datagram, limits)? else {
+        return Err(ParseError {
+            offset: datagram.len(),
+            kind: ParseErrorKind::Incomplete,
+            expected: "empty line after the header fields",
+        });
+    };
+    let head = parse_head(&datagram, start, body_start, scanner.fields, limits)?;
+    let available = datagram.len() - body_start;
+    let body = match head.content_length {
+        None => datagram.slice(body_start..),
+        Some(len) if len <= available => datagram.slice(body_start..body_start + len),
+        Some(_) => {
+            return Err(ParseError {
+                offset: datagram.len(),
+                kind: ParseErrorKind::ContentLengthMismatch,
+                expected: "as many body bytes as Content-Length",
+            });
+        }
+    };
+    let mut message = head.message;
+    message.set_wire_body(body);
+    Ok(message)
+}
+
+/// Offset of the first byte after any CRLF (or bare LF) line endings at the start of `buf`.
+fn skip_crlfs(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match (buf.get(i), buf.get(i + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i += 2,
+            (Some(b'\n'), _) => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+fn too_large(limits: &Limits) -> ParseError {
+    ParseError {
+        offset: limits.max_message_size,
+        kind: ParseErrorKind::MessageTooLarge {
+            limit: limits.max_message_size,
+        },
+        expected: "a smaller message",
+    }
+}
+
+/// Finds the empty line that ends the header section, resuming where it stopped when more input arrives,
+/// and enforces the line-length, header-count and message-size limits on the way.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadScanner {
+    /// Next byte to examine.
+    pos: usize,
+    /// Start of the current physical line.
+    line_start: usize,
+    /// Logical lines seen so far (the start line and each header field, folded lines counted once).
+    pub(crate) fields: usize,
+}
+
+impl HeadScanner {
+    /// A scanner for a message whose start line begins at `start`.
+    pub(crate) fn new(start: usize) -> HeadScanner {
+        HeadScanner {
+            pos: start,
+            line_start: start,
+            fields: 0,
+        }
+    }
+
+    /// The offset of the first body byte once the header section is complete, `None` while it is not.
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        loop {
+            let rest = buf.get(self.pos..).unwrap_or_default();
+            let Some(found) = memchr2(b'\r', b'\n', rest) else {
+                self.pos = buf.len();
+                return self.partial(buf.len(), limits);
+            };
+            let at = self.pos + found;
+            if buf.get(at) == Some(&b'\r') {
+                match buf.get(at + 1) {
+                    Some(b'\n') => self.pos = at + 1,
+                    Some(_) => return Err(ParseError::syntax(at + 1, "LF after CR")),
+                    None => {
+                        self.pos = at;
+                        return self.partial(buf.len(), limits);
+                    }
+                }
+                continue;
+            }
+            if let Some(body_start) = self.end_line(buf, at, limits)? {
+                return Ok(Some(body_start));
+            }
+        }
+    }
+
+    /// Account for the line ending with the LF at `lf`; the body start if it was the empty line.
+    fn end_line(
+        &mut self,
+        buf: &[u8],
+        lf: usize,
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        let has_cr = lf > self.line_start && buf.get(lf - 1) == Some(&b'\r');
+        let content_end = if has_cr { lf - 1 } else { lf };
+        let line_len = content_end - self.line_start;
+        if line_len > limits.max_line_length {
+            return Err(line_too_long(self.line_start, limits));
+        }
+        if lf + 1 > limits.max_message_size {
+            return Err(too_large(limits));
+        }
+        if line_len == 0 {
+            if self.fields == 0 {
+                return Err(ParseError::syntax(self.line_start, "start line"));
+            }
+            return Ok(Some(lf + 1));
+        }
+        let folded = self.fields > 0 && matches!(buf.get(self.line_start), Some(b' ' | b'\t'));
+        if !folded {
+            self.fields += 1;
+            if self.fields > limits.max_headers.saturating_add(1) {
+                return Err(ParseError {
+                    offset: self.line_start,
+                    kind: ParseErrorKind::TooManyHeaders {
+                        limit: limits.max_headers,
+                    },
+                    expected: "the empty line ending the header fields",
+                });
+            }
+        }
+        self.line_start = lf + 1;
+        self.pos = lf + 1;
+        Ok(None)
+    }
+
+    /// Check the limits against the incomplete tail of the input.
+    fn partial(&self, len: usize, limits: &Limits) -> Result<Option<usize>, ParseError> {
+        if len - self.line_start > limits.max_line_length {
+            return Err(line_too_long(self.line_start, limits));
+        }
+        if len > limits.max_message_size {
+            return Err(too_large(limits));
+        }
+        Ok(None)
+    }
+}
+
+fn line_too_long(line_start: usize, limits: &Limits) -> ParseError {
+    ParseError {
+        offset: line_start.saturating_add(limits.max_line_length),
+        kind: ParseErrorKind::LineTooLong {
+            limit: limits.max_line_length,
+        },
+        expected: "a shorter line",
+    }
+}
+
+/// A parsed start line and header section, before the body is attached.
+#[derive(Debug)]
+pub(crate) struct Head {
+    /// The message, with an empty body.
+    pub(crate) message: Message,
+    /// The value of the first Content-Length field.
+    pub(crate) content_length: Option<usize>,
+    /// Whether another Content-Length field disagrees with the first.
+    pub(crate) conflicting_lengths: bool,
+}
+
+/// Parse the start line and header fields of `buf[start..body_start]`, which [`HeadScanner`] has found to be
+/// a complete header section of `fields` logical lines.
+pub(crate) fn parse_head(
+    buf: &Bytes,
+    start: usize,
+    body_start: usize,
+    fields: usize,
+    limits: &Limits,
+) -> Result<Head, ParseError> {
+    let (line_end, mut pos) = line_bounds(buf, start, body_start);
+    let start_line = start_line::parse(buf, start, line_end)?;
+    let mut headers = Headers::with_capacity(fields.saturating_sub(1));
+    let mut vias = 0usize;
+    let mut content_length = None;
+    let mut conflicting_lengths = false;
+    loop {
+        let (field_end, next) = logical_line(buf, pos, body_start);
+        if field_end == pos {
+            break;
+        }
+        let field = parse_field(buf, pos, field_end)?;
+        match field.name() {
+            HeaderName::Via => {
+                vias += field.elements().count();
+                if vias > limits.max_vias {
+                    return Err(ParseError {
+                        offset: field.offset(),
+                        kind: ParseErrorKind::TooManyVias {
+                            limit: limits.max_vias,
+                        },
+                        expected: "fewer Via entries",
+                    });
+                }
+            }
+            HeaderName::ContentLength => {
+                let len = content_length_value(&field)?;
+                match content_length {
+                    None => content_length = Some(len),
+                    Some(first) => conflicting_lengths |= first != len,
+                }
+            }
+            _ => {}
+        }
+        headers.push(field);
+        pos = next;
+    }
+    let message = match start_line {
+        StartLine::Request {
+            method,
+            uri,
+            version,
+        } => Message::Request(Request::from_parts(
+            method,
+            uri,
+            version,
+            headers,
+            Bytes::new(),
+        )),
+        StartLine::Response {
+            version,
+            status,
+            reason,
+        } => Message::Response(Response::from_parts(
+            version,
+            status,
+            reason,
+            headers,
+            Bytes::new(),
+        )),
+    };
+    Ok(Head {
+        message,
+        content_length,
+        conflicting_lengths,
+    })
+}
+
+/// End of the content of the physical line starting at `pos` (before CR LF or LF) and the start of the next
+/// line, within `buf[..limit]`.
+fn line_bounds(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
+    let line = buf.get(pos..limit).unwrap_or_default();
+    match memchr(b'\n', line) {
+        Some(i) => {
+            let lf = pos + i;
+            let end = if i > 0 && buf.get(lf - 1) == Some(&b'\r') {
+                lf - 1
+            } else {
+                lf
+            };
+            (end, lf + 1)
+        }
+        None => (limit, limit),
+    }
+}
+
+/// Like [`line_bounds`], but a header field continues over folded lines (starting with SP or HTAB).
+fn logical_line(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
+    let (mut end, mut next) = line_bounds(buf, pos, limit);
+    while end > pos && next < limit && matches!(buf.get(next), Some(b' ' | b'\t')) {
+        (end, next) = line_bounds(buf, next, limit);
+    }
+    (end, next)
+}
+
+/// `token` characters (RFC 3261 §25.1).
+pub(crate) fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+type NomError<'a> = nom::error::Error<&'a [u8]>;
+
+/// Offset in the message of the input a nom parser failed on.
+fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> usize {
+    match error {
+        nom::Err::Error(e) | nom::Err::Failure(e) => line_start + (line.len() - e.input.len()),
+        nom::Err::Incomplete(_) => line_start + line.len(),
+    }
+}
+
+/// Parse one header field, `buf[begin..end]` (without the final line ending).
+fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, ParseError> {
+    let line = buf.get(begin..end).unwrap_or_default();
+    let (rest, name) = take_while1(is_token)
+        .parse(line)
+        .map_err(|e: nom::Err<NomError<'_>>| {
+            ParseError::syntax(failed_at(line, begin, &e), "header field name")
+        })?;
+    let (rest, _) = (space0, char(':'))
+        .parse(rest)
+        .map_err(|e: nom::Err<NomError<'_>>| {
+            ParseError::syntax(
+                failed_at(line, begin, &e),
+                "':' after the header field name",
+            )
+        })?;
+    let value_start = end - rest.len();
+    let (s, e) = trim_range(rest);
+    let raw_name = buf.slice(begin..begin + name.len());
+    let name = HeaderName::lookup(name).unwrap_or_else(|| HeaderName::Other(raw_name.clone()));
+    let value = buf.slice(value_start + s..value_start + e);
+    Ok(HeaderField::parsed(name, raw_name, value, value_start + s))
+}
+
+/// The body length a Content-Length field announces.
+fn content_length_value(field: &HeaderField) -> Result<usize, ParseError> {
+    let value = field.value();
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        let bad = value.iter().position(|c| !c.is_ascii_digit()).unwrap_or(0);
+        return Err(ParseError::syntax(
+            field.offset() + bad,
+            "Content-Length digits",
+        ));
+    }
+    value
+        .iter()
+        .try_fold(0usize, |n, &d| {
+            n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        })
+        .ok_or(ParseError {
+            offset: field.offset(),
+            kind: ParseErrorKind::OutOfRange,
+            expected: "a Content-Length that fits in memory",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(input: &[u8]) -> Result<Option<usize>, ParseError> {
+        HeadScanner::new(0).scan(input, &Limits::DEFAULT)
+    }
+
+    #[test]
+    fn head_ends_at_the_first_empty_line_with_crlf_or_lf() {
+        assert_eq!(scan(b"A\r\nB: c\r\n\r\nbody"), Ok(Some(11)));
+        assert_eq!(scan(b"A\nB: c\n\nbody"), Ok(Some(8)));
+        assert_eq!(scan(b"A\r\nB: c\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn scanning_resumes_across_a_split_crlf() {
+        let input = b"A\r\nB: c\r\n\r\n";
+        let mut scanner = HeadScanner::new(0);
+        assert_eq!(scanner.scan(&input[..10], &Limits::DEFAULT), Ok(None));
+        assert_eq!(scanner.scan(input, &Limits::DEFAULT), Ok(Some(11)));
+        assert_eq!(scanner.fields, 2);
+    }
+
+    #[test]
+    fn rejects_cr_not_followed_by_lf() {
+        assert_eq!(
+            scan(b"A\r\nB: c\rd\r\n\r\n"),
+            Err(ParseError::syntax(8, "LF after CR"))
+        );
+    }
+
+    #[test]
+    fn folded_lines_count_as_one_header_field() {
+        let mut scanner = HeadScanner::new(0);
+        assert_eq!(
+            scanner.scan(b"A\r\nB: c\r\n d\r\n\te\r\n\r\n", &Limits::DEFAULT),
+            Ok(Some(19))
+        );
+        assert_eq!(scanner.fields, 2);
+    }
+}

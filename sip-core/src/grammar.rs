@@ -1,7 +1,7 @@
 //! Character classes and small scanners for the basic rules of RFC 3261 §25.1, shared by the URI and header
 //! parsers. Every class is one bit in a 256-entry table, so a membership test is a load and a mask.
 
-use crate::error::ParseError;
+use crate::error::{ParseError, ParseErrorKind};
 
 /// `alphanum`
 pub(crate) const ALNUM: u16 = 1 << 0;
@@ -180,10 +180,51 @@ pub(crate) fn skip_lws(b: &[u8], mut i: usize) -> usize {
     }
 }
 
-/// Whether `b[i]` starts linear white space.
+/// `SWS c SWS` at `i` (e.g. `SLASH`, `COLON`, `EQUAL`): returns the index after the trailing white space.
 #[inline]
-pub(crate) fn at_lws(b: &[u8], i: usize) -> bool {
-    skip_lws(b, i) != i
+pub(crate) fn separator(
+    b: &[u8],
+    i: usize,
+    c: u8,
+    expected: &'static str,
+) -> Result<usize, ParseError> {
+    let j = skip_lws(b, i);
+    if b.get(j) != Some(&c) {
+        return Err(ParseError::syntax(j, expected));
+    }
+    Ok(skip_lws(b, j + 1))
+}
+
+/// Only white space may follow `i`.
+#[inline]
+pub(crate) fn end(b: &[u8], i: usize, expected: &'static str) -> Result<(), ParseError> {
+    let j = skip_lws(b, i);
+    if j != b.len() {
+        return Err(ParseError::syntax(j, expected));
+    }
+    Ok(())
+}
+
+/// Parse a delta-seconds value (`1*DIGIT`, leading zeros allowed) at `start`.
+///
+/// Overflow rule: RFC 3261 bounds Expires-style values to 0..=2^32-1, and RFC 4475 §3.1.2.4 lets an element
+/// either reject larger values or treat them as malformed; the parser reports them as
+/// [`ParseErrorKind::OutOfRange`] so the caller decides (a registrar may apply RFC 3261's "malformed values
+/// SHOULD be treated as 3600", a UAS may answer 400). The value is never silently wrapped or clamped.
+#[inline]
+pub(crate) fn delta_seconds(b: &[u8], start: usize) -> Result<(u32, usize), ParseError> {
+    let (v, e) = digits(b, start, "delta-seconds")?;
+    let v = u32::try_from(v).map_err(|_| out_of_range(start, "delta-seconds 0..=4294967295"))?;
+    Ok((v, e))
+}
+
+/// An [`ParseErrorKind::OutOfRange`] error.
+pub(crate) fn out_of_range(offset: usize, expected: &'static str) -> ParseError {
+    ParseError {
+        offset,
+        kind: ParseErrorKind::OutOfRange,
+        expected,
+    }
 }
 
 /// Scan a `token` from `start`; error if it is empty.
@@ -216,6 +257,51 @@ pub(crate) fn quoted_string(b: &[u8], start: usize) -> Result<usize, ParseError>
                 let j = skip_lws(b, i);
                 if j == i {
                     return Err(ParseError::syntax(i, "qdtext"));
+                }
+                i = j;
+            }
+        }
+    }
+}
+
+/// Deepest nesting of comments accepted (`(a (b (c)))`).
+const MAX_COMMENT_DEPTH: usize = 16;
+
+/// Scan a `comment` (RFC 3261: `"(" *( ctext / quoted-pair / comment ) ")"`) whose `(` is at `start`;
+/// returns the index after the closing `)`.
+pub(crate) fn comment(b: &[u8], start: usize) -> Result<usize, ParseError> {
+    if b.get(start) != Some(&b'(') {
+        return Err(ParseError::syntax(start, "comment"));
+    }
+    let mut depth = 0usize;
+    let mut i = start;
+    loop {
+        match b.get(i) {
+            None => return Err(ParseError::syntax(i, "\")\" closing the comment")),
+            Some(b'(') => {
+                depth += 1;
+                if depth > MAX_COMMENT_DEPTH {
+                    return Err(ParseError::syntax(i, "comment nested at most 16 deep"));
+                }
+                i += 1;
+            }
+            Some(b')') => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                if depth == 0 {
+                    return Ok(i);
+                }
+            }
+            Some(b'\\') => match b.get(i + 1) {
+                Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => i += 2,
+                _ => return Err(ParseError::syntax(i + 1, "quoted-pair")),
+            },
+            // ctext = %x21-27 / %x2A-5B / %x5D-7E / UTF8-NONASCII / LWS
+            Some(&c) if (0x21..=0x7e).contains(&c) || c >= 0x80 => i += 1,
+            Some(_) => {
+                let j = skip_lws(b, i);
+                if j == i {
+                    return Err(ParseError::syntax(i, "ctext"));
                 }
                 i = j;
             }
@@ -276,6 +362,19 @@ mod tests {
             scan_escaped(b"a%ZZ", 0, USER, "user").map_err(|e| e.offset),
             Err(1)
         );
+    }
+
+    #[test]
+    fn comments_nest_and_must_close() {
+        assert_eq!(comment(b"(a (b) \\) c) x", 0), Ok(12));
+        assert_eq!(comment(b"(a (b)", 0).map_err(|e| e.offset), Err(6));
+    }
+
+    #[test]
+    fn delta_seconds_above_u32_are_out_of_range() {
+        assert_eq!(delta_seconds(b"4294967295", 0), Ok((u32::MAX, 10)));
+        let e = delta_seconds(b"4294967296", 0).unwrap_err();
+        assert_eq!((e.offset, e.kind), (0, ParseErrorKind::OutOfRange));
     }
 
     #[test]

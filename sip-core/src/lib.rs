@@ -13,7 +13,10 @@ pub mod params;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
-pub use header::{HeaderName, TypedHeader};
+pub use header::{
+    CSeq, CallId, Contact, ContentLength, ContentType, FromHeader, HeaderName, MaxForwards, NameAddr,
+    RecordRoute, Route, ToHeader, Transport, TypedHeader, Via,
+};
 pub use message::{
     HeaderField, Headers, Message, Request, RequestBuilder, Response, ResponseBuilder, Version,
 };

@@ -3,9 +3,40 @@
 //! A [`crate::Message`] keeps every header field as received (name and raw value, in order). Typed views are
 //! parsed only when asked for, through [`TypedHeader`].
 
+mod auth;
+mod call_id;
+mod content_type;
+mod cseq;
+mod date;
+mod event;
 mod name;
+mod name_addr;
+mod numeric;
+mod product;
+mod reason;
+mod retry_after;
+mod token_list;
+mod via;
 
+pub use auth::{
+    AuthParam, AuthParamIter, AuthParams, Authorization, Challenge, Credentials, ProxyAuthenticate,
+    ProxyAuthorization, WwwAuthenticate,
+};
+pub use call_id::CallId;
+pub use content_type::{Accept, ContentType, MediaType};
+pub use cseq::{CSeq, MAX_CSEQ};
+pub use date::Date;
+pub use event::{Event, SubState, SubscriptionState};
 pub use name::HeaderName;
+pub use name_addr::{
+    Contact, FromHeader, NameAddr, Path, QValue, RecordRoute, ReferTo, ReferredBy, Route, ToHeader,
+};
+pub use numeric::{ContentLength, Expires, MaxForwards, MinExpires};
+pub use product::{Server, UserAgent};
+pub use reason::Reason;
+pub use retry_after::RetryAfter;
+pub use token_list::{Allow, ProxyRequire, Require, Supported, Unsupported};
+pub use via::{BRANCH_MAGIC_COOKIE, Rport, Transport, Via};
 
 use crate::error::ParseError;
 use bytes::Bytes;

@@ -15,7 +15,7 @@ pub use host::Host;
 pub use sip::SipUri;
 pub use tel::TelUri;
 
-pub(crate) use host::{parse_host, parse_port};
+pub(crate) use host::parse_host;
 
 use crate::error::ParseError;
 use crate::grammar::{self, SCHEME, URIC};

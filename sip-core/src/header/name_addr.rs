@@ -1,0 +1,398 @@
+//! `name-addr` / `addr-spec` header values (RFC 3261 §20.10, §20.20, §20.39, …): From, To, Route, Record-Route,
+//! Path, Refer-To and Referred-By share [`NameAddr`]; Contact adds the `*` wildcard.
+
+use crate::error::ParseError;
+use crate::grammar::{self, TOKEN};
+use crate::header::{HeaderName, TypedHeader};
+use crate::params::{Params, unquote, write_quoted};
+use crate::uri::Uri;
+use bytes::Bytes;
+use std::borrow::Cow;
+
+/// A URI with an optional display name and header parameters: `"Alice" <sip:a@example.com>;tag=1` or the
+/// bare `addr-spec` form `sip:a@example.com;tag=1` (where the parameters belong to the header, never to the URI).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameAddr {
+    display_name: Option<Bytes>,
+    uri: Uri,
+    bracketed: bool,
+    params: Params,
+}
+
+impl NameAddr {
+    /// A name-addr for `uri` without display name or parameters (written with `<>`).
+    pub fn new(uri: Uri) -> NameAddr {
+        NameAddr {
+            display_name: None,
+            uri,
+            bracketed: true,
+            params: Params::new_header(),
+        }
+    }
+
+    /// The display name as received: a quoted string (with its quotes) or a run of tokens.
+    pub fn display_name_raw(&self) -> Option<&Bytes> {
+        self.display_name.as_ref()
+    }
+
+    /// The display name without quotes and quoted-pairs.
+    pub fn display_name(&self) -> Option<Cow<'_, [u8]>> {
+        self.display_name.as_deref().map(unquote)
+    }
+
+    /// The URI.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The URI, for modification.
+    pub fn uri_mut(&mut self) -> &mut Uri {
+        &mut self.uri
+    }
+
+    /// Whether the value was written in `name-addr` form (with `<>`).
+    pub fn is_bracketed(&self) -> bool {
+        self.bracketed
+    }
+
+    /// The header parameters (after the URI).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The header parameters, for modification.
+    pub fn params_mut(&mut self) -> &mut Params {
+        &mut self.params
+    }
+
+    /// The `tag` parameter (From/To).
+    pub fn tag(&self) -> Option<&[u8]> {
+        self.params.value("tag")
+    }
+
+    /// Set the display name (written as a quoted string); `None` removes it.
+    pub fn set_display_name(&mut self, name: Option<&str>) {
+        self.display_name = name.map(|n| {
+            let mut out = Vec::with_capacity(n.len() + 2);
+            write_quoted(&mut out, n.as_bytes());
+            Bytes::from(out)
+        });
+    }
+
+    /// Builder form of [`NameAddr::set_display_name`].
+    pub fn with_display_name(mut self, name: &str) -> NameAddr {
+        self.set_display_name(Some(name));
+        self
+    }
+
+    /// Builder: add (or replace) a header parameter.
+    pub fn with_param(mut self, name: &str, value: Option<&str>) -> NameAddr {
+        self.params.set(name, value);
+        self
+    }
+
+    /// Builder: set the `tag` parameter.
+    pub fn with_tag(self, tag: &str) -> NameAddr {
+        self.with_param("tag", Some(tag))
+    }
+
+    /// Parse `( name-addr / addr-spec ) *( SEMI generic-param )`; offsets count from the start of `value`.
+    ///
+    /// In `addr-spec` form the URI ends at the first `;` or white space, and a URI containing `?` or `,` is
+    /// rejected: RFC 3261 §20 requires such URIs to be enclosed in `<>` (RFC 4475 §3.1.2.13).
+    pub fn parse(value: &Bytes) -> Result<NameAddr, ParseError> {
+        let b = &value[..];
+        let start = grammar::skip_lws(b, 0);
+        let (display_name, lt) = match b.get(start) {
+            Some(b'"') => {
+                let end = grammar::quoted_string(b, start)?;
+                let lt = grammar::skip_lws(b, end);
+                if b.get(lt) != Some(&b'<') {
+                    return Err(ParseError::syntax(lt, "\"<\" after display name"));
+                }
+                (Some(value.slice(start..end)), Some(lt))
+            }
+            Some(b'<') => (None, Some(start)),
+            _ => match token_display_name(b, start)? {
+                Some((end, lt)) => (Some(value.slice(start..end)), Some(lt)),
+                None => (None, None),
+            },
+        };
+        let (uri, bracketed, after) = match lt {
+            Some(lt) => {
+                let gt = memchr::memchr(b'>', b.get(lt..).unwrap_or_default())
+                    .map(|g| lt + g)
+                    .ok_or(ParseError::syntax(b.len(), "\">\""))?;
+                (parse_uri_at(value, lt + 1, gt)?, true, gt + 1)
+            }
+            None => {
+                let end = addr_spec_end(b, start)?;
+                (parse_uri_at(value, start, end)?, false, end)
+            }
+        };
+        let (params, end) = Params::parse_header(value, after)?;
+        grammar::end(b, end, "\";\" or end of value")?;
+        Ok(NameAddr {
+            display_name,
+            uri,
+            bracketed,
+            params,
+        })
+    }
+
+    /// Append the wire form to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        if let Some(d) = &self.display_name {
+            out.extend_from_slice(d);
+            out.push(b' ');
+        }
+        let bracket = self.bracketed || self.display_name.is_some();
+        if bracket {
+            out.push(b'<');
+        }
+        self.uri.write_to(out);
+        if bracket {
+            out.push(b'>');
+        }
+        self.params.write_to(out);
+    }
+}
+
+/// A display name made of tokens separated by white space, followed by `<`: returns the end of the last token
+/// and the index of `<`. `None` if the value does not have that shape (then it is an addr-spec).
+fn token_display_name(b: &[u8], start: usize) -> Result<Option<(usize, usize)>, ParseError> {
+    let mut i = start;
+    loop {
+        let end = grammar::scan(b, i, TOKEN);
+        if end == i {
+            return Ok(None);
+        }
+        let next = grammar::skip_lws(b, end);
+        match b.get(next) {
+            Some(b'<') => return Ok(Some((end, next))),
+            // `Bell, Alexander <sip:…>`: a display name with a comma must be quoted (RFC 4475 §3.1.2.15).
+            Some(b',') if next > start => {
+                return Err(ParseError::syntax(next, "display name token"));
+            }
+            Some(&c) if next > end && grammar::is(c, TOKEN) => i = next,
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The end of an addr-spec URI: the first `;`, white space or end of value. `?` and `,` are not allowed there.
+fn addr_spec_end(b: &[u8], start: usize) -> Result<usize, ParseError> {
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b';' | b' ' | b'\t' | b'\r' | b'\n' => break,
+            b'?' | b',' => {
+                return Err(ParseError::syntax(
+                    i,
+                    "URI with \"?\" or \",\" enclosed in <>",
+                ));
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(i)
+}
+
+fn parse_uri_at(value: &Bytes, start: usize, end: usize) -> Result<Uri, ParseError> {
+    Uri::parse(&value.slice(start..end)).map_err(|e| e.shifted(start))
+}
+
+macro_rules! name_addr_header {
+    ($(#[$doc:meta])* $ty:ident, $name:ident, $list:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $ty(pub NameAddr);
+
+        impl std::ops::Deref for $ty {
+            type Target = NameAddr;
+            fn deref(&self) -> &NameAddr {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for $ty {
+            fn deref_mut(&mut self) -> &mut NameAddr {
+                &mut self.0
+            }
+        }
+
+        impl TypedHeader for $ty {
+            const NAME: HeaderName = HeaderName::$name;
+            const LIST: bool = $list;
+
+            fn parse(value: &Bytes) -> Result<Self, ParseError> {
+                NameAddr::parse(value).map($ty)
+            }
+
+            fn write_to(&self, out: &mut Vec<u8>) {
+                self.0.write_to(out)
+            }
+        }
+    };
+}
+
+name_addr_header!(
+    /// The `From` header field (RFC 3261 §20.20); the `tag` parameter identifies the dialog's local side.
+    FromHeader, From, false
+);
+name_addr_header!(
+    /// The `To` header field (RFC 3261 §20.39).
+    ToHeader, To, false
+);
+name_addr_header!(
+    /// One `Route` entry (RFC 3261 §20.34).
+    Route, Route, true
+);
+name_addr_header!(
+    /// One `Record-Route` entry (RFC 3261 §20.30).
+    RecordRoute, RecordRoute, true
+);
+name_addr_header!(
+    /// One `Path` entry (RFC 3327).
+    Path, Path, true
+);
+name_addr_header!(
+    /// The `Refer-To` header field (RFC 3515).
+    ReferTo, ReferTo, false
+);
+name_addr_header!(
+    /// The `Referred-By` header field (RFC 3892).
+    ReferredBy, ReferredBy, false
+);
+
+/// A `q` value (RFC 3261 `qvalue`) in thousandths: 0..=1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QValue(u16);
+
+impl QValue {
+    /// The value in thousandths (1000 = 1.0).
+    pub fn thousandths(self) -> u16 {
+        self.0
+    }
+
+    /// A q value from thousandths; `None` above 1000.
+    pub fn from_thousandths(v: u16) -> Option<QValue> {
+        (v <= 1000).then_some(QValue(v))
+    }
+
+    /// Parse `( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`.
+    pub fn parse(text: &[u8]) -> Option<QValue> {
+        let (int, frac) = match text.split_first()? {
+            (b'0', rest) => (0u16, rest),
+            (b'1', rest) => (1000u16, rest),
+            _ => return None,
+        };
+        let frac = match frac.split_first() {
+            None => return Some(QValue(int)),
+            Some((b'.', f)) if f.len() <= 3 && f.iter().all(u8::is_ascii_digit) => f,
+            _ => return None,
+        };
+        let mut v = 0u16;
+        for i in 0..3 {
+            v = v * 10 + frac.get(i).map_or(0, |c| u16::from(c - b'0'));
+        }
+        if int == 1000 && v != 0 {
+            return None;
+        }
+        Some(QValue(int + v))
+    }
+}
+
+/// One `Contact` entry (RFC 3261 §20.10): an address, or `*` (only valid alone, in a REGISTER removing all
+/// bindings).
+///
+/// `q` and `expires` are checked when parsing: an invalid `q` is a syntax error and an `expires` above
+/// 2^32-1 is [`crate::ParseErrorKind::OutOfRange`] (see the delta-seconds rule on [`crate::header::Expires`]).
+// Boxing the address would cost an allocation per Contact for the sake of the rare wildcard.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Contact {
+    /// `*`
+    Wildcard,
+    /// A contact address.
+    Address(NameAddr),
+}
+
+impl Contact {
+    /// The address, unless this is the wildcard.
+    pub fn address(&self) -> Option<&NameAddr> {
+        match self {
+            Contact::Wildcard => None,
+            Contact::Address(a) => Some(a),
+        }
+    }
+
+    /// The `q` parameter.
+    pub fn q(&self) -> Option<QValue> {
+        QValue::parse(self.address()?.params().value("q")?)
+    }
+
+    /// The `expires` parameter in seconds.
+    pub fn expires(&self) -> Option<u32> {
+        let v = self.address()?.params().value("expires")?;
+        grammar::delta_seconds(v, 0).ok().map(|(v, _)| v)
+    }
+
+    /// The `+sip.instance` parameter (RFC 5626), quotes removed (e.g. `<urn:uuid:…>`).
+    pub fn sip_instance(&self) -> Option<Cow<'_, [u8]>> {
+        self.address()?
+            .params()
+            .get("+sip.instance")?
+            .decoded_value()
+    }
+
+    /// The `reg-id` parameter (RFC 5626).
+    pub fn reg_id(&self) -> Option<u32> {
+        let raw = self.address()?.params().value("reg-id")?;
+        let (v, end) = grammar::digits(raw, 0, "reg-id").ok()?;
+        if end != raw.len() {
+            return None;
+        }
+        u32::try_from(v).ok()
+    }
+}
+
+impl TypedHeader for Contact {
+    const NAME: HeaderName = HeaderName::Contact;
+    const LIST: bool = true;
+
+    fn parse(value: &Bytes) -> Result<Contact, ParseError> {
+        let b = &value[..];
+        let start = grammar::skip_lws(b, 0);
+        if b.get(start) == Some(&b'*') {
+            grammar::end(b, start + 1, "end of value after \"*\"")?;
+            return Ok(Contact::Wildcard);
+        }
+        let addr = NameAddr::parse(value)?;
+        check_contact_params(value, &addr)?;
+        Ok(Contact::Address(addr))
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Contact::Wildcard => out.push(b'*'),
+            Contact::Address(a) => a.write_to(out),
+        }
+    }
+}
+
+fn check_contact_params(value: &Bytes, addr: &NameAddr) -> Result<(), ParseError> {
+    let offset = |v: &[u8]| (v.as_ptr() as usize).saturating_sub(value.as_ptr() as usize);
+    if let Some(q) = addr.params().value("q")
+        && QValue::parse(q).is_none()
+    {
+        return Err(ParseError::syntax(offset(q), "qvalue"));
+    }
+    if let Some(e) = addr.params().value("expires") {
+        let (_, end) = grammar::delta_seconds(e, 0).map_err(|err| err.shifted(offset(e)))?;
+        if end != e.len() {
+            return Err(ParseError::syntax(offset(e) + end, "delta-seconds"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `User-Agent` and `Server` (RFC 3261 §20.41, §20.35): products and comments, validated and kept raw.
+
+use crate::error::ParseError;
+use crate::grammar;
+use crate::header::{HeaderName, TypedHeader};
+use bytes::Bytes;
+
+/// Check `server-val *( LWS server-val )` with `server-val = product / comment` and
+/// `product = token [ SLASH product-version ]`; returns the trimmed value.
+fn parse_products(value: &Bytes) -> Result<Bytes, ParseError> {
+    let b = &value[..];
+    let start = grammar::skip_lws(b, 0);
+    let mut i = start;
+    loop {
+        let end = if b.get(i) == Some(&b'(') {
+            grammar::comment(b, i)?
+        } else {
+            let pe = grammar::token(b, i, "product or comment")?;
+            let slash = grammar::skip_lws(b, pe);
+            if b.get(slash) == Some(&b'/') {
+                let vs = grammar::skip_lws(b, slash + 1);
+                grammar::token(b, vs, "product-version")?
+            } else {
+                pe
+            }
+        };
+        let next = grammar::skip_lws(b, end);
+        if next == b.len() {
+            return Ok(value.slice(start..end));
+        }
+        // Comments may directly follow a product without white space in practice ("foo/1.0(bar)").
+        if next == end && b.get(next) != Some(&b'(') {
+            return Err(ParseError::syntax(next, "white space between products"));
+        }
+        i = next;
+    }
+}
+
+macro_rules! product_header {
+    ($(#[$doc:meta])* $ty:ident, $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $ty(pub Bytes);
+
+        impl $ty {
+            /// The value as received (products and comments).
+            pub fn as_bytes(&self) -> &Bytes {
+                &self.0
+            }
+        }
+
+        impl TypedHeader for $ty {
+            const NAME: HeaderName = HeaderName::$name;
+            const LIST: bool = false;
+
+            fn parse(value: &Bytes) -> Result<Self, ParseError> {
+                parse_products(value).map($ty)
+            }
+
+            fn write_to(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.0);
+            }
+        }
+    };
+}
+
+product_header!(
+    /// The `User-Agent` header field.
+    UserAgent, UserAgent
+);
+product_header!(
+    /// The `Server` header field.
+    Server, Server
+);

@@ -471,3 +471,53 @@ fn typed_list_iterates_every_element_of_every_field() {
         ]
     );
 }
+
+#[test]
+fn convenience_accessors_parse_the_proxy_relevant_headers() {
+    let text = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP server10.biloxi.example.com;branch=z9hG4bK4b43c2ff8.1;received=192.0.2.3\r\n\
+v: SIP/2.0/TCP bigbox3.site3.atlanta.example.com:5070;branch=z9hG4bK77ef4c2312983.1\r\n\
+Record-Route: <sip:server10.biloxi.example.com;lr>, <sip:bigbox3.site3.atlanta.example.com;lr>\r\n\
+Max-Forwards: 68\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:bob@192.0.2.4>, *\r\n\
+Content-Length: 0\r\n\r\n";
+    let r = response(text);
+    let h = r.headers();
+    let top = h.via().unwrap().unwrap();
+    assert_eq!(top.branch(), Some(&b"z9hG4bK4b43c2ff8.1"[..]));
+    let ports: Vec<Option<u16>> = h.vias().map(|v| v.unwrap().port()).collect();
+    assert_eq!(ports, vec![None, Some(5070)]);
+    assert_eq!(h.from().unwrap().unwrap().tag(), Some(&b"1928301774"[..]));
+    assert_eq!(h.to().unwrap().unwrap().tag(), Some(&b"a6c85cf"[..]));
+    assert_eq!(
+        &h.call_id().unwrap().unwrap().as_bytes()[..],
+        b"a84b4c76e66710"
+    );
+    let cseq = h.cseq().unwrap().unwrap();
+    assert_eq!((cseq.seq, cseq.method), (314159, Method::Invite));
+    assert_eq!(h.max_forwards().unwrap().unwrap().0, 68);
+    assert_eq!(h.content_length().unwrap().unwrap().0, 0);
+    assert_eq!(h.record_routes().count(), 2);
+    assert_eq!(h.routes().count(), 0);
+    let contacts: Vec<bool> = h
+        .contacts()
+        .map(|c| c.unwrap().address().is_some())
+        .collect();
+    assert_eq!(contacts, vec![true, false]);
+}
+
+#[test]
+fn convenience_accessor_errors_point_into_the_message() {
+    let text = "OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 256\r\nCSeq: x OPTIONS\r\n\r\n";
+    let r = request(text);
+    let e = r.headers().max_forwards().unwrap().unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::OutOfRange);
+    assert_eq!(e.offset, text.find("256").unwrap());
+    let e = r.headers().cseq().unwrap().unwrap_err();
+    assert_eq!(e.offset, text.find("x OPTIONS").unwrap());
+    assert!(r.headers().via().is_none());
+}

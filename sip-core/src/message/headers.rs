@@ -2,7 +2,10 @@
 //! parsed on demand.
 
 use crate::error::ParseError;
-use crate::header::{HeaderName, TypedHeader};
+use crate::header::{
+    CSeq, CallId, Contact, ContentLength, FromHeader, HeaderName, MaxForwards, RecordRoute, Route,
+    ToHeader, TypedHeader, Via,
+};
 use bytes::Bytes;
 use std::marker::PhantomData;
 
@@ -398,6 +401,61 @@ impl Headers {
             name,
             current: None,
         }
+    }
+
+    /// The topmost Via entry (the first element of the first Via field).
+    pub fn via(&self) -> Option<Result<Via, ParseError>> {
+        self.typed()
+    }
+
+    /// Every Via entry, top first, across all Via fields.
+    pub fn vias(&self) -> TypedValues<'_, Via> {
+        self.typed_all()
+    }
+
+    /// The From field.
+    pub fn from(&self) -> Option<Result<FromHeader, ParseError>> {
+        self.typed()
+    }
+
+    /// The To field.
+    pub fn to(&self) -> Option<Result<ToHeader, ParseError>> {
+        self.typed()
+    }
+
+    /// The Call-ID field.
+    pub fn call_id(&self) -> Option<Result<CallId, ParseError>> {
+        self.typed()
+    }
+
+    /// The CSeq field.
+    pub fn cseq(&self) -> Option<Result<CSeq, ParseError>> {
+        self.typed()
+    }
+
+    /// The Max-Forwards field.
+    pub fn max_forwards(&self) -> Option<Result<MaxForwards, ParseError>> {
+        self.typed()
+    }
+
+    /// The (first) Content-Length field.
+    pub fn content_length(&self) -> Option<Result<ContentLength, ParseError>> {
+        self.typed()
+    }
+
+    /// Every Contact entry, across all Contact fields (a `*` wildcard is one entry).
+    pub fn contacts(&self) -> TypedValues<'_, Contact> {
+        self.typed_all()
+    }
+
+    /// Every Route entry, first (next hop) first, across all Route fields.
+    pub fn routes(&self) -> TypedValues<'_, Route> {
+        self.typed_all()
+    }
+
+    /// Every Record-Route entry, in order, across all Record-Route fields.
+    pub fn record_routes(&self) -> TypedValues<'_, RecordRoute> {
+        self.typed_all()
     }
 
     /// Append the wire form of every field (`Name: value` CRLF each) to `out`.

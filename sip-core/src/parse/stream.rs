@@ -7,6 +7,8 @@ use crate::message::Message;
 use bytes::BytesMut;
 
 /// What a [`StreamFramer`] found next on the stream.
+// The message is moved once, from the framer to the caller; boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A complete message.
@@ -116,7 +118,8 @@ impl StreamFramer {
                 State::Idle { after_crlf } => {
                     let after_crlf = *after_crlf;
                     match self.keep_alive(after_crlf) {
-                        Some(KeepAlive::Frame(frame)) => return Ok(Some(frame)),
+                        Some(KeepAlive::Ping) => return Ok(Some(Frame::KeepAlivePing)),
+                        Some(KeepAlive::Pong) => return Ok(Some(Frame::KeepAlivePong)),
                         Some(KeepAlive::NeedMore) => return Ok(None),
                         None => self.state = State::Head(HeadScanner::new(0)),
                     }
@@ -150,18 +153,18 @@ impl StreamFramer {
         let buf = &self.buffer[..];
         let (consumed, frame, now_after_crlf) = match buf {
             [] => return Some(KeepAlive::NeedMore),
-            [b'\r', b'\n', b'\r', b'\n', ..] => (4, Frame::KeepAlivePing, false),
-            [b'\r', b'\n', ..] if after_crlf => (2, Frame::KeepAlivePing, false),
-            [b'\r', b'\n'] => (2, Frame::KeepAlivePong, true),
+            [b'\r', b'\n', b'\r', b'\n', ..] => (4, KeepAlive::Ping, false),
+            [b'\r', b'\n', ..] if after_crlf => (2, KeepAlive::Ping, false),
+            [b'\r', b'\n'] => (2, KeepAlive::Pong, true),
             [b'\r', b'\n', b'\r'] | [b'\r'] => return Some(KeepAlive::NeedMore),
-            [b'\r', b'\n', ..] => (2, Frame::KeepAlivePong, false),
+            [b'\r', b'\n', ..] => (2, KeepAlive::Pong, false),
             _ => return None,
         };
         let _ = self.buffer.split_to(consumed);
         self.state = State::Idle {
             after_crlf: now_after_crlf,
         };
-        Some(KeepAlive::Frame(frame))
+        Some(frame)
     }
 
     /// Parse the complete header section `buffer[..body_start]` and decide how long the body is.
@@ -194,8 +197,10 @@ impl StreamFramer {
 
 /// The outcome of looking for keep-alives at the front of the buffer.
 enum KeepAlive {
-    /// A ping or pong was consumed.
-    Frame(Frame),
+    /// A ping (double CRLF) was consumed.
+    Ping,
+    /// A pong (single CRLF) was consumed.
+    Pong,
     /// The buffer ends inside what may be a keep-alive.
     NeedMore,
 }

@@ -218,6 +218,17 @@ pub(crate) fn delta_seconds(b: &[u8], start: usize) -> Result<(u32, usize), Pars
     Ok((v, e))
 }
 
+/// Where `inner` (a sub-slice of `outer`) starts in `outer`; 0 if it is not a sub-slice. Used to report offsets
+/// for values found through lazily-scanned parameter lists.
+pub(crate) fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+    if i >= o && i + inner.len() <= o + outer.len() {
+        i - o
+    } else {
+        0
+    }
+}
+
 /// An [`ParseErrorKind::OutOfRange`] error.
 pub(crate) fn out_of_range(offset: usize, expected: &'static str) -> ParseError {
     ParseError {

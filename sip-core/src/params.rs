@@ -25,7 +25,11 @@ enum Style {
 }
 
 /// A parameter list, see the [module documentation](self).
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// Equality compares the parameters one by one (names and values byte for byte, in order), ignoring the white
+/// space a header parameter list may have been received with; it is not URI equivalence (see
+/// [`crate::Uri::equivalent`]).
+#[derive(Clone)]
 pub struct Params {
     raw: Bytes,
     style: Style,
@@ -402,6 +406,32 @@ pub(crate) fn write_quoted(out: &mut Vec<u8>, v: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Params) -> bool {
+        if self.style != other.style {
+            return false;
+        }
+        if self.raw == other.raw {
+            return true;
+        }
+        self.iter()
+            .map(|p| (p.name, p.value))
+            .eq(other.iter().map(|p| (p.name, p.value)))
+    }
+}
+
+impl Eq for Params {}
+
+impl std::hash::Hash for Params {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.style.hash(state);
+        for p in self.iter() {
+            p.name.hash(state);
+            p.value.hash(state);
+        }
+    }
 }
 
 impl<'a> IntoIterator for &'a Params {

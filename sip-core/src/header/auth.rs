@@ -27,7 +27,10 @@ impl<'a> AuthParam<'a> {
 }
 
 /// The parameters of credentials or a challenge: `name=value, name="quoted"`, kept raw.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+///
+/// Equality compares the parameters one by one (byte for byte, in order), ignoring white space around the
+/// separators.
+#[derive(Debug, Clone, Default)]
 pub struct AuthParams {
     raw: Bytes,
     token68: bool,
@@ -139,6 +142,36 @@ impl AuthParams {
             out.extend_from_slice(p.name);
             out.push(b'=');
             out.extend_from_slice(p.value);
+        }
+    }
+}
+
+impl PartialEq for AuthParams {
+    fn eq(&self, other: &AuthParams) -> bool {
+        if self.token68 != other.token68 {
+            return false;
+        }
+        if self.token68 || self.raw == other.raw {
+            return self.raw == other.raw;
+        }
+        self.iter()
+            .map(|p| (p.name, p.value))
+            .eq(other.iter().map(|p| (p.name, p.value)))
+    }
+}
+
+impl Eq for AuthParams {}
+
+impl std::hash::Hash for AuthParams {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.token68.hash(state);
+        if self.token68 {
+            self.raw.hash(state);
+            return;
+        }
+        for p in self.iter() {
+            p.name.hash(state);
+            p.value.hash(state);
         }
     }
 }
@@ -408,3 +441,103 @@ auth_header!(
     /// The `Proxy-Authenticate` header field.
     ProxyAuthenticate(Challenge), ProxyAuthenticate
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+
+    #[test]
+    fn parses_digest_credentials() {
+        let a: Authorization = round_trip(
+            "Digest username=\"alice\", realm=\"atlanta.com\",\r\n nonce=\"84a4cc6f3082121f32b42a2187831a9e\", uri=\"sip:bob@biloxi.com\", response=\"7587245234b3434cc3412213e5f113a5432\", algorithm=MD5, cnonce=\"0a4f113b\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", qop=auth, nc=00000001",
+        );
+        assert!(a.is_digest());
+        assert_eq!(a.username().unwrap().as_ref(), b"alice");
+        assert_eq!(a.realm().unwrap().as_ref(), b"atlanta.com");
+        assert_eq!(
+            a.nonce().unwrap().as_ref(),
+            b"84a4cc6f3082121f32b42a2187831a9e"
+        );
+        assert_eq!(a.uri().unwrap().as_ref(), b"sip:bob@biloxi.com");
+        assert_eq!(
+            a.response().unwrap().as_ref(),
+            b"7587245234b3434cc3412213e5f113a5432"
+        );
+        assert_eq!(a.algorithm().unwrap().as_ref(), b"MD5");
+        assert_eq!(a.cnonce().unwrap().as_ref(), b"0a4f113b");
+        assert_eq!(
+            a.opaque().unwrap().as_ref(),
+            b"5ccc069c403ebaf9f0171e9517f40e41"
+        );
+        assert_eq!(a.qop().unwrap().as_ref(), b"auth");
+        assert_eq!(a.nc(), Some(1));
+        assert!(!written(&a).contains('\r'));
+    }
+
+    #[test]
+    fn parses_digest_challenges() {
+        let c: WwwAuthenticate = round_trip(
+            "Digest realm=\"atlanta.com\", domain=\"sip:boxesbybob.com\", qop=\"auth, auth-int\", nonce=\"f84f1cec41e6cbe5aea9c8e88d359\", opaque=\"\", stale=TRUE, algorithm=SHA-256",
+        );
+        assert_eq!(c.realm().unwrap().as_ref(), b"atlanta.com");
+        assert_eq!(c.domain().unwrap().as_ref(), b"sip:boxesbybob.com");
+        assert_eq!(
+            c.qop_options().collect::<Vec<_>>(),
+            vec![&b"auth"[..], &b"auth-int"[..]]
+        );
+        assert_eq!(c.opaque().unwrap().as_ref(), b"");
+        assert!(c.stale());
+        assert_eq!(c.algorithm().unwrap().as_ref(), b"SHA-256");
+        let p: ProxyAuthenticate = round_trip("Digest realm=\"x\", nonce=\"y\"");
+        assert!(!p.stale());
+    }
+
+    #[test]
+    fn keeps_unknown_schemes_and_token68() {
+        // RFC 4475 regaut01.
+        let a: Authorization = round_trip("NoOneKnowsThisScheme opaque-data=here");
+        assert!(!a.is_digest());
+        assert_eq!(a.params().value("opaque-data").unwrap().as_ref(), b"here");
+        let a: ProxyAuthorization = round_trip("Bearer eyJhbGciOi.abc-def/x+y==");
+        assert_eq!(
+            a.params().token68().unwrap().as_ref(),
+            b"eyJhbGciOi.abc-def/x+y=="
+        );
+        assert_eq!(a.params().iter().count(), 0);
+    }
+
+    #[test]
+    fn rejects_malformed_auth_params() {
+        assert_eq!(err_at::<Authorization>("Digest username=\"alice"), 22);
+        assert_eq!(
+            err_at::<Authorization>("Digest realm=\"a\" nonce=\"b\""),
+            17
+        );
+        assert_eq!(
+            err_at::<Authorization>("Digest realm=\"a\",, nonce=\"b\""),
+            17
+        );
+        assert_eq!(err_at::<WwwAuthenticate>("Digest\"x\""), 6);
+        assert_eq!(err_at::<WwwAuthenticate>(""), 0);
+    }
+
+    #[test]
+    fn builds_credentials_that_parse_back() {
+        let mut c = Credentials::new("Digest");
+        c.params_mut()
+            .push_quoted("username", b"bob \"the\" builder");
+        c.params_mut().push_quoted("realm", b"biloxi.com");
+        c.params_mut().push_token("nc", "0000000a");
+        let h = Authorization(c);
+        let text = written(&h);
+        assert_eq!(
+            text,
+            "Digest username=\"bob \\\"the\\\" builder\", realm=\"biloxi.com\", nc=0000000a"
+        );
+        let back: Authorization = parse(&text).unwrap();
+        assert_eq!(back.username().unwrap().as_ref(), b"bob \"the\" builder");
+        assert_eq!(back.nc(), Some(10));
+        assert_eq!(back, h);
+    }
+}

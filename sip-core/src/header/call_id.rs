@@ -47,3 +47,33 @@ impl TypedHeader for CallId {
         out.extend_from_slice(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip};
+
+    #[test]
+    fn accepts_unusual_word_characters() {
+        // RFC 4475 intmeth.
+        let c: CallId = round_trip("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
+        assert_eq!(
+            c.as_bytes().as_ref(),
+            b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"
+        );
+        let c: CallId = round_trip(" f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com ");
+        assert_eq!(
+            c.as_bytes().as_ref(),
+            b"f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com"
+        );
+    }
+
+    #[test]
+    fn rejects_empty_words_and_white_space() {
+        assert_eq!(err_at::<CallId>(""), 0);
+        assert_eq!(err_at::<CallId>("@host"), 0);
+        assert_eq!(err_at::<CallId>("abc@"), 4);
+        assert_eq!(err_at::<CallId>("abc def"), 4);
+        assert_eq!(err_at::<CallId>("a@b@c"), 3);
+    }
+}

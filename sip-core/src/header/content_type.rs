@@ -124,3 +124,39 @@ impl TypedHeader for Accept {
         self.0.write_to(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip, written};
+
+    #[test]
+    fn parses_type_subtype_and_parameters() {
+        let c: ContentType = round_trip("application/sdp");
+        assert!(c.0.is("Application", "SDP"));
+        let c: ContentType = round_trip("multipart/mixed;boundary=\"unique boundary 1\"");
+        let b = c.0.params().get("boundary").unwrap();
+        assert_eq!(b.decoded_value().unwrap().as_ref(), b"unique boundary 1");
+        let c: ContentType = round_trip("text / plain ; charset = utf-8");
+        assert_eq!(written(&c), "text/plain;charset=utf-8");
+    }
+
+    #[test]
+    fn accept_ranges_match_with_wildcards() {
+        // RFC 4475 sdp01: text/nobodyKnowsThis does not accept application/sdp.
+        let a: Accept = round_trip("text/nobodyKnowsThis");
+        assert!(!a.0.matches("application", "sdp"));
+        let a: Accept = round_trip("application/*;q=0.5");
+        assert!(a.0.matches("application", "sdp"));
+        assert_eq!(a.q().map(|q| q.thousandths()), Some(500));
+        assert!(round_trip::<Accept>("*/*").0.matches("message", "sipfrag"));
+    }
+
+    #[test]
+    fn rejects_incomplete_media_types() {
+        assert_eq!(err_at::<ContentType>("application"), 11);
+        assert_eq!(err_at::<ContentType>("application/"), 12);
+        assert_eq!(err_at::<ContentType>("application/sdp;"), 16);
+        assert_eq!(err_at::<ContentType>("application/sdp x"), 16);
+    }
+}

@@ -50,3 +50,65 @@ impl TypedHeader for CSeq {
         out.extend_from_slice(self.method.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_leading_zeros_and_folded_lws() {
+        // RFC 4475 wsinv.
+        let c: CSeq = round_trip("0009\r\n  INVITE");
+        assert_eq!((c.seq, &c.method), (9, &Method::Invite));
+        assert_eq!(written(&c), "9 INVITE");
+    }
+
+    #[test]
+    fn keeps_extension_methods() {
+        // RFC 4475 intmeth.
+        let c: CSeq = round_trip("139122385 !interesting-Method0123456789_*+`.%indeed'~");
+        assert_eq!(
+            c.method.as_bytes(),
+            b"!interesting-Method0123456789_*+`.%indeed'~"
+        );
+    }
+
+    #[test]
+    fn numbers_of_2_pow_31_or_more_are_out_of_range() {
+        // RFC 4475 scalar02 / scalarlg.
+        for text in [
+            "36893488147419103232 REGISTER",
+            "4294967296 INVITE",
+            "2147483648 INVITE",
+        ] {
+            let e = parse::<CSeq>(text).unwrap_err();
+            assert_eq!(
+                (e.offset, e.kind),
+                (0, ParseErrorKind::OutOfRange),
+                "{text}"
+            );
+        }
+        assert_eq!(parse::<CSeq>("2147483647 ACK").map(|c| c.seq), Ok(MAX_CSEQ));
+    }
+
+    #[test]
+    fn rejects_malformed_cseq_with_offsets() {
+        assert_eq!(err_at::<CSeq>("8INVITE"), 1);
+        assert_eq!(err_at::<CSeq>("INVITE"), 0);
+        assert_eq!(err_at::<CSeq>("8 "), 2);
+        assert_eq!(err_at::<CSeq>("8 INVITE x"), 9);
+        assert_eq!(err_at::<CSeq>("-1 INVITE"), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn cseqs_round_trip(seq in 0..=MAX_CSEQ, method in "[A-Za-z!%*_+`'~.-]{1,12}") {
+            let c: CSeq = parse(&format!("{seq} {method}")).unwrap();
+            prop_assert_eq!(c.seq, seq);
+            prop_assert_eq!(parse::<CSeq>(&written(&c)).unwrap(), c);
+        }
+    }
+}

@@ -156,3 +156,34 @@ impl TypedHeader for Date {
         out.extend_from_slice(&self.raw);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip};
+
+    #[test]
+    fn parses_rfc1123_dates_into_fields() {
+        let d: Date = round_trip("Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!((d.weekday, d.day, d.month, d.year), (5, 13, 11, 2010));
+        assert_eq!((d.hour, d.minute, d.second), (23, 29, 0));
+        assert_eq!(d.unix_time(), 1_289_690_940);
+        let d: Date = round_trip("Thu, 29 Feb 2024 00:00:00 GMT");
+        assert_eq!(d.unix_time(), 1_709_164_800);
+    }
+
+    #[test]
+    fn rejects_other_zones_and_impossible_dates() {
+        // RFC 4475 baddate.
+        assert_eq!(err_at::<Date>("Fri, 01 Jan 2010 16:00:00 EST"), 25);
+        assert_eq!(err_at::<Date>("Fri 01 Jan 2010 16:00:00 GMT"), 3);
+        assert_eq!(err_at::<Date>("Fri, 1 Jan 2010 16:00:00 GMT"), 5);
+        assert_eq!(err_at::<Date>("Fri, 01 jan 2010 16:00:00 GMT"), 8);
+        let e = parse::<Date>("Tue, 29 Feb 2011 00:00:00 GMT").unwrap_err();
+        assert_eq!((e.offset, e.kind), (5, ParseErrorKind::OutOfRange));
+        let e = parse::<Date>("Tue, 01 Feb 2011 24:00:00 GMT").unwrap_err();
+        assert_eq!((e.offset, e.kind), (17, ParseErrorKind::OutOfRange));
+        assert_eq!(err_at::<Date>("Tue, 01 Feb 2011 23:00:00 GMT x"), 30);
+    }
+}

@@ -133,3 +133,46 @@ impl TypedHeader for SubscriptionState {
         write_token_with_params(&self.state, &self.params, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip, written};
+
+    #[test]
+    fn event_exposes_type_and_id() {
+        let e: Event = round_trip("presence");
+        assert_eq!(e.event_type().as_ref(), b"presence");
+        assert_eq!(e.id(), None);
+        let e: Event = round_trip("refer ; id = 93809824");
+        assert_eq!(e.id(), Some(&b"93809824"[..]));
+        assert_eq!(written(&e), "refer;id=93809824");
+        assert_eq!(
+            round_trip::<Event>("presence.winfo").event_type().as_ref(),
+            b"presence.winfo"
+        );
+    }
+
+    #[test]
+    fn subscription_state_exposes_state_and_parameters() {
+        let s: SubscriptionState = round_trip("active;expires=600");
+        assert_eq!(s.state(), SubState::Active);
+        assert_eq!(s.expires(), Some(600));
+        let s: SubscriptionState = round_trip("terminated;reason=timeout;retry-after=30");
+        assert_eq!(s.state(), SubState::Terminated);
+        assert_eq!(s.reason(), Some(&b"timeout"[..]));
+        assert_eq!(s.retry_after(), Some(30));
+        let s: SubscriptionState = round_trip("Pending");
+        assert_eq!(s.state(), SubState::Pending);
+        let s: SubscriptionState = round_trip("waiting;expires=x");
+        assert_eq!(s.state(), SubState::Other(Bytes::from_static(b"waiting")));
+        assert_eq!(s.expires(), None);
+    }
+
+    #[test]
+    fn rejects_missing_type_and_bad_parameters() {
+        assert_eq!(err_at::<Event>(";id=1"), 0);
+        assert_eq!(err_at::<Event>("dialog;"), 7);
+        assert_eq!(err_at::<SubscriptionState>("active expires=1"), 7);
+    }
+}

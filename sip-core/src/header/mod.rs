@@ -60,3 +60,38 @@ pub trait TypedHeader: Sized {
     /// Append the value's wire form (without the header name and colon) to `out`.
     fn write_to(&self, out: &mut Vec<u8>);
 }
+
+/// Helpers shared by the typed header tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::TypedHeader;
+    use crate::error::ParseError;
+    use bytes::Bytes;
+    use std::fmt::Debug;
+
+    /// Parse `text` as `T`.
+    pub(crate) fn parse<T: TypedHeader>(text: &str) -> Result<T, ParseError> {
+        T::parse(&Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    /// The wire form of `h`.
+    pub(crate) fn written<T: TypedHeader>(h: &T) -> String {
+        let mut out = Vec::new();
+        h.write_to(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Parse `text`, write it, parse the result again and check both parses are equal; returns the value.
+    pub(crate) fn round_trip<T: TypedHeader + PartialEq + Debug>(text: &str) -> T {
+        let first: T = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let again: T =
+            parse(&written(&first)).unwrap_or_else(|e| panic!("{:?}: {e}", written(&first)));
+        assert_eq!(first, again, "round trip of {text:?}");
+        first
+    }
+
+    /// The offset of the error parsing `text` as `T`.
+    pub(crate) fn err_at<T: TypedHeader + Debug>(text: &str) -> usize {
+        parse::<T>(text).unwrap_err().offset
+    }
+}

@@ -382,7 +382,7 @@ impl TypedHeader for Contact {
 }
 
 fn check_contact_params(value: &Bytes, addr: &NameAddr) -> Result<(), ParseError> {
-    let offset = |v: &[u8]| (v.as_ptr() as usize).saturating_sub(value.as_ptr() as usize);
+    let offset = |v: &[u8]| grammar::offset_in(value, v);
     if let Some(q) = addr.params().value("q")
         && QValue::parse(q).is_none()
     {
@@ -395,4 +395,260 @@ fn check_contact_params(value: &Bytes, addr: &NameAddr) -> Result<(), ParseError
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+    use crate::uri::{Host, SipUri};
+    use proptest::prelude::*;
+
+    fn sip_uri(na: &NameAddr) -> &SipUri {
+        na.uri().as_sip().unwrap()
+    }
+
+    #[test]
+    fn addr_spec_parameters_belong_to_the_header() {
+        // RFC 4475 wsinv To, cparam01.
+        let to: ToHeader = round_trip("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n");
+        assert_eq!(to.tag(), Some(&b"1918181833n"[..]));
+        assert!(!to.is_bracketed());
+        assert!(sip_uri(&to).params().is_empty());
+        let c: Contact = round_trip("sip:+19725552222@gw1.example.net;unknownparam");
+        let a = c.address().unwrap();
+        assert!(a.params().contains("unknownparam"));
+        assert!(sip_uri(a).params().is_empty());
+    }
+
+    #[test]
+    fn bracketed_uri_keeps_its_own_parameters() {
+        // RFC 4475 cparam02.
+        let c: Contact = round_trip("<sip:+19725552222@gw1.example.net;unknownparam>");
+        let a = c.address().unwrap();
+        assert!(a.params().is_empty());
+        assert!(sip_uri(a).params().contains("unknownparam"));
+    }
+
+    #[test]
+    fn quoted_display_names_keep_escaped_quotes() {
+        // RFC 4475 wsinv From (folded parameters).
+        let f: FromHeader = round_trip(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        );
+        assert_eq!(f.display_name().unwrap().as_ref(), b"J Rosenberg \\\"");
+        assert_eq!(f.tag(), Some(&b"98asjd8"[..]));
+        // RFC 4475 intmeth To: quoted-pairs of control characters.
+        let t: ToHeader = round_trip(
+            "\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>",
+        );
+        assert_eq!(
+            t.display_name().unwrap().as_ref(),
+            b"BEL:\x07 NUL:\x00 DEL:\x7f"
+        );
+        assert_eq!(
+            sip_uri(&t).user().unwrap().as_ref(),
+            b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
+        );
+    }
+
+    #[test]
+    fn token_display_names_may_touch_the_bracket() {
+        // RFC 4475 lwsdisp.
+        let f: FromHeader = round_trip("caller<sip:caller@example.com>;tag=323");
+        assert_eq!(f.display_name().unwrap().as_ref(), b"caller");
+        // RFC 4475 intmeth From: several unusual tokens.
+        let f: FromHeader = round_trip(
+            "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\"\u{0440}\u{0430}\u{0431}\";tag=_token~1'+`*%!-.",
+        );
+        assert_eq!(
+            f.display_name().unwrap().as_ref(),
+            b"token1~` token2'+_ token3*%!.-"
+        );
+        assert_eq!(f.tag(), Some(&b"_token~1'+`*%!-."[..]));
+        assert!(f.params().contains("fromParam''~+*_!.-%"));
+    }
+
+    #[test]
+    fn rejects_unbalanced_quotes_and_unquoted_commas() {
+        // RFC 4475 quotbal, baddn, badaspec.
+        let text = "\"Mr. J. User <sip:j.user@example.com>";
+        assert_eq!(err_at::<ToHeader>(text), text.len());
+        assert_eq!(
+            err_at::<FromHeader>("Bell, Alexander <sip:a.g.bell@example.com>;tag=43"),
+            4
+        );
+        assert_eq!(
+            err_at::<ToHeader>("\"Watson, Thomas\" < sip:t.watson@example.org >"),
+            18
+        );
+        assert_eq!(err_at::<ToHeader>("<sip:a@example.org"), 18);
+        assert_eq!(err_at::<ToHeader>("\"A\" sip:a@example.org"), 4);
+    }
+
+    #[test]
+    fn addr_spec_with_uri_headers_must_be_bracketed() {
+        // RFC 4475 regbadct is rejected, regescrt is fine.
+        assert_eq!(
+            err_at::<Contact>("sip:user@example.com?Route=%3Csip:sip.example.com%3E"),
+            20
+        );
+        let c: Contact = round_trip("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>");
+        let h = sip_uri(c.address().unwrap()).headers();
+        assert_eq!(h.get("Route"), Some(&b"%3Csip:sip.example.com%3E"[..]));
+    }
+
+    #[test]
+    fn rejects_empty_contact_parameters() {
+        // RFC 4475 badinv01.
+        assert_eq!(err_at::<Contact>("\"Joe\" <sip:joe@example.org>;;;;"), 28);
+    }
+
+    #[test]
+    fn non_sip_schemes_are_kept() {
+        // RFC 4475 unksm2.
+        let t: ToHeader = round_trip("isbn:2983792873");
+        assert!(matches!(t.uri(), Uri::Other { .. }));
+        let f: FromHeader = round_trip("<http://www.example.com>;tag=3234233");
+        assert_eq!(f.uri().scheme(), b"http");
+        let c: Contact = round_trip("<name:John_Smith>");
+        assert_eq!(c.address().unwrap().uri().scheme(), b"name");
+    }
+
+    #[test]
+    fn contact_exposes_q_expires_instance_and_reg_id() {
+        // RFC 4475 wsinv Contact with folded parameters.
+        let c: Contact = round_trip(
+            "\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33",
+        );
+        assert_eq!(c.q(), QValue::from_thousandths(330));
+        assert_eq!(
+            c.address().unwrap().display_name().unwrap().as_ref(),
+            b"Quoted string \"\""
+        );
+        let c: Contact = round_trip(
+            "<sip:alice@192.0.2.1;ob>;expires=3600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1",
+        );
+        assert_eq!(c.expires(), Some(3600));
+        assert_eq!(
+            c.sip_instance().unwrap().as_ref(),
+            b"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"
+        );
+        assert_eq!(c.reg_id(), Some(1));
+        assert_eq!(c.q(), None);
+    }
+
+    #[test]
+    fn contact_wildcard_stands_alone() {
+        assert_eq!(round_trip::<Contact>(" * "), Contact::Wildcard);
+        assert_eq!(err_at::<Contact>("* ;q=1"), 2);
+    }
+
+    #[test]
+    fn contact_rejects_bad_q_and_huge_expires() {
+        assert_eq!(err_at::<Contact>("<sip:a@b>;q=1.5"), 12);
+        assert_eq!(err_at::<Contact>("<sip:a@b>;q=0.1234"), 12);
+        // RFC 4475 scalar02.
+        let e =
+            parse::<Contact>("<sip:user@host129.example.com>;expires=280297596632815").unwrap_err();
+        assert_eq!((e.offset, e.kind), (39, ParseErrorKind::OutOfRange));
+        assert_eq!(err_at::<Contact>("<sip:a@b>;expires=12x"), 20);
+    }
+
+    #[test]
+    fn escaped_contact_uri_is_kept_escaped() {
+        // RFC 4475 esc01 / escnull.
+        let c: Contact =
+            round_trip("<sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>");
+        let u = sip_uri(c.address().unwrap());
+        assert_eq!(u.user_unescaped().unwrap().as_ref(), b"caller");
+        assert!(u.is_loose_route());
+        let a: Contact = parse("<sip:%00@host5.example.com>").unwrap();
+        let b: Contact = parse("<sip:%00%00@host5.example.com>").unwrap();
+        assert!(
+            !a.address()
+                .unwrap()
+                .uri()
+                .equivalent(b.address().unwrap().uri())
+        );
+    }
+
+    #[test]
+    fn qvalues_follow_the_grammar() {
+        assert_eq!(QValue::parse(b"1"), QValue::from_thousandths(1000));
+        assert_eq!(QValue::parse(b"1.000"), QValue::from_thousandths(1000));
+        assert_eq!(QValue::parse(b"0.5"), QValue::from_thousandths(500));
+        assert_eq!(QValue::parse(b"0."), QValue::from_thousandths(0));
+        assert_eq!(QValue::parse(b"1.001"), None);
+        assert_eq!(QValue::parse(b"2"), None);
+        assert_eq!(QValue::parse(b".5"), None);
+    }
+
+    #[test]
+    fn built_name_addr_quotes_the_display_name() {
+        let uri = Uri::Sip(
+            SipUri::new(Host::Domain(Bytes::from_static(b"example.com"))).with_user("bob"),
+        );
+        let na = NameAddr::new(uri)
+            .with_display_name("Bob \"B\"")
+            .with_tag("a1");
+        let to = ToHeader(na);
+        assert_eq!(
+            written(&to),
+            "\"Bob \\\"B\\\"\" <sip:bob@example.com>;tag=a1"
+        );
+        assert_eq!(parse::<ToHeader>(&written(&to)).unwrap(), to);
+    }
+
+    #[test]
+    fn route_entries_parse_loose_routing() {
+        let r: Route =
+            round_trip("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>");
+        assert!(sip_uri(&r).is_loose_route());
+        let rr: RecordRoute = round_trip("<sip:p1.example.com;lr>");
+        assert!(sip_uri(&rr).is_loose_route());
+        let p: Path = round_trip("<sip:P3.EXAMPLEHOME.COM;lr>");
+        assert_eq!(
+            p.uri().as_sip().map(|u| u.host().to_string()),
+            Some("P3.EXAMPLEHOME.COM".into())
+        );
+        let r: ReferTo = round_trip(
+            "<sip:bob@biloxi.example.com?Replaces=12345%40192.168.118.3%3Bfrom-tag%3D1>",
+        );
+        assert!(!sip_uri(&r).headers().is_empty());
+        let _: ReferredBy = round_trip("<sip:referrer@referrer.example>");
+    }
+
+    proptest! {
+        #[test]
+        fn name_addrs_round_trip(
+            display in proptest::option::of("[ -~]{0,16}"),
+            user in "[a-zA-Z0-9._!~*'()&=+$,-]{1,10}",
+            host in "[a-z]{1,8}\\.[a-z]{2,4}",
+            tag in proptest::option::of("[a-zA-Z0-9.!%*_+`'~-]{1,12}"),
+        ) {
+            let uri = Uri::Sip(SipUri::new(Host::Domain(Bytes::from(host))).with_user(&user));
+            let mut na = NameAddr::new(uri);
+            if let Some(d) = &display {
+                na.set_display_name(Some(d));
+            }
+            if let Some(t) = &tag {
+                na = na.with_tag(t);
+            }
+            let from = FromHeader(na);
+            let parsed: FromHeader = parse(&written(&from)).unwrap();
+            prop_assert_eq!(&parsed, &from);
+            prop_assert_eq!(parsed.display_name().map(|d| d.into_owned()), display.map(String::into_bytes));
+            prop_assert_eq!(parsed.tag(), tag.as_deref().map(str::as_bytes));
+        }
+
+        #[test]
+        fn arbitrary_values_never_panic(input in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = Contact::parse(&Bytes::from(input.clone()));
+            let mut prefixed = b"\"a\" <sip:".to_vec();
+            prefixed.extend_from_slice(&input);
+            let _ = FromHeader::parse(&Bytes::from(prefixed));
+        }
+    }
 }

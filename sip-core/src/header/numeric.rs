@@ -63,3 +63,42 @@ numeric_header!(
     /// `Min-Expires` (RFC 3261 §20.23): delta-seconds 0..=2^32-1.
     MinExpires(u32), MinExpires, "delta-seconds 0..=4294967295"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+
+    #[test]
+    fn leading_zeros_are_accepted() {
+        // RFC 4475 wsinv.
+        assert_eq!(round_trip::<MaxForwards>("0068"), MaxForwards(68));
+        assert_eq!(written(&MaxForwards(68)), "68");
+        assert_eq!(round_trip::<ContentLength>(" 150 "), ContentLength(150));
+        assert_eq!(round_trip::<Expires>("0"), Expires(0));
+        assert_eq!(round_trip::<MinExpires>("3600"), MinExpires(3600));
+    }
+
+    #[test]
+    fn values_beyond_the_range_are_out_of_range() {
+        // RFC 4475 scalar02.
+        let e = parse::<MaxForwards>("300").unwrap_err();
+        assert_eq!((e.offset, e.kind), (0, ParseErrorKind::OutOfRange));
+        assert_eq!(parse::<MaxForwards>("255"), Ok(MaxForwards(255)));
+        let e = parse::<Expires>("10000000000000000000000").unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::OutOfRange);
+        assert_eq!(parse::<Expires>("4294967295"), Ok(Expires(u32::MAX)));
+        let e = parse::<ContentLength>("4294967296").unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::OutOfRange);
+    }
+
+    #[test]
+    fn rejects_signs_and_trailing_garbage() {
+        // RFC 4475 ncl.
+        assert_eq!(err_at::<ContentLength>("-999"), 0);
+        assert_eq!(err_at::<Expires>("60 s"), 3);
+        assert_eq!(err_at::<MaxForwards>(""), 0);
+        assert_eq!(err_at::<MinExpires>("1.5"), 1);
+    }
+}

@@ -72,3 +72,29 @@ product_header!(
     /// The `Server` header field.
     Server, Server
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip};
+
+    #[test]
+    fn accepts_products_and_nested_comments() {
+        let u: UserAgent = round_trip("Softphone Beta1.5");
+        assert_eq!(u.as_bytes().as_ref(), b"Softphone Beta1.5");
+        let s: Server = round_trip(" HomeServer/2.0 (Linux; x86_64 (custom \\) build)) extra/1 ");
+        assert_eq!(
+            s.as_bytes().as_ref(),
+            b"HomeServer/2.0 (Linux; x86_64 (custom \\) build)) extra/1"
+        );
+        round_trip::<UserAgent>("foo / 1.0(bar)");
+    }
+
+    #[test]
+    fn rejects_broken_products() {
+        assert_eq!(err_at::<UserAgent>("foo/"), 4);
+        assert_eq!(err_at::<UserAgent>("foo (bar"), 8);
+        assert_eq!(err_at::<Server>("a,b"), 1);
+        assert_eq!(err_at::<Server>(""), 0);
+    }
+}

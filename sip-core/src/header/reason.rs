@@ -50,8 +50,8 @@ impl TypedHeader for Reason {
         let (params, pe) = Params::parse_header(value, end)?;
         grammar::end(b, pe, "\";\" or end of reason")?;
         if let Some(cause) = params.value("cause") {
-            let at = (cause.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
-            let (_, ce) = grammar::digits(cause, 0, "cause")?;
+            let at = grammar::offset_in(b, cause);
+            let (_, ce) = grammar::digits(cause, 0, "cause").map_err(|e| e.shifted(at))?;
             if ce != cause.len() {
                 return Err(ParseError::syntax(at + ce, "cause digits"));
             }
@@ -65,5 +65,32 @@ impl TypedHeader for Reason {
     fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.protocol);
         self.params.write_to(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip, written};
+
+    #[test]
+    fn exposes_protocol_cause_and_text() {
+        let r: Reason = round_trip("SIP ;cause=200 ;text=\"Call completed elsewhere\"");
+        assert_eq!(r.protocol().as_ref(), b"SIP");
+        assert_eq!(r.cause(), Some(200));
+        assert_eq!(r.text().unwrap().as_ref(), b"Call completed elsewhere");
+        assert_eq!(
+            written(&r),
+            "SIP;cause=200;text=\"Call completed elsewhere\""
+        );
+        let r: Reason = round_trip("Q.850;cause=16;text=\"Terminated\"");
+        assert_eq!(r.cause(), Some(16));
+    }
+
+    #[test]
+    fn rejects_non_numeric_causes() {
+        assert_eq!(err_at::<Reason>("SIP;cause=abc"), 10);
+        assert_eq!(err_at::<Reason>("SIP;cause=20x"), 12);
+        assert_eq!(err_at::<Reason>(";cause=1"), 0);
     }
 }

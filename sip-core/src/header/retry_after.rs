@@ -68,7 +68,7 @@ impl TypedHeader for RetryAfter {
         let (params, pe) = Params::parse_header(value, i)?;
         grammar::end(b, pe, "\";\" or end of Retry-After")?;
         if let Some(d) = params.value("duration") {
-            let at = (d.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
+            let at = grammar::offset_in(b, d);
             let (_, de) = grammar::delta_seconds(d, 0).map_err(|e| e.shifted(at))?;
             if de != d.len() {
                 return Err(ParseError::syntax(at + de, "delta-seconds"));
@@ -89,5 +89,37 @@ impl TypedHeader for RetryAfter {
             out.extend_from_slice(c);
         }
         self.params.write_to(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+
+    #[test]
+    fn parses_delay_comment_and_duration() {
+        let r: RetryAfter = round_trip("18000;duration=3600");
+        assert_eq!((r.seconds(), r.duration()), (18000, Some(3600)));
+        let r: RetryAfter = round_trip("120 (I'm in a meeting)");
+        assert_eq!(r.comment().unwrap().as_ref(), b"(I'm in a meeting)");
+        assert_eq!(written(&RetryAfter::new(5)), "5");
+    }
+
+    #[test]
+    fn huge_delays_are_out_of_range() {
+        // RFC 4475 scalarlg.
+        let e = parse::<RetryAfter>("949302838503028349304023988").unwrap_err();
+        assert_eq!((e.offset, e.kind), (0, ParseErrorKind::OutOfRange));
+        let e = parse::<RetryAfter>("1;duration=99999999999").unwrap_err();
+        assert_eq!((e.offset, e.kind), (11, ParseErrorKind::OutOfRange));
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        assert_eq!(err_at::<RetryAfter>("soon"), 0);
+        assert_eq!(err_at::<RetryAfter>("5 (unclosed"), 11);
+        assert_eq!(err_at::<RetryAfter>("5;duration=x"), 11);
     }
 }

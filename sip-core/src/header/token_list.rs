@@ -82,3 +82,28 @@ impl TypedHeader for Allow {
         out.extend_from_slice(self.0.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::test_support::{err_at, round_trip};
+
+    #[test]
+    fn parses_single_option_tags_and_methods() {
+        assert!(round_trip::<Supported>(" 100rel ").is("100rel"));
+        assert!(!round_trip::<Require>("Timer").is("timer"));
+        // RFC 4475 bext01.
+        assert!(round_trip::<ProxyRequire>("noProxiesSupportThis").is("noProxiesSupportThis"));
+        assert!(round_trip::<Unsupported>("nothingSupportsThis").is("nothingSupportsThis"));
+        assert_eq!(round_trip::<Allow>("INVITE"), Allow(Method::Invite));
+        assert_eq!(round_trip::<Allow>("FOO").0.as_bytes(), b"FOO");
+    }
+
+    #[test]
+    fn rejects_anything_but_one_token() {
+        assert_eq!(err_at::<Supported>(""), 0);
+        assert_eq!(err_at::<Supported>("a b"), 2);
+        assert_eq!(err_at::<Allow>("INVITE,"), 6);
+        assert_eq!(err_at::<Require>("\"x\""), 0);
+    }
+}

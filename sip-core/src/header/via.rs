@@ -269,3 +269,133 @@ impl TypedHeader for Via {
         Via::write_to(self, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseErrorKind;
+    use crate::header::test_support::{err_at, parse, round_trip, written};
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_folded_via_with_lws_around_slashes() {
+        // RFC 4475 wsinv.
+        let v: Via = round_trip("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw");
+        assert_eq!(v.protocol_name().as_ref(), b"SIP");
+        assert_eq!(v.protocol_version().as_ref(), b"2.0");
+        assert_eq!(v.transport(), &Transport::Udp);
+        assert_eq!(v.host(), &Host::Ipv4([192, 0, 2, 2].into()));
+        assert_eq!(v.branch(), Some(&b"390skdjuw"[..]));
+        let v: Via = round_trip(
+            "SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ",
+        );
+        assert_eq!(v.branch(), Some(&b"z9hG4bK9ikj8"[..]));
+        assert!(v.has_rfc3261_branch());
+        let v: Via =
+            round_trip("SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239");
+        assert_eq!(v.branch(), Some(&b"z9hG4bK30239"[..]));
+        assert_eq!(
+            written(&v),
+            "SIP/2.0/UDP 192.168.255.111;branch=z9hG4bK30239"
+        );
+    }
+
+    #[test]
+    fn recognises_transports_and_keeps_unknown_ones() {
+        // RFC 4475 transports.
+        for (t, want) in [
+            ("UDP", Transport::Udp),
+            ("SCTP", Transport::Sctp),
+            ("TLS", Transport::Tls),
+            ("tcp", Transport::Tcp),
+            ("WSS", Transport::Wss),
+        ] {
+            let v: Via = parse(&format!("SIP/2.0/{t} t1.example.com;branch=z9hG4bKkdjuw")).unwrap();
+            assert_eq!(v.transport(), &want);
+        }
+        let v: Via = round_trip("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en");
+        assert_eq!(
+            v.transport(),
+            &Transport::Other(Bytes::from_static(b"UNKNOWN"))
+        );
+    }
+
+    #[test]
+    fn exposes_received_rport_maddr_and_ttl() {
+        let v: Via = round_trip(
+            "SIP/2.0/UDP [2001:db8::1] : 5070;received=2001:db8::9;rport=40000;maddr=224.2.0.1;ttl=16;branch=z9hG4bK1",
+        );
+        assert_eq!(v.host(), &Host::Ipv6("2001:db8::1".parse().unwrap()));
+        assert_eq!(v.port(), Some(5070));
+        assert_eq!(v.received_ip(), Some("2001:db8::9".parse().unwrap()));
+        assert_eq!(v.rport(), Some(Rport::Port(40000)));
+        assert_eq!(v.maddr(), Some(&b"224.2.0.1"[..]));
+        assert_eq!(v.ttl(), Some(16));
+        let v: Via = parse("SIP/2.0/UDP host;rport;branch=z9hG4bK2").unwrap();
+        assert_eq!(v.rport(), Some(Rport::Requested));
+        assert_eq!(v.received(), None);
+    }
+
+    #[test]
+    fn bare_magic_cookie_branch_is_parsed_for_the_validator_to_judge() {
+        // RFC 4475 badbranch: the syntax is fine, the transaction layer decides.
+        let v: Via = parse("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK").unwrap();
+        assert!(v.has_rfc3261_branch());
+        assert_eq!(v.branch(), Some(BRANCH_MAGIC_COOKIE));
+    }
+
+    #[test]
+    fn rejects_malformed_vias_with_offsets() {
+        assert_eq!(err_at::<Via>("SIP/2.0/UDP"), 11);
+        assert_eq!(err_at::<Via>("SIP/2.0 UDP host"), 8);
+        assert_eq!(err_at::<Via>("SIP/2.0/UDPhost"), 15);
+        assert_eq!(err_at::<Via>("/2.0/UDP host"), 0);
+        // RFC 4475 badinv01: empty parameters.
+        assert_eq!(err_at::<Via>("SIP/2.0/UDP 192.0.2.15;;"), 23);
+        assert_eq!(err_at::<Via>("SIP/2.0/UDP host;branch="), 24);
+        assert_eq!(err_at::<Via>("SIP/2.0/UDP host x"), 17);
+        let e = parse::<Via>("SIP/2.0/UDP host:99999").unwrap_err();
+        assert_eq!((e.offset, e.kind), (17, ParseErrorKind::OutOfRange));
+    }
+
+    #[test]
+    fn built_via_writes_canonical_form() {
+        let v = Via::new(
+            Transport::Tls,
+            Host::Domain(Bytes::from_static(b"pc33.example.com")),
+            Some(5061),
+        )
+        .with_branch("z9hG4bK776asdhds")
+        .with_param("rport", None);
+        assert_eq!(
+            written(&v),
+            "SIP/2.0/TLS pc33.example.com:5061;branch=z9hG4bK776asdhds;rport"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn vias_round_trip(
+            transport in "(UDP|TCP|TLS|SCTP|WS|WSS|[A-Z]{2,6})",
+            host in "([a-z][a-z0-9-]{0,6}[a-z0-9]\\.[a-z]{2,4}|[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3})",
+            port in proptest::option::of(any::<u16>()),
+            branch in "[a-zA-Z0-9.!%*_+`'~-]{1,20}",
+            extra in "(;[a-z]{1,5}(=[a-z0-9]{1,5})?){0,3}",
+        ) {
+            let text = format!(
+                "SIP/2.0/{transport} {host}{};branch={branch}{extra}",
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            let parsed = parse::<Via>(&text);
+            if host.split('.').all(|o| o.parse::<u16>().is_ok_and(|v| v <= 255)) || !host.starts_with(|c: char| c.is_ascii_digit()) {
+                let v = parsed.unwrap();
+                prop_assert_eq!(v.branch(), Some(branch.as_bytes()));
+                prop_assert_eq!(v.port(), port);
+                let again: Via = parse(&written(&v)).unwrap();
+                prop_assert_eq!(again, v);
+            } else {
+                prop_assert!(parsed.is_err());
+            }
+        }
+    }
+}

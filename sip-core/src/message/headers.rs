@@ -7,6 +7,7 @@ use crate::header::{
     ToHeader, TypedHeader, Via,
 };
 use bytes::Bytes;
+use memchr::{memchr, memchr2, memchr3};
 use std::marker::PhantomData;
 
 /// One header field: its recognised name, the name as spelled on the wire and the raw value.
@@ -20,7 +21,9 @@ use std::marker::PhantomData;
 #[derive(Debug, Clone)]
 pub struct HeaderField {
     name: HeaderName,
-    /// The name as received; empty for fields built in code, which are written with the canonical name.
+    /// The name as received when it differs from `name` (a compact form, another case); empty otherwise, and
+    /// for fields built in code, which are written with the canonical name. Keeping it empty in the common
+    /// case saves a reference count update per field.
     raw_name: Bytes,
     value: Bytes,
     /// Offset of `value` in the message it was parsed from (0 for fields built in code).
@@ -67,10 +70,12 @@ impl HeaderField {
 
     /// The name as it is written: as received for parsed fields, the canonical long form for built ones.
     pub fn raw_name(&self) -> &[u8] {
-        if self.raw_name.is_empty() {
-            self.name.as_str().as_bytes()
-        } else {
-            &self.raw_name
+        if !self.raw_name.is_empty() {
+            return &self.raw_name;
+        }
+        match &self.name {
+            HeaderName::Other(name) => name,
+            name => name.as_str().as_bytes(),
         }
     }
 
@@ -181,29 +186,54 @@ impl Iterator for ListElements<'_> {
     }
 }
 
+/// Number of non-empty elements in a comma-separated list value (what [`ListElements`] would yield).
+pub(crate) fn count_elements(value: &[u8]) -> usize {
+    let mut count = 0;
+    let mut rest = value;
+    loop {
+        let len = element_len(rest);
+        let element = rest.get(..len).unwrap_or_default();
+        if element.iter().any(|&c| !is_lws(c)) {
+            count += 1;
+        }
+        match rest.get(len + 1..) {
+            Some(next) => rest = next,
+            None => return count,
+        }
+    }
+}
+
 /// Length of the first list element of `input`: up to the first comma outside quoted strings and `<...>`.
 fn element_len(input: &[u8]) -> usize {
-    let mut in_quotes = false;
-    let mut in_angle = false;
-    let mut escaped = false;
-    for (i, &c) in input.iter().enumerate() {
-        if in_quotes {
-            match c {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_quotes = false,
-                _ => {}
-            }
-        } else if in_angle {
-            in_angle = c != b'>';
-        } else {
-            match c {
-                b'"' => in_quotes = true,
-                b'<' => in_angle = true,
-                b',' => return i,
-                _ => {}
-            }
+    // Jump between the few bytes that matter; Via and Contact values are long runs of ordinary text.
+    let mut i = 0;
+    while let Some(found) = input
+        .get(i..)
+        .and_then(|rest| memchr3(b',', b'"', b'<', rest))
+    {
+        let at = i + found;
+        i = match input.get(at) {
+            Some(b',') => return at,
+            Some(b'"') => quoted_string_end(input, at + 1),
+            _ => input
+                .get(at + 1..)
+                .and_then(|rest| memchr(b'>', rest))
+                .map_or(input.len(), |close| at + 1 + close + 1),
+        };
+    }
+    input.len()
+}
+
+/// The offset just past the `"` closing a quoted string whose content starts at `from` (or the end of `input`
+/// if it is not closed); a backslash escapes the byte after it.
+fn quoted_string_end(input: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(found) = input.get(i..).and_then(|rest| memchr2(b'"', b'\\', rest)) {
+        let at = i + found;
+        if input.get(at) == Some(&b'"') {
+            return at + 1;
         }
+        i = at + 2;
     }
     input.len()
 }
@@ -555,6 +585,26 @@ mod tests {
                 Bytes::from_static(br#""q\"," <sip:e@f>"#),
             ]
         );
+    }
+
+    #[test]
+    fn element_count_agrees_with_the_iterator() {
+        for value in [
+            "",
+            "a",
+            "a,b",
+            " , a ,, b, ",
+            "\"x,y\" <a,b>, c",
+            "<a",
+            "\"a\\\",b\", c",
+        ] {
+            let f = field(HeaderName::Via, value);
+            assert_eq!(
+                count_elements(value.as_bytes()),
+                f.elements().count(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

@@ -24,11 +24,12 @@ pub use stream::{Frame, StreamFramer};
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::header::HeaderName;
-use crate::message::{HeaderField, Headers, Message, Request, Response, trim_range};
+use crate::message::{
+    HeaderField, Headers, Message, Request, Response, count_elements, trim_range,
+};
 use bytes::Bytes;
 use memchr::{memchr, memchr2};
 use nom::Parser;
-use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, space0};
 use start_line::StartLine;
 
@@ -171,19 +172,20 @@ impl HeadScanner {
                 self.pos = buf.len();
                 return self.partial(buf.len(), limits);
             };
-            let at = self.pos + found;
-            if buf.get(at) == Some(&b'\r') {
-                match buf.get(at + 1) {
-                    Some(b'\n') => self.pos = at + 1,
-                    Some(_) => return Err(ParseError::syntax(at + 1, "LF after CR")),
+            let mut lf = self.pos + found;
+            if buf.get(lf) == Some(&b'\r') {
+                // A CR must end the line: other parsers may take a lone CR for a line end, and disagreeing
+                // about where a header field ends is how requests get smuggled past a proxy.
+                match buf.get(lf + 1) {
+                    Some(b'\n') => lf += 1,
+                    Some(_) => return Err(ParseError::syntax(lf + 1, "LF after CR")),
                     None => {
-                        self.pos = at;
+                        self.pos = lf;
                         return self.partial(buf.len(), limits);
                     }
                 }
-                continue;
             }
-            if let Some(body_start) = self.end_line(buf, at, limits)? {
+            if let Some(body_start) = self.end_line(buf, lf, limits)? {
                 return Ok(Some(body_start));
             }
         }
@@ -285,7 +287,7 @@ pub(crate) fn parse_head(
         let field = parse_field(buf, pos, field_end)?;
         match field.name() {
             HeaderName::Via => {
-                vias += field.elements().count();
+                vias += count_elements(field.value());
                 if vias > limits.max_vias {
                     return Err(ParseError {
                         offset: field.offset(),
@@ -368,12 +370,24 @@ fn logical_line(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
 
 /// `token` characters (RFC 3261 §25.1).
 pub(crate) fn is_token(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(c)]
 }
+
+/// [`is_token`] as a table: header names are read byte by byte on every field.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        c += 1;
+    }
+    table
+};
 
 type NomError<'a> = nom::error::Error<&'a [u8]>;
 
@@ -388,11 +402,15 @@ fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> 
 /// Parse one header field, `buf[begin..end]` (without the final line ending).
 fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, ParseError> {
     let line = buf.get(begin..end).unwrap_or_default();
-    let (rest, name) = take_while1(is_token)
-        .parse(line)
-        .map_err(|e: nom::Err<NomError<'_>>| {
-            ParseError::syntax(failed_at(line, begin, &e), "header field name")
-        })?;
+    // A plain loop rather than nom's `take_while1` here: this runs once per field and is measurably faster.
+    let name_len = line
+        .iter()
+        .position(|&c| !is_token(c))
+        .unwrap_or(line.len());
+    if name_len == 0 {
+        return Err(ParseError::syntax(begin, "header field name"));
+    }
+    let (name, rest) = line.split_at(name_len);
     let (rest, _) = (space0, char(':'))
         .parse(rest)
         .map_err(|e: nom::Err<NomError<'_>>| {
@@ -403,8 +421,14 @@ fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, Par
         })?;
     let value_start = end - rest.len();
     let (s, e) = trim_range(rest);
-    let raw_name = buf.slice(begin..begin + name.len());
-    let name = HeaderName::lookup(name).unwrap_or_else(|| HeaderName::Other(raw_name.clone()));
+    let name_end = begin + name.len();
+    // Keep the spelling only where writing the canonical name would change it (compact form, other case);
+    // that spares a reference count update per field in the common case.
+    let (name, raw_name) = match HeaderName::lookup(name) {
+        Some(known) if known.as_str().as_bytes() == name => (known, Bytes::new()),
+        Some(known) => (known, buf.slice(begin..name_end)),
+        None => (HeaderName::Other(buf.slice(begin..name_end)), Bytes::new()),
+    };
     let value = buf.slice(value_start + s..value_start + e);
     Ok(HeaderField::parsed(name, raw_name, value, value_start + s))
 }

@@ -424,6 +424,15 @@ fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, Par
     let name_end = begin + name.len();
     // Keep the spelling only where writing the canonical name would change it (compact form, other case);
     // that spares a reference count update per field in the common case.
+    if let Some(known) = common_name(name) {
+        let value = buf.slice(value_start + s..value_start + e);
+        return Ok(HeaderField::parsed(
+            known,
+            Bytes::new(),
+            value,
+            value_start + s,
+        ));
+    }
     let (name, raw_name) = match HeaderName::lookup(name) {
         Some(known) if known.as_str().as_bytes() == name => (known, Bytes::new()),
         Some(known) => (known, buf.slice(begin..name_end)),
@@ -431,6 +440,32 @@ fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, Par
     };
     let value = buf.slice(value_start + s..value_start + e);
     Ok(HeaderField::parsed(name, raw_name, value, value_start + s))
+}
+
+/// The header names most messages carry, in their canonical spelling: an exact match compiles to a switch on
+/// the length and one comparison, where the general case-insensitive lookup tries every known name.
+fn common_name(name: &[u8]) -> Option<HeaderName> {
+    Some(match name {
+        b"Via" => HeaderName::Via,
+        b"From" => HeaderName::From,
+        b"To" => HeaderName::To,
+        b"Call-ID" => HeaderName::CallId,
+        b"CSeq" => HeaderName::CSeq,
+        b"Contact" => HeaderName::Contact,
+        b"Max-Forwards" => HeaderName::MaxForwards,
+        b"Content-Length" => HeaderName::ContentLength,
+        b"Content-Type" => HeaderName::ContentType,
+        b"Route" => HeaderName::Route,
+        b"Record-Route" => HeaderName::RecordRoute,
+        b"Allow" => HeaderName::Allow,
+        b"Supported" => HeaderName::Supported,
+        b"User-Agent" => HeaderName::UserAgent,
+        b"Expires" => HeaderName::Expires,
+        b"Authorization" => HeaderName::Authorization,
+        b"Proxy-Authorization" => HeaderName::ProxyAuthorization,
+        b"WWW-Authenticate" => HeaderName::WwwAuthenticate,
+        _ => return None,
+    })
 }
 
 /// The body length a Content-Length field announces.
@@ -485,6 +520,35 @@ mod tests {
             scan(b"A\r\nB: c\rd\r\n\r\n"),
             Err(ParseError::syntax(8, "LF after CR"))
         );
+    }
+
+    #[test]
+    fn common_names_agree_with_the_general_lookup() {
+        for name in [
+            "Via",
+            "From",
+            "To",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "Max-Forwards",
+            "Content-Length",
+            "Content-Type",
+            "Route",
+            "Record-Route",
+            "Allow",
+            "Supported",
+            "User-Agent",
+            "Expires",
+            "Authorization",
+            "Proxy-Authorization",
+            "WWW-Authenticate",
+        ] {
+            let fast = common_name(name.as_bytes());
+            assert_eq!(fast, HeaderName::lookup(name.as_bytes()), "{name}");
+            assert_eq!(fast.as_ref().map(HeaderName::as_str), Some(name));
+        }
+        assert_eq!(common_name(b"via"), None);
     }
 
     #[test]

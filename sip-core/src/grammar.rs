@@ -218,6 +218,26 @@ pub(crate) fn delta_seconds(b: &[u8], start: usize) -> Result<(u32, usize), Pars
     Ok((v, e))
 }
 
+/// Append `raw` with CR and LF removed: obsolete line folding (CRLF followed by SP/HTAB) becomes the SP/HTAB
+/// alone, so a value received folded is written on one line.
+pub(crate) fn write_unfolded(out: &mut Vec<u8>, raw: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', raw).is_none() {
+        out.extend_from_slice(raw);
+        return;
+    }
+    out.extend(unfolded(raw));
+}
+
+/// The bytes of `raw` without CR and LF (what [`write_unfolded`] writes).
+pub(crate) fn unfolded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    raw.iter().copied().filter(|c| *c != b'\r' && *c != b'\n')
+}
+
+/// Equality of two values as written unfolded.
+pub(crate) fn eq_unfolded(a: &[u8], b: &[u8]) -> bool {
+    a == b || unfolded(a).eq(unfolded(b))
+}
+
 /// Where `inner` (a sub-slice of `outer`) starts in `outer`; 0 if it is not a sub-slice. Used to report offsets
 /// for values found through lazily-scanned parameter lists.
 pub(crate) fn offset_in(outer: &[u8], inner: &[u8]) -> usize {

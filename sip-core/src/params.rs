@@ -299,7 +299,7 @@ impl Params {
             out.extend_from_slice(p.name);
             if let Some(v) = p.value {
                 out.push(b'=');
-                out.extend_from_slice(v);
+                grammar::write_unfolded(out, v);
             }
         }
     }
@@ -416,20 +416,48 @@ impl PartialEq for Params {
         if self.raw == other.raw {
             return true;
         }
-        self.iter()
-            .map(|p| (p.name, p.value))
-            .eq(other.iter().map(|p| (p.name, p.value)))
+        let mut a = self.iter();
+        let mut b = other.iter();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return true,
+                (Some(x), Some(y)) if same_param(x.name, x.value, y.name, y.value) => {}
+                _ => return false,
+            }
+        }
     }
 }
 
 impl Eq for Params {}
+
+/// Names byte for byte, values ignoring line folding.
+pub(crate) fn same_param(an: &[u8], av: Option<&[u8]>, bn: &[u8], bv: Option<&[u8]>) -> bool {
+    an == bn
+        && match (av, bv) {
+            (None, None) => true,
+            (Some(x), Some(y)) => grammar::eq_unfolded(x, y),
+            _ => false,
+        }
+}
+
+/// Hash a parameter value (absent, or its bytes as written unfolded).
+pub(crate) fn hash_unfolded<H: std::hash::Hasher>(v: Option<&[u8]>, state: &mut H) {
+    match v {
+        None => state.write_u8(0),
+        Some(v) => {
+            state.write_u8(1);
+            grammar::unfolded(v).for_each(|c| state.write_u8(c));
+            state.write_u8(0xff);
+        }
+    }
+}
 
 impl std::hash::Hash for Params {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.style.hash(state);
         for p in self.iter() {
             p.name.hash(state);
-            p.value.hash(state);
+            hash_unfolded(p.value, state);
         }
     }
 }

@@ -6,7 +6,7 @@
 use crate::error::ParseError;
 use crate::grammar::{self, TOKEN};
 use crate::header::{HeaderName, TypedHeader};
-use crate::params::{MAX_PARAMS, unquote, write_quoted};
+use crate::params::{MAX_PARAMS, hash_unfolded, same_param, unquote, write_quoted};
 use bytes::Bytes;
 use std::borrow::Cow;
 
@@ -141,7 +141,7 @@ impl AuthParams {
             }
             out.extend_from_slice(p.name);
             out.push(b'=');
-            out.extend_from_slice(p.value);
+            grammar::write_unfolded(out, p.value);
         }
     }
 }
@@ -154,9 +154,15 @@ impl PartialEq for AuthParams {
         if self.token68 || self.raw == other.raw {
             return self.raw == other.raw;
         }
-        self.iter()
-            .map(|p| (p.name, p.value))
-            .eq(other.iter().map(|p| (p.name, p.value)))
+        let mut a = self.iter();
+        let mut b = other.iter();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return true,
+                (Some(x), Some(y)) if same_param(x.name, Some(x.value), y.name, Some(y.value)) => {}
+                _ => return false,
+            }
+        }
     }
 }
 
@@ -171,7 +177,7 @@ impl std::hash::Hash for AuthParams {
         }
         for p in self.iter() {
             p.name.hash(state);
-            p.value.hash(state);
+            hash_unfolded(Some(p.value), state);
         }
     }
 }

@@ -90,8 +90,83 @@ pub(crate) mod test_support {
         first
     }
 
+    /// Whether parsing the wire form of `h` gives `h` back, and the wire form is on one line.
+    pub(crate) fn writes_on_one_line<T: TypedHeader + PartialEq + Debug>(h: &T) -> bool {
+        let text = written(h);
+        !text.contains(['\r', '\n']) && parse::<T>(&text).as_ref() == Ok(h)
+    }
+
     /// The offset of the error parsing `text` as `T`.
     pub(crate) fn err_at<T: TypedHeader + Debug>(text: &str) -> usize {
         parse::<T>(text).unwrap_err().offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{parse, writes_on_one_line};
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn folded_values_are_written_unfolded() {
+        let f: FromHeader = parse("\"A\r\n B\" <sip:a@example.com>;x=\"p\r\n q\";tag=1").unwrap();
+        assert!(writes_on_one_line(&f));
+        let f: FromHeader = parse("tok1\r\n tok2 <sip:a@example.com>").unwrap();
+        assert!(writes_on_one_line(&f));
+        let u: UserAgent = parse("Foo/1\r\n (bar\r\n baz)").unwrap();
+        assert!(writes_on_one_line(&u));
+        let a: Authorization = parse("Digest realm=\"r\",\r\n nonce=\"n\r\n n\"").unwrap();
+        assert!(writes_on_one_line(&a));
+        let r: RetryAfter = parse("5 (a\r\n b)").unwrap();
+        assert!(writes_on_one_line(&r));
+        let v: Via = parse("SIP/2.0/UDP\r\n host\r\n ;branch=\"x\r\n y\"").unwrap();
+        assert!(writes_on_one_line(&v));
+    }
+
+    fn all_parsers(value: &Bytes) {
+        let _ = Via::parse(value);
+        let _ = <FromHeader as TypedHeader>::parse(value);
+        let _ = <Contact as TypedHeader>::parse(value);
+        let _ = <CSeq as TypedHeader>::parse(value);
+        let _ = <CallId as TypedHeader>::parse(value);
+        let _ = <MaxForwards as TypedHeader>::parse(value);
+        let _ = <ContentType as TypedHeader>::parse(value);
+        let _ = <Authorization as TypedHeader>::parse(value);
+        let _ = <WwwAuthenticate as TypedHeader>::parse(value);
+        let _ = <Supported as TypedHeader>::parse(value);
+        let _ = <Allow as TypedHeader>::parse(value);
+        let _ = <UserAgent as TypedHeader>::parse(value);
+        let _ = <Event as TypedHeader>::parse(value);
+        let _ = <SubscriptionState as TypedHeader>::parse(value);
+        let _ = <Reason as TypedHeader>::parse(value);
+        let _ = <RetryAfter as TypedHeader>::parse(value);
+        let _ = <Date as TypedHeader>::parse(value);
+        let _ = <Expires as TypedHeader>::parse(value);
+    }
+
+    proptest! {
+        #[test]
+        fn no_parser_panics_on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..96)) {
+            all_parsers(&Bytes::from(input));
+        }
+
+        #[test]
+        fn no_parser_panics_on_sip_like_text(input in "[ -~\r\n\t]{0,96}") {
+            all_parsers(&Bytes::from(input));
+        }
+
+        #[test]
+        fn errors_point_inside_the_value(input in "[a-zA-Z0-9 ;=:/<>@\"\\,.()%\r\n-]{0,64}") {
+            let value = Bytes::from(input);
+            for e in [
+                Via::parse(&value).err(),
+                NameAddr::parse(&value).err(),
+                <Authorization as TypedHeader>::parse(&value).err(),
+                <CSeq as TypedHeader>::parse(&value).err(),
+            ].into_iter().flatten() {
+                prop_assert!(e.offset <= value.len());
+            }
+        }
     }
 }

@@ -11,7 +11,10 @@ use std::borrow::Cow;
 
 /// A URI with an optional display name and header parameters: `"Alice" <sip:a@example.com>;tag=1` or the
 /// bare `addr-spec` form `sip:a@example.com;tag=1` (where the parameters belong to the header, never to the URI).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Equality is structural (same display name, URI and parameters as written, line folding ignored); for URI
+/// equivalence use [`Uri::equivalent`].
+#[derive(Debug, Clone)]
 pub struct NameAddr {
     display_name: Option<Bytes>,
     uri: Uri,
@@ -143,7 +146,7 @@ impl NameAddr {
     /// Append the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         if let Some(d) = &self.display_name {
-            out.extend_from_slice(d);
+            grammar::write_unfolded(out, d);
             out.push(b' ');
         }
         let bracket = self.bracketed || self.display_name.is_some();
@@ -155,6 +158,33 @@ impl NameAddr {
             out.push(b'>');
         }
         self.params.write_to(out);
+    }
+}
+
+impl PartialEq for NameAddr {
+    fn eq(&self, other: &NameAddr) -> bool {
+        let names = match (&self.display_name, &other.display_name) {
+            (None, None) => true,
+            (Some(a), Some(b)) => grammar::eq_unfolded(a, b),
+            _ => false,
+        };
+        names
+            && self.uri == other.uri
+            && self.params == other.params
+            && (self.bracketed || self.display_name.is_some())
+                == (other.bracketed || other.display_name.is_some())
+    }
+}
+
+impl Eq for NameAddr {}
+
+impl std::hash::Hash for NameAddr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if let Some(d) = &self.display_name {
+            grammar::unfolded(d).for_each(|c| state.write_u8(c));
+        }
+        self.uri.hash(state);
+        self.params.hash(state);
     }
 }
 

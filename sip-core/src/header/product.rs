@@ -39,8 +39,22 @@ fn parse_products(value: &Bytes) -> Result<Bytes, ParseError> {
 macro_rules! product_header {
     ($(#[$doc:meta])* $ty:ident, $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        ///
+        /// Equality ignores line folding.
+        #[derive(Debug, Clone, Eq)]
         pub struct $ty(pub Bytes);
+
+        impl PartialEq for $ty {
+            fn eq(&self, other: &$ty) -> bool {
+                grammar::eq_unfolded(&self.0, &other.0)
+            }
+        }
+
+        impl std::hash::Hash for $ty {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                grammar::unfolded(&self.0).for_each(|c| state.write_u8(c));
+            }
+        }
 
         impl $ty {
             /// The value as received (products and comments).
@@ -58,7 +72,7 @@ macro_rules! product_header {
             }
 
             fn write_to(&self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.0);
+                grammar::write_unfolded(out, &self.0);
             }
         }
     };

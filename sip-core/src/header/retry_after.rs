@@ -10,8 +10,8 @@ use std::io::Write;
 /// `Retry-After: 120 (I'm in a meeting);duration=3600`.
 ///
 /// The delay and `duration` follow the delta-seconds rule of [`crate::header::Expires`]: above 2^32-1 is
-/// [`crate::ParseErrorKind::OutOfRange`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// [`crate::ParseErrorKind::OutOfRange`]. Equality ignores line folding in the comment.
+#[derive(Debug, Clone, Eq)]
 pub struct RetryAfter {
     seconds: u32,
     comment: Option<Bytes>,
@@ -47,6 +47,27 @@ impl RetryAfter {
     /// The parameters.
     pub fn params(&self) -> &Params {
         &self.params
+    }
+}
+
+impl PartialEq for RetryAfter {
+    fn eq(&self, other: &RetryAfter) -> bool {
+        let comments = match (&self.comment, &other.comment) {
+            (None, None) => true,
+            (Some(a), Some(b)) => grammar::eq_unfolded(a, b),
+            _ => false,
+        };
+        self.seconds == other.seconds && comments && self.params == other.params
+    }
+}
+
+impl std::hash::Hash for RetryAfter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.seconds.hash(state);
+        if let Some(c) = &self.comment {
+            grammar::unfolded(c).for_each(|c| state.write_u8(c));
+        }
+        self.params.hash(state);
     }
 }
 
@@ -86,7 +107,7 @@ impl TypedHeader for RetryAfter {
         let _ = write!(out, "{}", self.seconds);
         if let Some(c) = &self.comment {
             out.push(b' ');
-            out.extend_from_slice(c);
+            grammar::write_unfolded(out, c);
         }
         self.params.write_to(out);
     }

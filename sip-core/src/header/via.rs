@@ -34,19 +34,22 @@ pub enum Transport {
 impl Transport {
     /// Recognise a transport token (case-insensitive).
     pub fn from_token(token: &Bytes) -> Transport {
-        let known: [(&[u8], Transport); 7] = [
-            (b"UDP", Transport::Udp),
-            (b"TCP", Transport::Tcp),
-            (b"TLS", Transport::Tls),
-            (b"SCTP", Transport::Sctp),
-            (b"TLS-SCTP", Transport::TlsSctp),
-            (b"WS", Transport::Ws),
-            (b"WSS", Transport::Wss),
-        ];
-        known
-            .into_iter()
-            .find(|(t, _)| t.eq_ignore_ascii_case(token))
-            .map_or_else(|| Transport::Other(token.clone()), |(_, t)| t)
+        Transport::known(token).unwrap_or_else(|| Transport::Other(token.clone()))
+    }
+
+    /// The well-known transport spelled `token` (any case), without touching `Bytes` reference counts.
+    fn known(token: &[u8]) -> Option<Transport> {
+        let is = |t: &[u8]| token.eq_ignore_ascii_case(t);
+        Some(match token.len() {
+            2 if is(b"WS") => Transport::Ws,
+            3 if is(b"UDP") => Transport::Udp,
+            3 if is(b"TCP") => Transport::Tcp,
+            3 if is(b"TLS") => Transport::Tls,
+            3 if is(b"WSS") => Transport::Wss,
+            4 if is(b"SCTP") => Transport::Sctp,
+            8 if is(b"TLS-SCTP") => Transport::TlsSctp,
+            _ => return None,
+        })
     }
 
     /// The canonical upper-case token.
@@ -230,10 +233,14 @@ impl Via {
         };
         let (params, end) = Params::parse_header(value, pe)?;
         grammar::end(b, end, "\";\" or end of Via")?;
+        let transport = b
+            .get(ts..te)
+            .and_then(Transport::known)
+            .unwrap_or_else(|| Transport::Other(value.slice(ts..te)));
         Ok(Via {
-            protocol_name: value.slice(ns..ne),
-            protocol_version: value.slice(vs..ve),
-            transport: Transport::from_token(&value.slice(ts..te)),
+            protocol_name: shared_or_static(value, ns, ne, b"SIP"),
+            protocol_version: shared_or_static(value, vs, ve, b"2.0"),
+            transport,
             host,
             port,
             params,
@@ -254,6 +261,16 @@ impl Via {
             let _ = write!(out, ":{p}");
         }
         self.params.write_to(out);
+    }
+}
+
+/// `value[s..e]`, or the static `usual` when the bytes are exactly that: the common `SIP` / `2.0` then cost no
+/// reference-count traffic on the message buffer.
+fn shared_or_static(value: &Bytes, s: usize, e: usize, usual: &'static [u8]) -> Bytes {
+    if value.get(s..e) == Some(usual) {
+        Bytes::from_static(usual)
+    } else {
+        value.slice(s..e)
     }
 }
 

@@ -39,6 +39,57 @@ impl Date {
         &self.raw
     }
 
+    /// The date for `unix_time` seconds since 1970-01-01T00:00:00Z (years 1970..=9999; `None` outside).
+    pub fn from_unix_time(unix_time: i64) -> Option<Date> {
+        let days = unix_time.div_euclid(86_400);
+        let secs = unix_time.rem_euclid(86_400);
+        // Civil date from days (proleptic Gregorian), the inverse of `unix_time`.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let year = u16::try_from(year)
+            .ok()
+            .filter(|y| (1970..=9999).contains(y))?;
+        // 1970-01-01 was a Thursday (index 3).
+        let weekday = u8::try_from((days + 3).rem_euclid(7)).ok()?;
+        let mut date = Date {
+            raw: Bytes::new(),
+            weekday,
+            day: u8::try_from(day).ok()?,
+            month: u8::try_from(month).ok()?,
+            year,
+            hour: u8::try_from(secs / 3600).ok()?,
+            minute: u8::try_from(secs % 3600 / 60).ok()?,
+            second: u8::try_from(secs % 60).ok()?,
+        };
+        date.raw = Bytes::from(date.format());
+        Some(date)
+    }
+
+    fn format(&self) -> String {
+        fn name(names: &[&'static [u8; 3]], i: u8) -> &'static str {
+            names
+                .get(usize::from(i))
+                .map_or("???", |n| std::str::from_utf8(&n[..]).unwrap_or("???"))
+        }
+        format!(
+            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            name(&WEEKDAYS, self.weekday),
+            self.day,
+            name(&MONTHS, self.month.saturating_sub(1)),
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
     /// Seconds since 1970-01-01T00:00:00Z (a leap second counts as the next second).
     pub fn unix_time(&self) -> i64 {
         // Days from civil date (proleptic Gregorian), shifted so the year starts in March.
@@ -171,6 +222,17 @@ mod tests {
         assert_eq!(d.unix_time(), 1_289_690_940);
         let d: Date = round_trip("Thu, 29 Feb 2024 00:00:00 GMT");
         assert_eq!(d.unix_time(), 1_709_164_800);
+    }
+
+    #[test]
+    fn formats_dates_from_unix_time() {
+        let d = Date::from_unix_time(1_289_690_940).unwrap();
+        assert_eq!(d.as_bytes().as_ref(), b"Sat, 13 Nov 2010 23:29:00 GMT");
+        assert_eq!(parse::<Date>("Sat, 13 Nov 2010 23:29:00 GMT"), Ok(d));
+        let leap = Date::from_unix_time(1_709_164_800).unwrap();
+        assert_eq!(leap.as_bytes().as_ref(), b"Thu, 29 Feb 2024 00:00:00 GMT");
+        assert_eq!(Date::from_unix_time(0).unwrap().weekday, 3);
+        assert_eq!(Date::from_unix_time(-1), None);
     }
 
     #[test]

@@ -61,6 +61,24 @@ pub trait TypedHeader: Sized {
     fn write_to(&self, out: &mut Vec<u8>);
 }
 
+/// `Display` through `write_to` for typed values (header values are ASCII or UTF-8 as received; anything else is
+/// shown lossily).
+macro_rules! display_from_write_to {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl std::fmt::Display for $ty {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    let mut out = Vec::new();
+                    self.write_to(&mut out);
+                    f.write_str(&String::from_utf8_lossy(&out))
+                }
+            }
+        )*
+    };
+}
+
+display_from_write_to!(Via, NameAddr, MediaType);
+
 /// Helpers shared by the typed header tests.
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -340,6 +340,16 @@ mod tests {
     }
 
     #[test]
+    fn telephone_subscriber_user_with_password_and_user_param() {
+        let u = sip("sip:+1-212-555-1212:1234@gateway.com;user=phone");
+        assert_eq!(u.user().unwrap().as_ref(), b"+1-212-555-1212");
+        assert_eq!(u.password().unwrap().as_ref(), b"1234");
+        assert_eq!(u.params().value("user"), Some(&b"phone"[..]));
+        assert!(!u.equivalent(&sip("sip:+1-212-555-1212:1234@gateway.com")));
+        assert_eq!(sip("sip:alice:@h").password().map(|p| p.len()), Some(0));
+    }
+
+    #[test]
     fn parses_ipv4_and_ipv6_hosts() {
         assert_eq!(
             sip("sip:192.0.2.1:5060").host(),
@@ -367,6 +377,9 @@ mod tests {
         assert_eq!(err_at("sip:u:p<@host"), 7);
         assert_eq!(err_at("sip:host?x"), 10);
         assert_eq!(err_at("<sip:user@host>"), 0);
+        assert_eq!(err_at("sip:alice@atlanta.com:"), 22);
+        assert_eq!(err_at("sip:alice@[::1"), 10);
+        assert_eq!(err_at("sip:alice@300.1.1.1"), 10);
         let e = parse("sip:host:70000").unwrap_err();
         assert_eq!((e.offset, e.kind), (9, ParseErrorKind::OutOfRange));
     }

@@ -8,19 +8,19 @@ mod grammar;
 pub mod header;
 pub mod message;
 pub mod method;
-pub mod parse;
 pub mod params;
+pub mod parse;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{
-    CSeq, CallId, Contact, ContentLength, ContentType, FromHeader, HeaderName, MaxForwards, NameAddr,
-    RecordRoute, Route, ToHeader, Transport, TypedHeader, Via,
+    CSeq, CallId, Contact, ContentLength, ContentType, FromHeader, HeaderName, MaxForwards,
+    NameAddr, RecordRoute, Route, ToHeader, Transport, TypedHeader, Via,
 };
 pub use message::{
     HeaderField, Headers, Message, Request, RequestBuilder, Response, ResponseBuilder, Version,
 };
 pub use method::{Method, StatusCode};
-pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
 pub use params::{Param, Params};
+pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
 pub use uri::{Host, SipUri, TelUri, Uri};

@@ -3,5 +3,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod g711;
+pub mod jitter_buffer;
 
 pub use g711::G711;
+pub use jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};

@@ -4,6 +4,10 @@
 
 pub mod g711;
 pub mod jitter_buffer;
+#[cfg(feature = "opus")]
+pub mod opus;
 
 pub use g711::G711;
 pub use jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};
+#[cfg(feature = "opus")]
+pub use opus::{OpusApplication, OpusChannels, OpusDecoder, OpusEncoder, OpusError};

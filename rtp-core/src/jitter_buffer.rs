@@ -326,7 +326,8 @@ impl JitterBuffer {
     }
 
     /// When the next item becomes due, if the buffer knows: the next frame's playout time, or a missing
-    /// packet's when a later one is buffered. `None` when empty or waiting on an underrun.
+    /// packet's when a later one is buffered. `None` when empty or waiting on an underrun. The time can move
+    /// later when `pop` starts a talkspurt on the new target delay; calling `pop` then is harmless.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let epoch = self.epoch?;
         let stream = self.stream.as_ref()?;

@@ -1,3 +1,13 @@
 //! RTP, RTCP, SRTP, SDP, RFC 4733 telephone-events and G.711 for the Tandem VoIP toolkit: the media hot path,
 //! with no I/O.
 #![warn(missing_docs, unreachable_pub)]
+
+pub mod g711;
+pub mod jitter_buffer;
+#[cfg(feature = "opus")]
+pub mod opus;
+
+pub use g711::G711;
+pub use jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};
+#[cfg(feature = "opus")]
+pub use opus::{OpusApplication, OpusChannels, OpusDecoder, OpusEncoder, OpusError};

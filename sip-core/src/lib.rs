@@ -3,6 +3,7 @@
 //! and the validation a UAS or proxy applies before choosing its reply.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod auth;
 pub mod dialog;
 pub mod error;
 mod grammar;
@@ -14,6 +15,7 @@ pub mod parse;
 mod random;
 pub mod uri;
 
+pub use auth::{AuthError, ChallengeKind, DigestClient, DigestServer};
 pub use dialog::{Dialog, DialogError, DialogId, DialogState};
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{

@@ -269,3 +269,70 @@ fn usable(challenge: &Challenge) -> Option<Algorithm> {
     }
     Some(algorithm)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::StatusCode;
+    use proptest::prelude::*;
+
+    #[test]
+    fn keeps_one_state_per_realm_with_the_strongest_algorithm() {
+        let response = Response::builder(StatusCode::UNAUTHORIZED)
+            .header(
+                HeaderName::WwwAuthenticate,
+                "Digest realm=\"a\", nonce=\"1\", algorithm=MD5",
+            )
+            .header(
+                HeaderName::WwwAuthenticate,
+                "Digest realm=\"a\", nonce=\"1\", algorithm=SHA-512-256",
+            )
+            .header(
+                HeaderName::WwwAuthenticate,
+                "Digest realm=\"a\", nonce=\"1\", algorithm=SHA-256",
+            )
+            .header(
+                HeaderName::WwwAuthenticate,
+                "Digest realm=\"b\", nonce=\"2\"",
+            )
+            .build();
+        let mut client = DigestClient::new("u", "p");
+        client.handle_challenge(&response).unwrap();
+        let algorithms: Vec<(Vec<u8>, Algorithm, bool)> = client
+            .realms
+            .iter()
+            .map(|r| (r.realm.clone(), r.algorithm, r.qop_auth))
+            .collect();
+        assert_eq!(
+            algorithms,
+            vec![
+                (b"a".to_vec(), Algorithm::Sha512_256, false),
+                (b"b".to_vec(), Algorithm::Md5, false)
+            ]
+        );
+        // Without qop the credentials carry neither nc nor cnonce (RFC 2069).
+        let fields = client.authorization(b"INVITE", b"sip:x", None);
+        let c = fields[1].parse::<Authorization>().unwrap();
+        assert!(c.nc().is_none() && c.cnonce().is_none() && c.qop().is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let client = DigestClient::new("alice", "s3cret-password");
+        assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_challenges_never_panic(value in "[ -~]{0,160}") {
+            let response = Response::builder(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+                .header(HeaderName::ProxyAuthenticate, value)
+                .build();
+            let mut client = DigestClient::new("u", "p");
+            if client.handle_challenge(&response).is_ok() {
+                let fields = client.authorization(b"INVITE", b"sip:x", None);
+                prop_assert_eq!(fields.len(), 1);
+            }
+        }
+    }
+}

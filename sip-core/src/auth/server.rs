@@ -330,3 +330,55 @@ fn uri_matches(digest_uri: &Bytes, request_uri: &Uri) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+    use crate::parse::parse_message;
+    use proptest::prelude::*;
+    use std::time::UNIX_EPOCH;
+
+    fn request_with(credentials: &str) -> Option<Request> {
+        let text = format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nAuthorization: {credentials}\r\nContent-Length: 0\r\n\r\n"
+        );
+        match parse_message(Bytes::from(text)) {
+            Ok(Message::Request(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_credentials_never_panic(value in "[ -~]{0,160}") {
+            let server = DigestServer::new("example.com", b"k");
+            if let Some(request) = request_with(&value) {
+                let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+                let _ = server.verify(&request, ChallengeKind::Www, now, |_, a| {
+                    Some(super::super::ha1(a, "a", "example.com", "p"))
+                });
+            }
+        }
+
+        #[test]
+        fn digest_shaped_credentials_never_panic(
+            user in "[a-z]{0,8}",
+            nonce in "[A-Za-z0-9_-]{0,60}",
+            uri in "[a-z:.@]{0,20}",
+            response in "[0-9a-fA-F]{0,70}",
+            nc in "[0-9a-z]{0,10}",
+            algorithm in "(MD5|SHA-256|SHA-512-256|md5|x)",
+        ) {
+            let value = format!(
+                "Digest username=\"{user}\", realm=\"example.com\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm={algorithm}, qop=auth, nc={nc}, cnonce=\"c\""
+            );
+            let server = DigestServer::new("example.com", b"k");
+            if let Some(request) = request_with(&value) {
+                let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+                let result = server.verify(&request, ChallengeKind::Www, now, |_, _| Some(String::new()));
+                prop_assert!(result.is_err());
+            }
+        }
+    }
+}

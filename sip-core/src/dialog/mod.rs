@@ -335,3 +335,96 @@ fn first_contact(headers: &Headers) -> Result<Option<NameAddr>, DialogError> {
         Contact::Wildcard => Err(DialogError::MissingContact),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{MAX_CSEQ, Transport, Via};
+    use crate::message::Message;
+    use crate::parse::parse_message;
+    use crate::uri::Host;
+    use bytes::Bytes;
+
+    fn message(text: &str) -> Message {
+        parse_message(Bytes::from(text.replace('\n', "\r\n"))).unwrap()
+    }
+
+    fn dialog() -> Dialog {
+        let Message::Request(invite) = message(
+            "INVITE sip:b@example.com SIP/2.0
+Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1
+From: <sip:a@example.com>;tag=1
+To: <sip:b@example.com>
+Call-ID: c1
+CSeq: 7 INVITE
+Contact: <sip:a@192.0.2.1>
+
+",
+        ) else {
+            panic!("request");
+        };
+        let Message::Response(ok) = message(
+            "SIP/2.0 200 OK
+Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1
+From: <sip:a@example.com>;tag=1
+To: <sip:b@example.com>;tag=2
+Call-ID: c1
+CSeq: 7 INVITE
+Contact: <sip:b@192.0.2.2>
+
+",
+        ) else {
+            panic!("response");
+        };
+        Dialog::new_uac(&invite, &ok).unwrap()
+    }
+
+    fn via() -> Via {
+        Via::new(Transport::Udp, Host::Domain(Bytes::from_static(b"a")), None)
+    }
+
+    #[test]
+    fn local_cseq_stops_below_2_pow_31() {
+        let mut d = dialog();
+        d.local_seq = Some(MAX_CSEQ - 1);
+        assert!(d.request(Method::Info, via()).is_ok());
+        assert_eq!(d.local_seq(), Some(MAX_CSEQ));
+        assert_eq!(
+            d.request(Method::Info, via()).unwrap_err(),
+            DialogError::CSeqExhausted
+        );
+        assert_eq!(d.local_seq(), Some(MAX_CSEQ));
+    }
+
+    #[test]
+    fn terminate_ends_the_dialog_for_new_requests() {
+        let mut d = dialog();
+        d.terminate();
+        assert_eq!(d.state(), DialogState::Terminated);
+        assert_eq!(
+            d.request(Method::Bye, via()).unwrap_err(),
+            DialogError::Terminated
+        );
+    }
+
+    #[test]
+    fn target_refresh_methods_follow_rfc3261_3311_and_6665() {
+        for m in [
+            Method::Invite,
+            Method::Update,
+            Method::Subscribe,
+            Method::Notify,
+        ] {
+            assert!(uac::is_target_refresh(&m), "{m}");
+        }
+        for m in [
+            Method::Bye,
+            Method::Info,
+            Method::Prack,
+            Method::Refer,
+            Method::Message,
+        ] {
+            assert!(!uac::is_target_refresh(&m), "{m}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod message;
 pub mod method;
 pub mod params;
 pub mod parse;
+pub mod transaction;
 pub mod uri;
 
 pub use error::{Error, ParseError, ParseErrorKind};
@@ -23,4 +24,8 @@ pub use message::{
 pub use method::{Method, StatusCode};
 pub use params::{Param, Params};
 pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
+pub use transaction::{
+    Target, TimerConfig, TransactionError, TransactionEvent, TransactionId, TransactionLayer,
+    TransactionState, Transmit, TransportKind,
+};
 pub use uri::{Host, SipUri, TelUri, Uri};

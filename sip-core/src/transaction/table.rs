@@ -599,3 +599,376 @@ fn remove_key<K: std::hash::Hash + Eq>(
         keys.remove(key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::{Timer, TransactionError, TransactionEvent, TransactionState};
+    use crate::header::HeaderName;
+    use crate::message::Message;
+    use crate::method::{Method, StatusCode};
+
+    fn method_of(message: &Message) -> Option<&Method> {
+        message.as_request().map(|r| r.method())
+    }
+
+    #[test]
+    fn cancel_before_any_response_waits_for_a_provisional_response() {
+        let mut h = Harness::new();
+        let invite_id = h.send(invite("z9hG4bKc1"), UDP);
+        let invite = h.last_sent_request();
+        let cancel_id = h.cancel(invite_id);
+        assert_eq!(h.layer.state(cancel_id), Some(TransactionState::Waiting));
+        h.advance(ms(400));
+        assert_eq!(
+            h.sent_count(),
+            1,
+            "no CANCEL before a provisional response (§9.1)"
+        );
+        h.receive_response(&invite, StatusCode::RINGING);
+        let cancel = h.last_sent_request();
+        assert_eq!(cancel.method(), &Method::Cancel);
+        assert_eq!(
+            field_values(&cancel, &HeaderName::Via),
+            field_values(&invite, &HeaderName::Via)
+        );
+        assert_eq!(h.layer.state(cancel_id), Some(TransactionState::Trying));
+        // The UAS answers the CANCEL with 200 and the INVITE with 487; the 487 is ACKed.
+        h.receive_response(&cancel, StatusCode::OK);
+        h.receive_response(&invite, StatusCode::REQUEST_TERMINATED);
+        assert_eq!(h.last_sent_request().method(), &Method::Ack);
+        let responses: Vec<_> = h
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                TransactionEvent::Response { id, response } => Some((id, response.status())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            responses,
+            [
+                (invite_id, StatusCode::RINGING),
+                (cancel_id, StatusCode::OK),
+                (invite_id, StatusCode::REQUEST_TERMINATED)
+            ]
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn held_cancel_is_dropped_when_a_final_response_arrives_first() {
+        let mut h = Harness::new();
+        let invite_id = h.send(invite("z9hG4bKc1"), UDP);
+        let invite = h.last_sent_request();
+        let cancel_id = h.cancel(invite_id);
+        h.receive_response(&invite, StatusCode::BUSY_HERE);
+        let events = h.events();
+        assert!(matches!(
+            &events[..],
+            [TransactionEvent::Response { id, .. }, TransactionEvent::Terminated { id: c }]
+                if *id == invite_id && *c == cancel_id
+        ));
+        let sent: Vec<_> = h.drain_messages();
+        assert_eq!(
+            sent.iter().filter_map(method_of).collect::<Vec<_>>(),
+            [&Method::Invite, &Method::Ack]
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn cancel_after_a_final_response_is_refused() {
+        let mut h = Harness::new();
+        let id = h.send(invite("z9hG4bKc1"), UDP);
+        let invite = h.last_sent_request();
+        h.receive_response(&invite, StatusCode::OK);
+        assert_eq!(
+            h.layer.cancel(h.now, id),
+            Err(TransactionError::InvalidState(TransactionState::Accepted))
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn cancel_is_only_for_client_invites_and_only_once() {
+        let mut h = Harness::new();
+        let options_id = h.send(options(), UDP);
+        assert_eq!(
+            h.layer.cancel(h.now, options_id),
+            Err(TransactionError::WrongKind(options_id))
+        );
+        let invite_id = h.send(invite("z9hG4bKc1"), UDP);
+        h.cancel(invite_id);
+        assert_eq!(
+            h.layer.cancel(h.now, invite_id),
+            Err(TransactionError::DuplicateTransaction)
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn cancelled_invite_without_final_response_gives_up_64_t1_after_the_cancel() {
+        let mut h = Harness::new();
+        let invite_id = h.send(invite("z9hG4bKc1"), UDP);
+        let invite = h.last_sent_request();
+        h.receive_response(&invite, StatusCode::RINGING);
+        h.advance(ms(10_000));
+        let cancel_id = h.cancel(invite_id);
+        let cancel = h.last_sent_request();
+        h.receive_response(&cancel, StatusCode::OK);
+        h.events();
+        h.advance(ms(41_999));
+        assert_eq!(h.layer.state(invite_id), Some(TransactionState::Proceeding));
+        h.advance(ms(42_000));
+        let events = h.events();
+        assert!(events.contains(&TransactionEvent::Timeout {
+            id: invite_id,
+            timer: Timer::Cancel
+        }));
+        assert!(events.contains(&TransactionEvent::Terminated { id: invite_id }));
+        assert_eq!(
+            h.layer.state(cancel_id),
+            None,
+            "the CANCEL ended with Timer K"
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn response_to_the_cancel_does_not_reach_the_invite_transaction() {
+        let mut h = Harness::new();
+        let invite_id = h.send(invite("z9hG4bKc1"), UDP);
+        let invite = h.last_sent_request();
+        h.receive_response(&invite, StatusCode::RINGING);
+        h.events();
+        // A 200 (CANCEL) with the INVITE's branch but no CANCEL transaction: stray, dropped.
+        let mut cancel = invite.clone();
+        cancel
+            .headers_mut()
+            .replace(crate::HeaderField::new(HeaderName::CSeq, "1 CANCEL"));
+        h.receive_response(&cancel, StatusCode::OK);
+        assert!(h.events().is_empty());
+        assert_eq!(h.layer.state(invite_id), Some(TransactionState::Proceeding));
+    }
+
+    #[test]
+    fn server_finds_the_invite_a_cancel_refers_to_and_tu_answers_487_and_200() {
+        let mut h = Harness::new();
+        let (invite_id, invite) = h.receive_new_request(incoming_invite("z9hG4bKs9"), UDP);
+        h.respond(invite_id, &invite, StatusCode::RINGING);
+        let (cancel_id, cancel) = h.receive_new_request(incoming("CANCEL", "z9hG4bKs9"), UDP);
+        assert_ne!(cancel_id, invite_id, "CANCEL is its own transaction");
+        assert_eq!(h.layer.invite_for_cancel(cancel_id), Some(invite_id));
+        assert_eq!(h.layer.invite_for_cancel(invite_id), None);
+        h.respond(invite_id, &invite, StatusCode::REQUEST_TERMINATED);
+        h.respond(cancel_id, &cancel, StatusCode::OK);
+        let response = h
+            .drain_messages()
+            .into_iter()
+            .filter_map(|m| m.as_response().cloned())
+            .find(|r| r.status() == StatusCode::REQUEST_TERMINATED)
+            .unwrap();
+        h.receive(ack_for(&invite, &response), UDP);
+        assert_eq!(h.layer.state(invite_id), Some(TransactionState::Confirmed));
+        assert!(h.events().is_empty(), "the ACK for the 487 is absorbed");
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn cancel_arriving_after_the_final_response_still_finds_the_invite() {
+        let mut h = Harness::new();
+        let (invite_id, invite) = h.receive_new_request(incoming_invite("z9hG4bKs9"), UDP);
+        h.respond(invite_id, &invite, StatusCode::OK);
+        let (cancel_id, cancel) = h.receive_new_request(incoming("CANCEL", "z9hG4bKs9"), UDP);
+        assert_eq!(h.layer.invite_for_cancel(cancel_id), Some(invite_id));
+        // The TU sees the INVITE is already answered: the CANCEL has no effect but gets its 200.
+        assert_eq!(h.layer.state(invite_id), Some(TransactionState::Accepted));
+        h.respond(cancel_id, &cancel, StatusCode::OK);
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn cancel_without_its_invite_finds_nothing() {
+        let mut h = Harness::new();
+        let (cancel_id, _) = h.receive_new_request(incoming("CANCEL", "z9hG4bKlost"), UDP);
+        assert_eq!(h.layer.invite_for_cancel(cancel_id), None);
+        h.assert_drains_empty();
+    }
+
+    fn rfc2543_invite(via: &str, cseq: u32, to_tag: &str) -> crate::message::Request {
+        request(&format!(
+            "INVITE sip:bob@biloxi.example.com SIP/2.0\nVia: {via}\n\
+             From: <sip:alice@atlanta.example.com>;tag=88sja8x\nTo: <sip:bob@biloxi.example.com>{to_tag}\n\
+             Call-ID: 987asjd97y7atg\nCSeq: {cseq} INVITE\nContent-Length: 0\n\n"
+        ))
+    }
+
+    #[test]
+    fn rfc2543_requests_are_matched_by_the_fallback_key() {
+        let mut h = Harness::new();
+        let via = "SIP/2.0/UDP old.example.com:5060";
+        let (id, invite) = h.receive_new_request(rfc2543_invite(via, 1, ""), UDP);
+        h.respond(id, &invite, StatusCode::RINGING);
+        // A retransmission matches and gets the 180 again; another CSeq is a new transaction.
+        h.receive(rfc2543_invite(via, 1, ""), UDP);
+        assert!(h.events().is_empty());
+        assert_eq!(h.drain_transmits().len(), 2);
+        h.receive(rfc2543_invite(via, 2, ""), UDP);
+        assert!(
+            matches!(&h.events()[..], [TransactionEvent::Request { id: other, .. }] if *other != id)
+        );
+        // The ACK carries the final response's To tag and completes the transaction.
+        h.respond(id, &invite, StatusCode::NOT_FOUND);
+        let ack = ack_for(&invite, &h.last_sent_response());
+        assert!(!ack.headers().via().unwrap().unwrap().has_rfc3261_branch());
+        h.receive(ack, UDP);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Confirmed));
+        assert!(h.events().is_empty());
+    }
+
+    #[test]
+    fn rfc2543_cancel_finds_its_invite() {
+        let mut h = Harness::new();
+        let via = "SIP/2.0/UDP old.example.com:5060;branch=1";
+        let (invite_id, invite) = h.receive_new_request(rfc2543_invite(via, 1, ""), UDP);
+        let cancel = crate::transaction::build_cancel(&invite).unwrap();
+        let (cancel_id, _) = h.receive_new_request(cancel, UDP);
+        assert_eq!(h.layer.invite_for_cancel(cancel_id), Some(invite_id));
+    }
+
+    #[test]
+    fn same_branch_from_another_sent_by_is_another_transaction() {
+        let mut h = Harness::new();
+        let (a, _) = h.receive_new_request(incoming_invite("z9hG4bKsame"), UDP);
+        let mut other = incoming_invite("z9hG4bKsame");
+        other.headers_mut().replace(crate::HeaderField::new(
+            HeaderName::Via,
+            "SIP/2.0/UDP elsewhere.example.com;branch=z9hG4bKsame",
+        ));
+        let (b, _) = h.receive_new_request(other, UDP);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn stray_responses_are_ignored() {
+        let mut h = Harness::new();
+        let id = h.send(invite("z9hG4bKmine"), UDP);
+        h.receive_response(&invite("z9hG4bKnotmine"), StatusCode::OK);
+        let mut no_branch = invite("z9hG4bKmine");
+        no_branch.headers_mut().replace(crate::HeaderField::new(
+            HeaderName::Via,
+            "SIP/2.0/UDP client.example.com:5060",
+        ));
+        h.receive_response(&no_branch, StatusCode::OK);
+        assert!(h.events().is_empty());
+        assert_eq!(h.layer.state(id), Some(TransactionState::Calling));
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn ack_matching_no_transaction_goes_to_the_tu() {
+        let mut h = Harness::new();
+        let ack = incoming("ACK", "z9hG4bK2xxack");
+        h.receive(ack.clone(), UDP);
+        assert_eq!(
+            h.events(),
+            [TransactionEvent::Ack {
+                id: None,
+                request: ack,
+                source: UDP
+            }]
+        );
+        assert!(h.layer.is_empty());
+    }
+
+    #[test]
+    fn refuses_requests_it_cannot_match_and_acks_as_transactions() {
+        let mut h = Harness::new();
+        h.send(invite("z9hG4bKdup"), UDP);
+        assert_eq!(
+            h.layer.send_request(h.now, invite("z9hG4bKdup"), UDP),
+            Err(TransactionError::DuplicateTransaction)
+        );
+        let ack = outgoing_ack();
+        assert_eq!(
+            h.layer.send_request(h.now, ack, UDP),
+            Err(TransactionError::AckNotTransaction)
+        );
+        let mut no_via = incoming_options("z9hG4bKx");
+        no_via.headers_mut().remove_all(&HeaderName::Via);
+        assert_eq!(
+            h.layer.handle_incoming(h.now, no_via.into(), UDP),
+            Err(TransactionError::MissingHeader("Via"))
+        );
+        assert!(h.events().is_empty());
+    }
+
+    fn outgoing_ack() -> crate::message::Request {
+        let invite = invite("z9hG4bKack");
+        ack_for(&invite, &response_to(&invite, StatusCode::OK))
+    }
+
+    #[test]
+    fn respond_needs_a_live_server_transaction() {
+        let mut h = Harness::new();
+        let client = h.send(options(), UDP);
+        let request = h.last_sent_request();
+        assert_eq!(
+            h.layer
+                .respond(h.now, client, response_to(&request, StatusCode::OK)),
+            Err(TransactionError::WrongKind(client))
+        );
+        let (server, request) = h.receive_new_request(incoming_options("z9hG4bKs"), TCP);
+        h.respond(server, &request, StatusCode::OK);
+        assert_eq!(
+            h.layer
+                .respond(h.now, server, response_to(&request, StatusCode::OK)),
+            Err(TransactionError::UnknownTransaction(server))
+        );
+    }
+
+    #[test]
+    fn late_provisional_after_the_final_response_is_not_delivered() {
+        let mut h = Harness::new();
+        let id = h.send(options(), UDP);
+        let request = h.last_sent_request();
+        h.receive_response(&request, StatusCode::OK);
+        h.receive_response(&request, StatusCode::TRYING);
+        let events = h.events();
+        assert_eq!(events.len(), 1);
+        assert!(
+            matches!(&events[0], TransactionEvent::Response { id: r, response } if *r == id && response.status() == StatusCode::OK)
+        );
+        h.assert_drains_empty();
+    }
+
+    #[test]
+    fn transactions_of_every_kind_are_all_removed_once_their_timers_fire() {
+        let mut h = Harness::new();
+        let a = h.send(invite("z9hG4bKa"), UDP);
+        let b = h.send(options(), UDP);
+        let c = h.send(invite("z9hG4bKc"), TCP);
+        let (d, d_req) = h.receive_new_request(incoming_invite("z9hG4bKd"), UDP);
+        let (e, e_req) = h.receive_new_request(incoming_invite("z9hG4bKe"), UDP);
+        let (f, f_req) = h.receive_new_request(incoming_options("z9hG4bKf"), UDP);
+        let c_req = h.log_request_for(c);
+        h.receive_response(&c_req, StatusCode::OK);
+        h.respond(d, &d_req, StatusCode::NOT_FOUND);
+        h.respond(e, &e_req, StatusCode::OK);
+        h.respond(f, &f_req, StatusCode::OK);
+        assert_eq!(h.layer.len(), 6);
+        h.assert_drains_empty();
+        let terminated: Vec<_> = h
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                TransactionEvent::Terminated { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        for id in [a, b, c, d, e, f] {
+            assert_eq!(terminated.iter().filter(|t| **t == id).count(), 1, "{id}");
+        }
+    }
+}

@@ -75,6 +75,12 @@ impl Harness {
         id
     }
 
+    pub(crate) fn cancel(&mut self, invite: TransactionId) -> TransactionId {
+        let id = self.layer.cancel(self.now, invite).unwrap();
+        self.collect();
+        id
+    }
+
     pub(crate) fn receive(&mut self, message: impl Into<Message>, source: Target) {
         self.layer
             .handle_incoming(self.now, message.into(), source)
@@ -226,4 +232,44 @@ pub(crate) fn field_values(request: &Request, name: &HeaderName) -> Vec<String> 
         .get_all(name)
         .map(|f| String::from_utf8_lossy(f.value()).into_owned())
         .collect()
+}
+
+impl Harness {
+    /// Let every timer run out: the layer must then hold no transaction and no deadline.
+    pub(crate) fn assert_drains_empty(&mut self) {
+        let later = self.now - self.base + Duration::from_secs(300);
+        self.advance(later);
+        assert!(
+            self.layer.is_empty(),
+            "transactions left: {}",
+            self.layer.len()
+        );
+        assert_eq!(self.layer.poll_timeout(), None);
+    }
+
+    /// The request that transaction `id` sent first.
+    pub(crate) fn log_request_for(&self, id: TransactionId) -> Request {
+        let (_, t) = self
+            .log
+            .iter()
+            .find(|(_, t)| t.transaction == id)
+            .expect("transaction sent nothing");
+        match parse_message(t.payload.clone()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    /// The (parsed) messages sent since the last drain.
+    pub(crate) fn drain_messages(&mut self) -> Vec<Message> {
+        self.drain_transmits()
+            .into_iter()
+            .map(|t| parse_message(t.payload).expect("sent message parses"))
+            .collect()
+    }
+}
+
+/// A response to `request` built by a UAS tagging To with `uas`.
+pub(crate) fn response_to(request: &Request, status: StatusCode) -> Response {
+    Response::from_request(request, status, Some("uas")).build()
 }

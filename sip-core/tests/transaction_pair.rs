@@ -211,7 +211,7 @@ impl Pair {
             .events
             .drain(..)
             .filter_map(|e| match e {
-                TransactionEvent::Request { id, request, .. } => Some((id, request)),
+                TransactionEvent::NewRequest { id, request, .. } => Some((id, request)),
                 _ => None,
             })
             .collect();

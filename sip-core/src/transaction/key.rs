@@ -14,8 +14,39 @@ use std::hash::{Hash, Hasher};
 /// CSeq method (so that an INVITE and its CANCEL, which share a branch, stay apart).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClientKey {
-    branch: Bytes,
+    branch: Branch,
     method: Method,
+}
+
+/// A Via `branch` value. RFC 3261 §7.3.1 makes parameter values case-insensitive unless a header says
+/// otherwise, and Via does not, so branches are compared (and hashed) without case.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch(Bytes);
+
+impl PartialEq for Branch {
+    fn eq(&self, other: &Branch) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl Eq for Branch {}
+
+impl Hash for Branch {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_caseless(&self.0, state);
+    }
+}
+
+/// Hash `bytes` as their ASCII lower-case form, a stack buffer at a time (no allocation).
+fn hash_caseless<H: Hasher>(bytes: &[u8], state: &mut H) {
+    state.write_usize(bytes.len());
+    let mut buf = [0u8; 32];
+    for chunk in bytes.chunks(buf.len()) {
+        let lower = &mut buf[..chunk.len()];
+        lower.copy_from_slice(chunk);
+        lower.make_ascii_lowercase();
+        state.write(lower);
+    }
 }
 
 impl ClientKey {
@@ -34,7 +65,7 @@ impl ClientKey {
         }
         let branch = via.branch_bytes().ok_or(TransactionError::MissingBranch)?;
         Ok(ClientKey {
-            branch,
+            branch: Branch(branch),
             method: cseq.method,
         })
     }
@@ -44,7 +75,7 @@ impl ClientKey {
         let via = required(response.headers().via(), "Via")?;
         let cseq = required(response.headers().cseq(), "CSeq")?;
         Ok(via.branch_bytes().map(|branch| ClientKey {
-            branch,
+            branch: Branch(branch),
             method: cseq.method,
         }))
     }
@@ -55,7 +86,7 @@ impl ClientKey {
 pub(crate) enum ServerKey {
     /// RFC 3261 §17.2.3: branch, sent-by and method (ACK counted as INVITE).
     Rfc3261 {
-        branch: Bytes,
+        branch: Branch,
         sent_by: SentBy,
         method: Method,
     },
@@ -90,7 +121,7 @@ impl ServerKey {
         if via.has_rfc3261_branch() {
             let branch = via.branch_bytes().ok_or(TransactionError::MissingBranch)?;
             return Ok(ServerKey::Rfc3261 {
-                branch,
+                branch: Branch(branch),
                 sent_by: SentBy::of(&via),
                 method,
             });
@@ -203,9 +234,7 @@ impl Hash for SentBy {
             // Hash what `Host::equivalent` compares: names without case, addresses by value.
             Host::Domain(name) => {
                 state.write_u8(0);
-                for b in name.iter() {
-                    state.write_u8(b.to_ascii_lowercase());
-                }
+                hash_caseless(name, state);
             }
             other => {
                 state.write_u8(1);
@@ -274,7 +303,46 @@ mod tests {
     }
 
     #[test]
-    fn sent_by_port_and_branch_case_distinguish_transactions() {
+    fn branches_match_without_case() {
+        let a = invite("SIP/2.0/UDP h;branch=z9hG4bKabc", "INVITE", "<sip:b@e>");
+        let b = invite("SIP/2.0/UDP h;branch=z9hG4bKABC", "INVITE", "<sip:b@e>");
+        let (ka, kb) = (
+            ServerKey::for_request(&a).unwrap(),
+            ServerKey::for_request(&b).unwrap(),
+        );
+        assert_eq!(ka, kb);
+        assert_eq!(hash_of(&ka), hash_of(&kb));
+        let (ca, cb) = (
+            ClientKey::for_request(&a).unwrap(),
+            ClientKey::for_request(&b).unwrap(),
+        );
+        assert_eq!(ca, cb);
+    }
+
+    #[test]
+    fn long_host_names_hash_alike_across_case() {
+        let host = "a-very-long-host-name-that-spans-more-than-one-chunk.example.com";
+        let a = invite(
+            &format!("SIP/2.0/UDP {host};branch=z9hG4bK1"),
+            "INVITE",
+            "<sip:b@e>",
+        );
+        let upper = host.to_ascii_uppercase();
+        let b = invite(
+            &format!("SIP/2.0/UDP {upper};branch=z9hG4bK1"),
+            "INVITE",
+            "<sip:b@e>",
+        );
+        let (ka, kb) = (
+            ServerKey::for_request(&a).unwrap(),
+            ServerKey::for_request(&b).unwrap(),
+        );
+        assert_eq!(ka, kb);
+        assert_eq!(hash_of(&ka), hash_of(&kb));
+    }
+
+    #[test]
+    fn sent_by_port_host_and_branch_distinguish_transactions() {
         let base = ServerKey::for_request(&invite(
             "SIP/2.0/UDP h.example.com;branch=z9hG4bKab",
             "INVITE",
@@ -283,7 +351,7 @@ mod tests {
         .unwrap();
         for via in [
             "SIP/2.0/UDP h.example.com:5070;branch=z9hG4bKab",
-            "SIP/2.0/UDP h.example.com;branch=z9hG4bKAB",
+            "SIP/2.0/UDP h.example.com;branch=z9hG4bKac",
             "SIP/2.0/UDP other.example.com;branch=z9hG4bKab",
         ] {
             let other =

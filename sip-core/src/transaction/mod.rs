@@ -23,7 +23,7 @@
 //!     Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa1\r\nFrom: <sip:a@example.com>;tag=1\r\n\
 //!     To: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 //! layer.handle_incoming(now, parse_message(wire).unwrap(), peer).unwrap();
-//! let Some(TransactionEvent::Request { id, request, .. }) = layer.poll_event() else { panic!() };
+//! let Some(TransactionEvent::NewRequest { id, request, .. }) = layer.poll_event() else { panic!() };
 //! let ok = tandem_sip_core::Response::from_request(&request, tandem_sip_core::StatusCode::OK, Some("x")).build();
 //! layer.respond(now, id, ok).unwrap();
 //! assert_eq!(layer.poll_transmit().unwrap().target, peer);
@@ -204,7 +204,7 @@ pub enum TransactionEvent {
     /// A request that is not a retransmission created server transaction `id`; answer it with
     /// [`TransactionLayer::respond`]. For a CANCEL, [`TransactionLayer::invite_for_cancel`] finds the INVITE
     /// it refers to.
-    Request {
+    NewRequest {
         /// The new server transaction.
         id: TransactionId,
         /// The request.

@@ -209,7 +209,7 @@ mod tests {
         h.receive(request, UDP);
         assert!(matches!(
             &h.events()[..],
-            [TransactionEvent::Request { .. }]
+            [TransactionEvent::NewRequest { .. }]
         ));
     }
 

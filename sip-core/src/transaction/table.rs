@@ -307,7 +307,7 @@ impl TransactionLayer {
 
     /// Feed a message received from `source`: a response goes to its client transaction (and is dropped if
     /// it has none, RFC 6026 §8.9); a request goes to its server transaction as a retransmission or creates
-    /// one ([`TransactionEvent::Request`]); an ACK completes its INVITE server transaction or is handed to
+    /// one ([`TransactionEvent::NewRequest`]); an ACK completes its INVITE server transaction or is handed to
     /// the TU ([`TransactionEvent::Ack`]).
     ///
     /// Fails, changing nothing, when the message lacks what matching needs (a parsable top Via and CSeq;
@@ -365,7 +365,7 @@ impl TransactionLayer {
                 ack: None,
             },
         );
-        self.out.event(TransactionEvent::Request {
+        self.out.event(TransactionEvent::NewRequest {
             id,
             request,
             source,
@@ -816,7 +816,7 @@ mod tests {
         assert_eq!(h.drain_transmits().len(), 2);
         h.receive(rfc2543_invite(via, 2, ""), UDP);
         assert!(
-            matches!(&h.events()[..], [TransactionEvent::Request { id: other, .. }] if *other != id)
+            matches!(&h.events()[..], [TransactionEvent::NewRequest { id: other, .. }] if *other != id)
         );
         // The ACK carries the final response's To tag and completes the transaction.
         h.respond(id, &invite, StatusCode::NOT_FOUND);

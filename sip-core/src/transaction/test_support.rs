@@ -96,7 +96,7 @@ impl Harness {
     ) -> (TransactionId, Request) {
         self.receive(request, source);
         match self.events().as_slice() {
-            [TransactionEvent::Request { id, request, .. }] => (*id, request.clone()),
+            [TransactionEvent::NewRequest { id, request, .. }] => (*id, request.clone()),
             other => panic!("expected one new request, got {other:?}"),
         }
     }

@@ -394,7 +394,9 @@ type NomError<'a> = nom::error::Error<&'a [u8]>;
 /// Offset in the message of the input a nom parser failed on.
 fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> usize {
     match error {
-        nom::Err::Error(e) | nom::Err::Failure(e) => line_start + (line.len() - e.input.len()),
+        nom::Err::Error(e) | nom::Err::Failure(e) => {
+            line_start + line.len().saturating_sub(e.input.len())
+        }
         nom::Err::Incomplete(_) => line_start + line.len(),
     }
 }

@@ -22,5 +22,7 @@ pub use message::{
 };
 pub use method::{Method, StatusCode};
 pub use params::{Param, Params};
-pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
+pub use parse::{
+    Frame, Limits, StreamFramer, parse_message, parse_message_head, parse_message_with,
+};
 pub use uri::{Host, SipUri, TelUri, Uri};

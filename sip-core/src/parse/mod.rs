@@ -86,21 +86,9 @@ pub fn parse_message(datagram: Bytes) -> Result<Message, ParseError> {
 
 /// [`parse_message`] with the given limits.
 pub fn parse_message_with(datagram: Bytes, limits: &Limits) -> Result<Message, ParseError> {
-    if datagram.len() > limits.max_message_size {
-        return Err(too_large(limits));
-    }
-    let start = skip_crlfs(&datagram);
-    let mut scanner = HeadScanner::new(start);
-    let Some(body_start) = scanner.scan(&datagram, limits)? else {
-        return Err(ParseError {
-            offset: datagram.len(),
-            kind: ParseErrorKind::Incomplete,
-            expected: "empty line after the header fields",
-        });
-    };
-    let head = parse_head(&datagram, start, body_start, scanner.fields, limits)?;
+    let (mut message, body_start) = datagram_head(&datagram, limits)?;
     let available = datagram.len() - body_start;
-    let body = match head.content_length {
+    let body = match body_length(message.headers())?.first {
         None => datagram.slice(body_start..),
         Some(len) if len <= available => datagram.slice(body_start..body_start + len),
         Some(_) => {
@@ -111,9 +99,37 @@ pub fn parse_message_with(datagram: Bytes, limits: &Limits) -> Result<Message, P
             });
         }
     };
-    let mut message = head.message;
     message.set_wire_body(body);
     Ok(message)
+}
+
+/// Parse only the start line and header fields of a datagram, leaving the body empty and Content-Length
+/// unread.
+///
+/// This is for answering a request whose body framing failed: RFC 3261 §18.3 asks a UAS to reply 400 to a
+/// request whose Content-Length is larger than the datagram's body (RFC 4475's `clerr` message), and RFC 4475
+/// expects the same for a negative Content-Length (`ncl`). [`parse_message`] rejects both; this recovers the
+/// Via, From, To, Call-ID and CSeq the reply needs.
+pub fn parse_message_head(datagram: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    datagram_head(&datagram, limits).map(|(message, _)| message)
+}
+
+/// The message without its body, and where the body starts.
+fn datagram_head(datagram: &Bytes, limits: &Limits) -> Result<(Message, usize), ParseError> {
+    if datagram.len() > limits.max_message_size {
+        return Err(too_large(limits));
+    }
+    let start = skip_crlfs(datagram);
+    let mut scanner = HeadScanner::new(start);
+    let Some(body_start) = scanner.scan(datagram, limits)? else {
+        return Err(ParseError {
+            offset: datagram.len(),
+            kind: ParseErrorKind::Incomplete,
+            expected: "empty line after the header fields",
+        });
+    };
+    let message = parse_head(datagram, start, body_start, scanner.fields, limits)?;
+    Ok((message, body_start))
 }
 
 /// Offset of the first byte after any CRLF (or bare LF) line endings at the start of `buf`.
@@ -253,15 +269,29 @@ fn line_too_long(line_start: usize, limits: &Limits) -> ParseError {
     }
 }
 
-/// A parsed start line and header section, before the body is attached.
-#[derive(Debug)]
-pub(crate) struct Head {
-    /// The message, with an empty body.
-    pub(crate) message: Message,
+/// What the Content-Length fields of a message say about its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLength {
     /// The value of the first Content-Length field.
-    pub(crate) content_length: Option<usize>,
+    pub(crate) first: Option<usize>,
     /// Whether another Content-Length field disagrees with the first.
-    pub(crate) conflicting_lengths: bool,
+    pub(crate) conflicting: bool,
+}
+
+/// Read every Content-Length field; any malformed one is an error.
+pub(crate) fn body_length(headers: &Headers) -> Result<BodyLength, ParseError> {
+    let mut length = BodyLength {
+        first: None,
+        conflicting: false,
+    };
+    for field in headers.get_all(&HeaderName::ContentLength) {
+        let len = content_length_value(field)?;
+        match length.first {
+            None => length.first = Some(len),
+            Some(first) => length.conflicting |= first != len,
+        }
+    }
+    Ok(length)
 }
 
 /// Parse the start line and header fields of `buf[start..body_start]`, which [`HeadScanner`] has found to be
@@ -272,45 +302,33 @@ pub(crate) fn parse_head(
     body_start: usize,
     fields: usize,
     limits: &Limits,
-) -> Result<Head, ParseError> {
+) -> Result<Message, ParseError> {
     let (line_end, mut pos) = line_bounds(buf, start, body_start);
     let start_line = start_line::parse(buf, start, line_end)?;
     let mut headers = Headers::with_capacity(fields.saturating_sub(1));
     let mut vias = 0usize;
-    let mut content_length = None;
-    let mut conflicting_lengths = false;
     loop {
         let (field_end, next) = logical_line(buf, pos, body_start);
         if field_end == pos {
             break;
         }
         let field = parse_field(buf, pos, field_end)?;
-        match field.name() {
-            HeaderName::Via => {
-                vias += count_elements(field.value());
-                if vias > limits.max_vias {
-                    return Err(ParseError {
-                        offset: field.offset(),
-                        kind: ParseErrorKind::TooManyVias {
-                            limit: limits.max_vias,
-                        },
-                        expected: "fewer Via entries",
-                    });
-                }
+        if field.name() == &HeaderName::Via {
+            vias += count_elements(field.value());
+            if vias > limits.max_vias {
+                return Err(ParseError {
+                    offset: field.offset(),
+                    kind: ParseErrorKind::TooManyVias {
+                        limit: limits.max_vias,
+                    },
+                    expected: "fewer Via entries",
+                });
             }
-            HeaderName::ContentLength => {
-                let len = content_length_value(&field)?;
-                match content_length {
-                    None => content_length = Some(len),
-                    Some(first) => conflicting_lengths |= first != len,
-                }
-            }
-            _ => {}
         }
         headers.push(field);
         pos = next;
     }
-    let message = match start_line {
+    Ok(match start_line {
         StartLine::Request {
             method,
             uri,
@@ -333,11 +351,6 @@ pub(crate) fn parse_head(
             headers,
             Bytes::new(),
         )),
-    };
-    Ok(Head {
-        message,
-        content_length,
-        conflicting_lengths,
     })
 }
 

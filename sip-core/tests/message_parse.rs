@@ -320,11 +320,19 @@ fn rejects_cr_without_lf() {
 }
 
 #[test]
-fn rejects_message_without_end_of_headers() {
-    let text = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n";
+fn accepts_datagram_ending_after_a_header_line_without_the_empty_line() {
+    let r = request("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n");
+    assert_eq!(value(&r, &HeaderName::CallId), b"x");
+    assert!(r.body().is_empty());
+}
+
+#[test]
+fn rejects_datagram_ending_inside_a_line() {
+    let text = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x";
     let e = error(text);
     assert_eq!((e.kind, e.offset), (ParseErrorKind::Incomplete, text.len()));
     assert_eq!(error("").kind, ParseErrorKind::Incomplete);
+    assert_eq!(error("\r\n\r\n").kind, ParseErrorKind::Incomplete);
 }
 
 fn with_limits(text: &str, limits: Limits) -> ParseError {

@@ -10,6 +10,8 @@
 //!   and reading LF as a line end cannot make two parsers disagree about where a line ends). A CR that is
 //!   not followed by LF is rejected, since other parsers may treat it as a line end.
 //! - CRLFs before the start line are skipped (RFC 3261 §7.5).
+//! - A datagram that ends right after a header line, without the empty line, is taken to have no body (the
+//!   datagram's end marks the message's end; on streams the empty line is required).
 //! - The colon may be preceded by spaces or tabs (`HCOLON`), and values may use obsolete line folding;
 //!   values are kept raw, with the folding, and typed parsers read it as whitespace.
 //! - A status line may omit the space before an empty reason phrase.
@@ -121,12 +123,18 @@ fn datagram_head(datagram: &Bytes, limits: &Limits) -> Result<(Message, usize), 
     }
     let start = skip_crlfs(datagram);
     let mut scanner = HeadScanner::new(start);
-    let Some(body_start) = scanner.scan(datagram, limits)? else {
-        return Err(ParseError {
-            offset: datagram.len(),
-            kind: ParseErrorKind::Incomplete,
-            expected: "empty line after the header fields",
-        });
+    let body_start = match scanner.scan(datagram, limits)? {
+        Some(body_start) => body_start,
+        // The end of a datagram is unambiguous, so one that stops right after a complete header line has
+        // simply left out the empty line (as some RFC 4475 test messages do) and has no body.
+        None if scanner.at_line_start(datagram.len()) => datagram.len(),
+        None => {
+            return Err(ParseError {
+                offset: datagram.len(),
+                kind: ParseErrorKind::Incomplete,
+                expected: "end of the header line",
+            });
+        }
     };
     let message = parse_head(datagram, start, body_start, scanner.fields, limits)?;
     Ok((message, body_start))
@@ -245,6 +253,11 @@ impl HeadScanner {
         self.line_start = lf + 1;
         self.pos = lf + 1;
         Ok(None)
+    }
+
+    /// Whether the input scanned so far, `len` bytes, ends with a complete start line or header line.
+    pub(crate) fn at_line_start(&self, len: usize) -> bool {
+        self.fields > 0 && self.line_start == len
     }
 
     /// Check the limits against the incomplete tail of the input.

@@ -11,6 +11,7 @@ pub mod method;
 pub mod params;
 pub mod parse;
 pub mod uri;
+pub mod validate;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{
@@ -26,3 +27,6 @@ pub use parse::{
     Frame, Limits, StreamFramer, parse_message, parse_message_head, parse_message_with,
 };
 pub use uri::{Host, SipUri, TelUri, Uri};
+pub use validate::{
+    Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,
+};

@@ -1,3 +1,9 @@
 //! RTP, RTCP, SRTP, SDP, RFC 4733 telephone-events and G.711 for the Tandem VoIP toolkit: the media hot path,
 //! with no I/O.
 #![warn(missing_docs, unreachable_pub)]
+
+pub mod rtcp;
+pub mod rtp;
+
+pub use rtcp::{RtcpCompound, RtcpError, RtcpPacket, RtcpWriter};
+pub use rtp::{ReceptionStats, RtpError, RtpHeaderBuilder, RtpPacket};

@@ -397,3 +397,217 @@ impl<'b> RtcpWriter<'b> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::compound::{RtcpCompound, RtcpPacket};
+    use super::super::error::RtcpErrorKind;
+    use super::super::report_block::NtpTime;
+    use super::*;
+
+    #[test]
+    fn writes_sender_report_bytes() {
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        let info = SenderInfo {
+            ntp_time: NtpTime(0x0102_0304_0506_0708),
+            rtp_timestamp: 0x0a0b_0c0d,
+            packet_count: 3,
+            octet_count: 480,
+        };
+        let block = ReportBlock {
+            ssrc: 0x99,
+            fraction_lost: 0x40,
+            cumulative_lost: -1,
+            extended_highest_seq: 0x0001_0005,
+            jitter: 17,
+            last_sr: 0xaabb_ccdd,
+            delay_since_last_sr: 0x0001_8000,
+        };
+        w.sender_report(0x1234_5678, &info, &[block]).unwrap();
+        let expected: Vec<u8> = [
+            &[0x81, 200, 0, 12][..],
+            &[0x12, 0x34, 0x56, 0x78],
+            &[
+                1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 0x0b, 0x0c, 0x0d, 0, 0, 0, 3, 0, 0, 1, 0xe0,
+            ],
+            &[
+                0, 0, 0, 0x99, 0x40, 0xff, 0xff, 0xff, 0, 1, 0, 5, 0, 0, 0, 17,
+            ],
+            &[0xaa, 0xbb, 0xcc, 0xdd, 0, 1, 0x80, 0],
+        ]
+        .concat();
+        assert_eq!(w.written(), &expected[..]);
+    }
+
+    #[test]
+    fn writes_goodbye_reason_padded_to_a_word() {
+        let mut buf = [0xffu8; 32];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.goodbye(&[7], Some(b"bye")).unwrap();
+        assert_eq!(
+            w.written(),
+            &[0x81, 203, 0, 2, 0, 0, 0, 7, 3, b'b', b'y', b'e']
+        );
+        let mut w = RtcpWriter::new(&mut buf);
+        w.goodbye(&[], Some(b"ciao")).unwrap();
+        assert_eq!(
+            w.written(),
+            &[0x80, 203, 0, 2, 4, b'c', b'i', b'a', b'o', 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn writes_sdes_items_with_null_terminator_and_padding() {
+        let mut buf = [0xffu8; 32];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.cname(1, b"ab").unwrap();
+        assert_eq!(
+            w.written(),
+            &[0x81, 202, 0, 3, 0, 0, 0, 1, 1, 2, b'a', b'b', 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn leaves_buffer_unchanged_when_a_packet_does_not_fit() {
+        let mut buf = [0u8; 16];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.receiver_report(1, &[]).unwrap();
+        let err = w.pli(1, 2).unwrap_err();
+        assert_eq!(err.kind, RtcpErrorKind::BufferTooSmall { needed: 8 + 12 });
+        assert_eq!(w.len(), 8);
+        w.goodbye(&[1], None).unwrap();
+        assert!(RtcpCompound::parse(w.written()).is_ok());
+    }
+
+    #[test]
+    fn rejects_32_report_blocks() {
+        let mut buf = [0u8; 2048];
+        let blocks = [ReportBlock::default(); 32];
+        let err = RtcpWriter::new(&mut buf)
+            .receiver_report(1, &blocks)
+            .unwrap_err();
+        assert_eq!(err.kind, RtcpErrorKind::InvalidField);
+    }
+
+    #[test]
+    fn rejects_nack_without_entries() {
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        assert!(w.nack(1, 2, NackPair::pack([])).is_err());
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn pads_last_packet_and_refuses_more_packets() {
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.receiver_report(1, &[]).unwrap();
+        w.pli(1, 2).unwrap();
+        w.pad_last_packet(8).unwrap();
+        assert_eq!(&w.written()[8..12], &[0xa1, 206, 0, 4]);
+        assert_eq!(w.len(), 8 + 12 + 8);
+        assert!(w.pli(1, 2).is_err());
+        let compound = RtcpCompound::parse(w.written()).unwrap();
+        assert!(matches!(
+            compound.packets().nth(1),
+            Some(RtcpPacket::Pli(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_padding_that_breaks_word_alignment() {
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.receiver_report(1, &[]).unwrap();
+        assert!(w.pad_last_packet(3).is_err());
+        assert_eq!(w.len(), 8);
+    }
+
+    fn valid_sources(n: u32) -> Vec<ReceptionStats> {
+        (0..n)
+            .map(|ssrc| {
+                let mut s = ReceptionStats::with_probation(ssrc, 0);
+                s.on_packet(10, 0, 0);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reports_continue_in_receiver_reports_past_31_sources() {
+        let mut sources = valid_sources(40);
+        let mut buf = [0u8; 1500];
+        let mut w = RtcpWriter::new(&mut buf);
+        let info = SenderInfo::default();
+        let written = w
+            .reports(0xabc, Some(&info), &mut sources, Instant::now())
+            .unwrap();
+        assert_eq!(written, 40);
+        let compound = RtcpCompound::parse(w.written()).unwrap();
+        let packets: Vec<_> = compound.packets().collect();
+        let [RtcpPacket::SenderReport(sr), RtcpPacket::ReceiverReport(rr)] = packets[..] else {
+            panic!("expected SR then RR, got {packets:?}");
+        };
+        assert_eq!(sr.report_blocks().len(), 31);
+        assert_eq!(rr.report_blocks().len(), 9);
+        assert_eq!(rr.ssrc(), 0xabc);
+        let ssrcs: Vec<u32> = sr
+            .report_blocks()
+            .chain(rr.report_blocks())
+            .map(|b| b.ssrc)
+            .collect();
+        assert_eq!(ssrcs, (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reports_skip_sources_on_probation() {
+        let mut sources = valid_sources(2);
+        sources.insert(1, ReceptionStats::new(99));
+        let mut buf = [0u8; 256];
+        let mut w = RtcpWriter::new(&mut buf);
+        assert_eq!(w.reports(1, None, &mut sources, Instant::now()).unwrap(), 2);
+        let compound = RtcpCompound::parse(w.written()).unwrap();
+        assert_eq!(compound.packet_count(), 1);
+    }
+
+    #[test]
+    fn reports_stop_when_the_buffer_is_full_and_keep_unreported_intervals() {
+        let mut sources = valid_sources(3);
+        // Room for the RR header, SSRC and two blocks.
+        let mut buf = [0u8; 8 + 2 * 24 + 10];
+        let mut w = RtcpWriter::new(&mut buf);
+        assert_eq!(w.reports(1, None, &mut sources, Instant::now()).unwrap(), 2);
+        // The third source's interval was not consumed: a later report still counts its packet.
+        sources[2].on_packet(12, 320, 320);
+        let block = sources[2].report_block(Instant::now()).unwrap();
+        // Sequence 10 and 12 received, 11 lost: 1 of 3 expected.
+        let (expected, received) = (3u32, 2u32);
+        assert_eq!(
+            u32::from(block.fraction_lost),
+            (expected - received) * 256 / expected
+        );
+    }
+
+    #[test]
+    fn report_block_dlsr_comes_from_the_writer_clock() {
+        let mut sources = valid_sources(1);
+        let t0 = Instant::now();
+        sources[0].on_sender_report(NtpTime(1 << 32), t0);
+        let mut buf = [0u8; 64];
+        let mut w = RtcpWriter::new(&mut buf);
+        w.reports(1, None, &mut sources, t0 + Duration::from_secs(2))
+            .unwrap();
+        let compound = RtcpCompound::parse(w.written()).unwrap();
+        let Some(RtcpPacket::ReceiverReport(rr)) = compound.packets().next() else {
+            panic!("expected an RR");
+        };
+        let block = rr.report_blocks().next().unwrap();
+        assert_eq!(
+            (block.last_sr, block.delay_since_last_sr),
+            (1 << 16, 2 * 65_536)
+        );
+    }
+}

@@ -287,3 +287,302 @@ impl ReceptionStats {
         self.transit = Some(transit);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Feeds `seqs` with 160-tick timestamps arriving exactly on time; returns the checks.
+    fn feed(stats: &mut ReceptionStats, seqs: &[u16]) -> Vec<SequenceCheck> {
+        seqs.iter()
+            .map(|&s| {
+                let ts = u32::from(s).wrapping_mul(160);
+                stats.on_packet(s, ts, ts)
+            })
+            .collect()
+    }
+
+    /// Expected loss figures computed straight from the definitions: distinct extended sequence numbers
+    /// between first and highest, against the number of packets counted.
+    fn expected_loss(extended: &[u32]) -> (u32, i64) {
+        let first = *extended.first().unwrap();
+        let highest = *extended.iter().max().unwrap();
+        let expected = highest - first + 1;
+        (expected, i64::from(expected) - extended.len() as i64)
+    }
+
+    #[test]
+    fn first_packet_is_on_probation_and_second_validates_the_source() {
+        let mut stats = ReceptionStats::new(1);
+        let checks = feed(&mut stats, &[500, 501, 502]);
+        assert_eq!(checks[0], SequenceCheck::Probation);
+        assert_eq!(checks[1], SequenceCheck::Valid { extended_seq: 501 });
+        assert_eq!(checks[2], SequenceCheck::Valid { extended_seq: 502 });
+        // RFC 3550 A.1 restarts the counts at the packet that ends probation.
+        assert_eq!(stats.expected(), 2);
+        assert_eq!(stats.received(), 2);
+    }
+
+    #[test]
+    fn non_sequential_packet_restarts_probation() {
+        let mut stats = ReceptionStats::new(1);
+        let checks = feed(&mut stats, &[10, 12, 13]);
+        assert_eq!(
+            checks,
+            vec![
+                SequenceCheck::Probation,
+                SequenceCheck::Probation,
+                SequenceCheck::Valid { extended_seq: 13 }
+            ]
+        );
+        assert!(stats.report_block(Instant::now()).is_some());
+    }
+
+    #[test]
+    fn probation_completes_across_wrap() {
+        let mut stats = ReceptionStats::new(1);
+        let checks = feed(&mut stats, &[65535, 0]);
+        assert_eq!(checks[1], SequenceCheck::Valid { extended_seq: 0 });
+    }
+
+    #[test]
+    fn has_no_report_block_while_on_probation() {
+        let mut stats = ReceptionStats::new(1);
+        feed(&mut stats, &[7]);
+        assert!(!stats.is_valid());
+        assert_eq!(stats.report_block(Instant::now()), None);
+    }
+
+    #[test]
+    fn without_probation_first_packet_counts() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        assert_eq!(
+            feed(&mut stats, &[0]),
+            vec![SequenceCheck::Valid { extended_seq: 0 }]
+        );
+        assert_eq!((stats.expected(), stats.received()), (1, 1));
+    }
+
+    #[test]
+    fn counts_losses_and_fraction_per_interval() {
+        let mut stats = ReceptionStats::with_probation(7, 0);
+        let lost: BTreeSet<u16> = [105, 110, 111].into();
+        let first: Vec<u16> = (100..=120).filter(|s| !lost.contains(s)).collect();
+        feed(&mut stats, &first);
+        let extended: Vec<u32> = first.iter().map(|&s| u32::from(s)).collect();
+        let (expected, cumulative) = expected_loss(&extended);
+        let block = stats.report_block(Instant::now()).unwrap();
+        assert_eq!(block.ssrc, 7);
+        assert_eq!(block.extended_highest_seq, 120);
+        assert_eq!(i64::from(block.cumulative_lost), cumulative);
+        assert_eq!(
+            u32::from(block.fraction_lost),
+            (cumulative as u32 * 256) / expected
+        );
+
+        // Second interval: 121..=130 with 125 lost; the fraction only covers this interval.
+        let second: Vec<u16> = (121..=130).filter(|&s| s != 125).collect();
+        feed(&mut stats, &second);
+        let block = stats.report_block(Instant::now()).unwrap();
+        assert_eq!(u32::from(block.fraction_lost), 256 / 10);
+        assert_eq!(i64::from(block.cumulative_lost), cumulative + 1);
+
+        // No packet since: nothing expected, nothing lost in the interval.
+        let block = stats.report_block(Instant::now()).unwrap();
+        assert_eq!(block.fraction_lost, 0);
+    }
+
+    #[test]
+    fn extends_highest_sequence_across_wrap_with_loss() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let seqs: Vec<u16> = (65530..=65535).chain(0..=5).filter(|&s| s != 1).collect();
+        let checks = feed(&mut stats, &seqs);
+        assert_eq!(
+            checks.last(),
+            Some(&SequenceCheck::Valid {
+                extended_seq: 65536 + 5
+            })
+        );
+        assert_eq!(stats.extended_highest_seq(), 65536 + 5);
+        assert_eq!(stats.expected(), 12);
+        assert_eq!(stats.cumulative_lost(), 1);
+    }
+
+    #[test]
+    fn reordered_packets_are_not_lost() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let checks = feed(&mut stats, &[1, 2, 4, 3, 5]);
+        assert_eq!(checks[3], SequenceCheck::Valid { extended_seq: 3 });
+        let block = stats.report_block(Instant::now()).unwrap();
+        assert_eq!((block.cumulative_lost, block.fraction_lost), (0, 0));
+        assert_eq!(block.extended_highest_seq, 5);
+    }
+
+    #[test]
+    fn late_packet_across_wrap_gets_previous_cycle() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let checks = feed(&mut stats, &[65534, 0, 65535, 1]);
+        assert_eq!(
+            checks[2],
+            SequenceCheck::Valid {
+                extended_seq: 65535
+            }
+        );
+        assert_eq!(stats.extended_highest_seq(), 65537);
+        assert_eq!(stats.cumulative_lost(), 0);
+    }
+
+    #[test]
+    fn duplicates_make_loss_negative() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        feed(&mut stats, &[1, 2, 2, 3, 3]);
+        assert_eq!(stats.cumulative_lost(), -2);
+        assert_eq!(stats.report_block(Instant::now()).unwrap().fraction_lost, 0);
+    }
+
+    #[test]
+    fn single_jump_is_held_and_stats_continue() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let checks = feed(&mut stats, &[100, 101, 10_000, 102]);
+        assert_eq!(checks[2], SequenceCheck::Jump);
+        assert_eq!(checks[3], SequenceCheck::Valid { extended_seq: 102 });
+        assert_eq!((stats.expected(), stats.received()), (3, 3));
+    }
+
+    #[test]
+    fn two_sequential_packets_after_jump_restart_the_source() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let checks = feed(&mut stats, &[100, 101, 10_000, 10_001, 10_002]);
+        assert_eq!(checks[2], SequenceCheck::Jump);
+        assert_eq!(
+            checks[3],
+            SequenceCheck::Restarted {
+                extended_seq: 10_001
+            }
+        );
+        assert_eq!(
+            checks[4],
+            SequenceCheck::Valid {
+                extended_seq: 10_002
+            }
+        );
+        assert_eq!((stats.expected(), stats.received()), (2, 2));
+    }
+
+    #[test]
+    fn packet_too_far_behind_is_a_jump() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        // RFC 3550 A.1: a step back of MAX_MISORDER or more (udelta <= 2^16 - MAX_MISORDER) is a jump.
+        let checks = feed(&mut stats, &[1000, 1000 - MAX_MISORDER]);
+        assert_eq!(checks[1], SequenceCheck::Jump);
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let late = 1000 - MAX_MISORDER + 1;
+        let checks = feed(&mut stats, &[1000, late]);
+        assert_eq!(
+            checks[1],
+            SequenceCheck::Valid {
+                extended_seq: u32::from(late)
+            }
+        );
+    }
+
+    #[test]
+    fn forward_gap_at_max_dropout_is_a_jump() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let checks = feed(&mut stats, &[0, MAX_DROPOUT - 1, 2 * MAX_DROPOUT - 1]);
+        assert_eq!(
+            checks[1],
+            SequenceCheck::Valid {
+                extended_seq: u32::from(MAX_DROPOUT - 1)
+            }
+        );
+        assert_eq!(checks[2], SequenceCheck::Jump);
+    }
+
+    #[test]
+    fn constant_transit_gives_zero_jitter() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        for i in 0..50u32 {
+            stats.on_packet(i as u16, i * 160, i * 160 + 12_345);
+        }
+        assert_eq!(stats.jitter(), 0);
+    }
+
+    #[test]
+    fn jitter_follows_the_rfc_estimator() {
+        // Arrival delays from a small deterministic generator; the reference uses the floating-point form of
+        // RFC 3550 §6.4.1, J += (|D| - J) / 16.
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let mut state = 0x2545_f491u32;
+        let mut reference = 0.0f64;
+        let mut previous_transit: Option<i64> = None;
+        for i in 0..500u32 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let delay = state % 400;
+            let ts = 1_000_000 + i * 160;
+            let arrival = ts.wrapping_add(50_000 + delay);
+            stats.on_packet(i as u16, ts, arrival);
+            let transit = i64::from(arrival) - i64::from(ts);
+            if let Some(p) = previous_transit {
+                reference += ((transit - p).abs() as f64 - reference) / 16.0;
+            }
+            previous_transit = Some(transit);
+        }
+        let got = f64::from(stats.jitter());
+        assert!(
+            (got - reference).abs() <= 1.0,
+            "jitter {got}, reference {reference}"
+        );
+        assert!(reference > 50.0, "the generator should produce jitter");
+    }
+
+    #[test]
+    fn jitter_of_alternating_delay_converges_geometrically() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        let n = 30u32;
+        for i in 0..n {
+            let ts = i * 160;
+            stats.on_packet(i as u16, ts, ts + if i % 2 == 0 { 0 } else { 80 });
+        }
+        // Every |D| is 80, so after n - 1 differences J = 80 (1 - (15/16)^(n-1)).
+        let expected = 80.0 * (1.0 - (15.0f64 / 16.0).powi(n as i32 - 1));
+        assert!((f64::from(stats.jitter()) - expected).abs() <= 1.0);
+    }
+
+    #[test]
+    fn jitter_ignores_timestamp_and_arrival_wrap() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        for i in 0..20u32 {
+            let ts = (u32::MAX - 1000).wrapping_add(i * 160);
+            stats.on_packet(i as u16, ts, ts.wrapping_add(5));
+        }
+        assert_eq!(stats.jitter(), 0);
+    }
+
+    #[test]
+    fn report_block_carries_lsr_and_dlsr() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        feed(&mut stats, &[1]);
+        let t0 = Instant::now();
+        let ntp = NtpTime(0x1234_5678_9abc_def0);
+        stats.on_sender_report(ntp, t0);
+        let block = stats
+            .report_block(t0 + Duration::from_millis(1500))
+            .unwrap();
+        assert_eq!(block.last_sr, 0x5678_9abc);
+        assert_eq!(block.delay_since_last_sr, 3 * 65_536 / 2);
+    }
+
+    #[test]
+    fn report_block_without_sender_report_has_zero_lsr() {
+        let mut stats = ReceptionStats::with_probation(1, 0);
+        feed(&mut stats, &[1]);
+        let block = stats.report_block(Instant::now()).unwrap();
+        assert_eq!((block.last_sr, block.delay_since_last_sr), (0, 0));
+    }
+}

@@ -28,10 +28,6 @@ pub use feedback::{
     FMT_FIR, FMT_NACK, FMT_PLI, Feedback, FeedbackKind, Fir, FirEntry, Nack, NackPair, PackedNacks,
     Pli,
 };
-pub use header::{
-    APP, GOODBYE, PAYLOAD_FEEDBACK, RECEIVER_REPORT, SENDER_REPORT, SOURCE_DESCRIPTION,
-    TRANSPORT_FEEDBACK,
-};
 pub use receiver_report::ReceiverReport;
 pub(crate) use report_block::to_1_65536_secs;
 pub use report_block::{
@@ -40,3 +36,11 @@ pub use report_block::{
 pub use sdes::{SdesChunk, SdesChunks, SdesItem, SdesItemType, SdesItems, SourceDescription};
 pub use sender_report::{SenderInfo, SenderReport};
 pub use writer::RtcpWriter;
+
+/// RTCP packet type values (the second octet of every RTCP header).
+pub mod packet_type {
+    pub use super::header::{
+        APP, GOODBYE, PAYLOAD_FEEDBACK, RECEIVER_REPORT, SENDER_REPORT, SOURCE_DESCRIPTION,
+        TRANSPORT_FEEDBACK,
+    };
+}

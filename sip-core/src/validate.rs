@@ -719,3 +719,279 @@ fn reason_phrase(text: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Message;
+    use crate::parse::{Limits, parse_message, parse_message_with};
+
+    const OPTIONS: &str = "OPTIONS sip:bob@example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\
+        From: <sip:alice@example.com>;tag=1\r\n\
+        To: <sip:bob@example.com>\r\n\
+        Call-ID: c1@a.example.com\r\n\
+        CSeq: 1 OPTIONS\r\n\
+        Max-Forwards: 70\r\n";
+
+    /// `OPTIONS` with `extra` header lines appended, the method replaced by `method` and then `body`.
+    fn request(method: &str, extra: &str, body: &str) -> Request {
+        let head = OPTIONS.replace("OPTIONS", method);
+        let text = format!("{head}{extra}Content-Length: {}\r\n\r\n{body}", body.len());
+        match parse_message(Bytes::from(text)) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    fn rejected(r: &Request, policy: &ValidationPolicy) -> Rejection {
+        validate_request(r, policy).expect_err("request should be rejected")
+    }
+
+    fn header<'a>(rejection: &'a Rejection, name: &HeaderName) -> &'a [u8] {
+        rejection
+            .headers
+            .iter()
+            .find(|f| f.name() == name)
+            .map_or(&[], |f| f.value().as_ref())
+    }
+
+    #[test]
+    fn well_formed_request_passes_as_uas_and_proxy() {
+        let r = request("OPTIONS", "", "");
+        assert_eq!(validate_request(&r, &ValidationPolicy::uas()), Ok(()));
+        assert_eq!(validate_request(&r, &ValidationPolicy::proxy()), Ok(()));
+    }
+
+    #[test]
+    fn missing_max_forwards_passes_unless_the_policy_requires_it() {
+        let text = OPTIONS.replace("Max-Forwards: 70\r\n", "") + "\r\n";
+        let Ok(Message::Request(r)) = parse_message(Bytes::from(text)) else {
+            panic!("not a request")
+        };
+        assert_eq!(validate_request(&r, &ValidationPolicy::proxy()), Ok(()));
+        let mut strict = ValidationPolicy::proxy();
+        strict.require_max_forwards = true;
+        let e = rejected(&r, &strict);
+        assert_eq!(e.reason, "Bad Request - Missing Max-Forwards");
+        assert_eq!(e.header, Some(HeaderName::MaxForwards));
+    }
+
+    #[test]
+    fn identical_repeated_single_valued_fields_are_tolerated() {
+        let r = request("OPTIONS", "Call-ID: c1@a.example.com\r\n", "");
+        assert_eq!(validate_request(&r, &ValidationPolicy::uas()), Ok(()));
+        let r = request("OPTIONS", "Call-ID: other\r\n", "");
+        let e = rejected(&r, &ValidationPolicy::uas());
+        assert_eq!(e.reason, "Bad Request - Multiple values in Call-ID");
+    }
+
+    #[test]
+    fn method_not_allowed_is_405_unknown_method_501_and_allowed_extension_passes() {
+        let uas = ValidationPolicy::uas();
+        let e = rejected(&request("SUBSCRIBE", "", ""), &uas);
+        assert_eq!(e.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            header(&e, &HeaderName::Allow),
+            b"INVITE, ACK, CANCEL, BYE, OPTIONS"
+        );
+        let e = rejected(&request("FOO", "", ""), &uas);
+        assert_eq!(e.status, StatusCode::NOT_IMPLEMENTED);
+        let mut with_foo = Role::uas();
+        if let Role::Uas { allowed, .. } = &mut with_foo {
+            allowed.push(Method::Extension(Bytes::from_static(b"FOO")));
+        }
+        let policy = ValidationPolicy::new(with_foo);
+        assert_eq!(validate_request(&request("FOO", "", ""), &policy), Ok(()));
+    }
+
+    #[test]
+    fn require_is_ignored_in_ack_and_cancel_but_not_in_other_requests() {
+        let uas = ValidationPolicy::uas();
+        let e = rejected(
+            &request("OPTIONS", "Require: 100rel, timer, 100rel\r\n", ""),
+            &uas,
+        );
+        assert_eq!(e.status, StatusCode::BAD_EXTENSION);
+        assert_eq!(header(&e, &HeaderName::Unsupported), b"100rel, timer");
+        for method in ["ACK", "CANCEL"] {
+            let r = request(method, "Require: 100rel\r\n", "");
+            assert_eq!(validate_request(&r, &uas), Ok(()), "{method}");
+        }
+        let supported = ValidationPolicy::new(Role::Uas {
+            supported: vec!["100rel".into(), "timer".into()],
+            allowed: vec![Method::Options],
+            accepted: Vec::new(),
+        });
+        let r = request("OPTIONS", "Require: 100rel, timer\r\n", "");
+        assert_eq!(validate_request(&r, &supported), Ok(()));
+    }
+
+    #[test]
+    fn proxy_ignores_require_and_checks_proxy_require() {
+        let proxy = ValidationPolicy::proxy();
+        let r = request("OPTIONS", "Require: 100rel\r\n", "");
+        assert_eq!(validate_request(&r, &proxy), Ok(()));
+        let r = request("OPTIONS", "Proxy-Require: sec-agree\r\n", "");
+        let e = rejected(&r, &proxy);
+        assert_eq!(
+            (e.status, &e.header),
+            (StatusCode::BAD_EXTENSION, &Some(HeaderName::ProxyRequire))
+        );
+        assert_eq!(header(&e, &HeaderName::Unsupported), b"sec-agree");
+    }
+
+    #[test]
+    fn body_needs_a_content_type_the_uas_accepts() {
+        let uas = ValidationPolicy::uas();
+        let e = rejected(&request("INVITE", "", "v=0\r\n"), &uas);
+        assert_eq!(e.reason, "Bad Request - Missing Content-Type");
+        let r = request("INVITE", "Content-Type: Application/SDP\r\n", "v=0\r\n");
+        assert_eq!(validate_request(&r, &uas), Ok(()));
+        let r = request("INVITE", "Content-Type: text/plain\r\n", "hi");
+        let e = rejected(&r, &uas);
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(header(&e, &HeaderName::Accept), b"application/sdp");
+        let r = request("ACK", "Content-Type: text/plain\r\n", "hi");
+        assert_eq!(validate_request(&r, &uas), Ok(()));
+    }
+
+    #[test]
+    fn invite_accept_must_admit_a_type_the_uas_answers_with() {
+        let mut policy = ValidationPolicy::uas();
+        let r = request("INVITE", "Accept: application/*, text/html\r\n", "");
+        assert_eq!(validate_request(&r, &policy), Ok(()));
+        let r = request("INVITE", "Accept: application/sdp;q=0, text/html\r\n", "");
+        let e = rejected(&r, &policy);
+        assert_eq!(e.status.as_u16(), 406);
+        assert!(e.headers.is_empty());
+        policy.warn_agent = Some("proxy.example.com".into());
+        let e = rejected(&r, &policy);
+        assert_eq!(
+            header(&e, &HeaderName::Warning),
+            b"399 proxy.example.com \"No acceptable body type in Accept\""
+        );
+        let r = request("OPTIONS", "Accept: text/html\r\n", "");
+        assert_eq!(validate_request(&r, &policy), Ok(()));
+    }
+
+    #[test]
+    fn content_length_must_match_the_body_of_a_built_request() {
+        let r = request("OPTIONS", "", "");
+        let (method, uri, version, mut headers, _) = r.into_parts();
+        headers.replace(HeaderField::new(HeaderName::ContentLength, "5"));
+        let r = Request::from_parts(method, uri, version, headers, Bytes::from_static(b"abc"));
+        let e = rejected(&r, &ValidationPolicy::proxy());
+        assert_eq!(
+            e.reason,
+            "Bad Request - Content-Length does not match the body"
+        );
+        assert_eq!(e.header, Some(HeaderName::ContentLength));
+    }
+
+    #[test]
+    fn malformed_header_rejection_carries_the_error_offset_in_the_message() {
+        let r = request("OPTIONS", "Expires: soon\r\n", "");
+        let e = rejected(&r, &ValidationPolicy::uas());
+        assert_eq!(e.reason, "Bad Request - Malformed Expires");
+        let text = r.to_bytes();
+        let at = e.cause.map(|c| c.offset).unwrap_or_default();
+        assert_eq!(text.get(at..at + 4), Some(&b"soon"[..]));
+        // A proxy does not read Expires.
+        assert_eq!(validate_request(&r, &ValidationPolicy::proxy()), Ok(()));
+    }
+
+    #[test]
+    fn proxy_may_answer_options_itself_at_zero_max_forwards() {
+        let text = OPTIONS.replace("Max-Forwards: 70", "Max-Forwards: 0") + "\r\n";
+        let Ok(Message::Request(r)) = parse_message(Bytes::from(text)) else {
+            panic!("not a request")
+        };
+        let e = rejected(&r, &ValidationPolicy::proxy());
+        assert_eq!(e.status, StatusCode::TOO_MANY_HOPS);
+        let policy = ValidationPolicy::new(Role::Proxy {
+            supported: Vec::new(),
+            answers_at_zero_max_forwards: vec![Method::Options],
+        });
+        assert_eq!(validate_request(&r, &policy), Ok(()));
+    }
+
+    #[test]
+    fn rejection_response_copies_the_request_and_adds_its_headers() {
+        let r = request("FOO", "", "");
+        let e = rejected(&r, &ValidationPolicy::uas());
+        let reply = e.response(&r, Some("t1"));
+        assert_eq!(reply.status(), StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(&reply.reason()[..], b"Not Implemented");
+        let h = reply.headers();
+        assert_eq!(
+            h.to()
+                .and_then(Result::ok)
+                .and_then(|t| t.tag().map(<[u8]>::to_vec)),
+            Some(b"t1".to_vec())
+        );
+        assert!(h.contains(&HeaderName::Allow));
+        assert_eq!(h.cseq().and_then(Result::ok).map(|c| c.seq), Some(1));
+    }
+
+    #[test]
+    fn parse_errors_map_to_400_with_a_legal_reason_phrase_and_size_to_513() {
+        let big = format!("{OPTIONS}Content-Length: 0\r\n\r\n");
+        let limits = Limits {
+            max_message_size: 64,
+            ..Limits::DEFAULT
+        };
+        let e = parse_message_with(Bytes::from(big), &limits).unwrap_err();
+        let r = Rejection::from_parse_error(&e);
+        assert_eq!(
+            (r.status, r.reason.as_ref()),
+            (StatusCode::MESSAGE_TOO_LARGE, "Message Too Large")
+        );
+        let e = ParseError::syntax(3, "\"<\" after display name");
+        let r = Rejection::from_parse_error(&e);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            r.reason,
+            "Bad Request - Malformed message, expected '(' after display name"
+        );
+        assert_eq!(r.cause.as_deref(), Some(&e));
+    }
+
+    #[test]
+    fn reason_phrases_keep_only_legal_characters() {
+        assert_eq!(reason_phrase("a\"b<c>d\r\n%#{}é\u{7}"), "a'b(c)dé");
+    }
+
+    #[test]
+    fn response_validation_checks_version_vias_and_scalars() {
+        let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\
+            From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n";
+        let parse = |text: String| match parse_message(Bytes::from(text)) {
+            Ok(Message::Response(r)) => r,
+            other => panic!("not a response: {other:?}"),
+        };
+        let uas = ValidationPolicy::uas();
+        assert_eq!(validate_response(&parse(format!("{ok}\r\n")), &uas), Ok(()));
+        let d = validate_response(
+            &parse(format!("{ok}Retry-After: 99999999999\r\n\r\n")),
+            &uas,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (d.reason.as_ref(), d.header),
+            ("Retry-After out of range", Some(HeaderName::RetryAfter))
+        );
+        let d = validate_response(
+            &parse(format!("{ok}\r\n").replace("SIP/2.0 200", "SIP/3.0 200")),
+            &uas,
+        )
+        .unwrap_err();
+        assert_eq!(d.reason, "Unsupported SIP/3.0");
+        let two = format!("{ok}Via: SIP/2.0/UDP b.example.com;branch=z9hG4bK2\r\n\r\n");
+        assert!(validate_response(&parse(two.clone()), &uas).is_err());
+        assert_eq!(
+            validate_response(&parse(two), &ValidationPolicy::proxy()),
+            Ok(())
+        );
+    }
+}

@@ -9,9 +9,10 @@
 //! | SIP-Version is not 2.0 | 505 |
 //! | Via, From, To, Call-ID or CSeq missing (Max-Forwards too if [`ValidationPolicy::require_max_forwards`]) | 400 `Bad Request - Missing …` |
 //! | a single-valued header (From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type, Expires) repeated with different values | 400 `Bad Request - Multiple values in …` |
-//! | Via, From, To, Call-ID, CSeq, Max-Forwards or Content-Length malformed or out of range | 400 `Bad Request - Malformed …` / `… out of range` |
-//! | top Via branch is the bare magic cookie `z9hG4bK` | 400 |
+//! | Via, From, To, Call-ID, CSeq or Content-Length malformed or out of range | 400 `Bad Request - Malformed …` / `… out of range` |
 //! | Content-Length disagrees with the body | 400 |
+//! | Max-Forwards malformed or out of range | 400 |
+//! | top Via branch is the bare magic cookie `z9hG4bK` | 400 |
 //! | UAS: method not recognised / recognised but not allowed | 501 / 405, with `Allow` |
 //! | Request-URI scheme not sip, sips or tel | 416 |
 //! | Request-URI carries headers (`?…`) | 400 |

@@ -12,6 +12,7 @@ pub mod params;
 pub mod parse;
 pub mod transaction;
 pub mod uri;
+pub mod validate;
 
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{
@@ -23,9 +24,14 @@ pub use message::{
 };
 pub use method::{Method, StatusCode};
 pub use params::{Param, Params};
-pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
+pub use parse::{
+    Frame, Limits, StreamFramer, parse_message, parse_message_head, parse_message_with,
+};
 pub use transaction::{
     Target, TimerConfig, TransactionError, TransactionEvent, TransactionId, TransactionLayer,
     TransactionState, Transmit, TransportKind,
 };
 pub use uri::{Host, SipUri, TelUri, Uri};
+pub use validate::{
+    Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,
+};

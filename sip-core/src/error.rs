@@ -15,6 +15,9 @@ pub enum Error {
     /// A response failed [`crate::validate_response`] and must be dropped.
     #[error(transparent)]
     Discarded(#[from] crate::validate::Discard),
+    /// The transaction layer refused an operation (see [`crate::transaction::TransactionError`]).
+    #[error(transparent)]
+    Transaction(#[from] crate::transaction::TransactionError),
 }
 
 /// A parse failure: where it happened, what kind of failure it is and what the parser expected there.

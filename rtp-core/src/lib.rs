@@ -11,3 +11,8 @@ pub use g711::G711;
 pub use jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};
 #[cfg(feature = "opus")]
 pub use opus::{OpusApplication, OpusChannels, OpusDecoder, OpusEncoder, OpusError};
+pub mod rtcp;
+pub mod rtp;
+
+pub use rtcp::{RtcpCompound, RtcpError, RtcpPacket, RtcpWriter};
+pub use rtp::{ReceptionStats, RtpError, RtpHeaderBuilder, RtpPacket};

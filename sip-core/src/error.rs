@@ -9,6 +9,15 @@ pub enum Error {
     /// The input is not a well-formed SIP message, URI or header value.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A request failed [`crate::validate_request`]; the rejection says which reply to send.
+    #[error(transparent)]
+    Rejected(#[from] crate::validate::Rejection),
+    /// A response failed [`crate::validate_response`] and must be dropped.
+    #[error(transparent)]
+    Discarded(#[from] crate::validate::Discard),
+    /// The transaction layer refused an operation (see [`crate::transaction::TransactionError`]).
+    #[error(transparent)]
+    Transaction(#[from] crate::transaction::TransactionError),
 }
 
 /// A parse failure: where it happened, what kind of failure it is and what the parser expected there.

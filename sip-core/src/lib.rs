@@ -13,7 +13,9 @@ pub mod method;
 pub mod params;
 pub mod parse;
 mod random;
+pub mod transaction;
 pub mod uri;
+pub mod validate;
 
 pub use auth::{AuthError, ChallengeKind, DigestClient, DigestServer};
 pub use dialog::{Dialog, DialogError, DialogId, DialogState};
@@ -27,5 +29,14 @@ pub use message::{
 };
 pub use method::{Method, StatusCode};
 pub use params::{Param, Params};
-pub use parse::{Frame, Limits, StreamFramer, parse_message, parse_message_with};
+pub use parse::{
+    Frame, Limits, StreamFramer, parse_message, parse_message_head, parse_message_with,
+};
+pub use transaction::{
+    Target, TimerConfig, TransactionError, TransactionEvent, TransactionId, TransactionLayer,
+    TransactionState, Transmit, TransportKind,
+};
 pub use uri::{Host, SipUri, TelUri, Uri};
+pub use validate::{
+    Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,
+};

@@ -142,7 +142,11 @@ impl StatusCode {
 
     /// A status code from its number; `None` outside 100..=699.
     pub const fn new(code: u16) -> Option<StatusCode> {
-        if code >= 100 && code <= 699 { Some(StatusCode(code)) } else { None }
+        if code >= 100 && code <= 699 {
+            Some(StatusCode(code))
+        } else {
+            None
+        }
     }
 
     /// The numeric code.
@@ -263,7 +267,10 @@ mod tests {
 
     #[test]
     fn methods_are_case_sensitive_and_extensions_kept_verbatim() {
-        assert_eq!(Method::from_bytes(Bytes::from_static(b"INVITE")), Method::Invite);
+        assert_eq!(
+            Method::from_bytes(Bytes::from_static(b"INVITE")),
+            Method::Invite
+        );
         let m = Method::from_bytes(Bytes::from_static(b"invite"));
         assert_eq!(m, Method::Extension(Bytes::from_static(b"invite")));
         assert_eq!(m.as_bytes(), b"invite");
@@ -274,6 +281,9 @@ mod tests {
         assert!(StatusCode::new(99).is_none());
         assert!(StatusCode::new(700).is_none());
         assert_eq!(StatusCode::new(699).map(StatusCode::class), Some(6));
-        assert_eq!(StatusCode::MESSAGE_TOO_LARGE.canonical_reason(), "Message Too Large");
+        assert_eq!(
+            StatusCode::MESSAGE_TOO_LARGE.canonical_reason(),
+            "Message Too Large"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use tandem_sip_core::{
     HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, Request, Response, StatusCode,
-    TypedHeader, Uri, Version, parse_message, parse_message_with,
+    TypedHeader, Uri, Version, parse_message, parse_message_head, parse_message_with,
 };
 
 const SDP: &str = "v=0\r\n\
@@ -320,11 +320,19 @@ fn rejects_cr_without_lf() {
 }
 
 #[test]
-fn rejects_message_without_end_of_headers() {
-    let text = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n";
+fn accepts_datagram_ending_after_a_header_line_without_the_empty_line() {
+    let r = request("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n");
+    assert_eq!(value(&r, &HeaderName::CallId), b"x");
+    assert!(r.body().is_empty());
+}
+
+#[test]
+fn rejects_datagram_ending_inside_a_line() {
+    let text = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x";
     let e = error(text);
     assert_eq!((e.kind, e.offset), (ParseErrorKind::Incomplete, text.len()));
     assert_eq!(error("").kind, ParseErrorKind::Incomplete);
+    assert_eq!(error("\r\n\r\n").kind, ParseErrorKind::Incomplete);
 }
 
 fn with_limits(text: &str, limits: Limits) -> ParseError {
@@ -520,4 +528,19 @@ fn convenience_accessor_errors_point_into_the_message() {
     let e = r.headers().cseq().unwrap().unwrap_err();
     assert_eq!(e.offset, text.find("x OPTIONS").unwrap());
     assert!(r.headers().via().is_none());
+}
+
+#[test]
+fn head_only_parse_recovers_headers_when_body_framing_fails() {
+    for length in ["9999", "-999"] {
+        let text = format!(
+            "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 INVITE\r\nContent-Length: {length}\r\n\r\nv=0\r\n"
+        );
+        let wire = Bytes::from(text);
+        assert!(parse_message(wire.clone()).is_err());
+        let head = parse_message_head(wire, &Limits::default()).unwrap();
+        assert!(head.body().is_empty());
+        assert_eq!(head.headers().len(), 3);
+        assert!(head.headers().cseq().unwrap().is_ok());
+    }
 }

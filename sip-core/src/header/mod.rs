@@ -17,6 +17,7 @@ mod reason;
 mod retry_after;
 mod token_list;
 mod via;
+mod warning;
 
 pub use auth::{
     AuthParam, AuthParamIter, AuthParams, Authorization, Challenge, Credentials, ProxyAuthenticate,
@@ -37,6 +38,7 @@ pub use reason::Reason;
 pub use retry_after::RetryAfter;
 pub use token_list::{Allow, ProxyRequire, Require, Supported, Unsupported};
 pub use via::{BRANCH_MAGIC_COOKIE, Rport, Transport, Via};
+pub use warning::Warning;
 
 use crate::error::ParseError;
 use bytes::Bytes;
@@ -161,6 +163,7 @@ mod tests {
         let _ = <RetryAfter as TypedHeader>::parse(value);
         let _ = <Date as TypedHeader>::parse(value);
         let _ = <Expires as TypedHeader>::parse(value);
+        let _ = <Warning as TypedHeader>::parse(value);
     }
 
     proptest! {

@@ -32,6 +32,9 @@ pub struct HeaderField {
 
 impl HeaderField {
     /// A field built in code; it is written with the canonical (long) form of `name`.
+    ///
+    /// The value is written exactly as given: it must not contain CR or LF other than in obsolete line
+    /// folding, or the written message gains extra header lines; check values from untrusted sources first.
     pub fn new(name: HeaderName, value: impl Into<Bytes>) -> HeaderField {
         HeaderField {
             name,

@@ -10,6 +10,8 @@
 //!   and reading LF as a line end cannot make two parsers disagree about where a line ends). A CR that is
 //!   not followed by LF is rejected, since other parsers may treat it as a line end.
 //! - CRLFs before the start line are skipped (RFC 3261 §7.5).
+//! - A datagram that ends right after a header line, without the empty line, is taken to have no body (the
+//!   datagram's end marks the message's end; on streams the empty line is required).
 //! - The colon may be preceded by spaces or tabs (`HCOLON`), and values may use obsolete line folding;
 //!   values are kept raw, with the folding, and typed parsers read it as whitespace.
 //! - A status line may omit the space before an empty reason phrase.
@@ -86,21 +88,9 @@ pub fn parse_message(datagram: Bytes) -> Result<Message, ParseError> {
 
 /// [`parse_message`] with the given limits.
 pub fn parse_message_with(datagram: Bytes, limits: &Limits) -> Result<Message, ParseError> {
-    if datagram.len() > limits.max_message_size {
-        return Err(too_large(limits));
-    }
-    let start = skip_crlfs(&datagram);
-    let mut scanner = HeadScanner::new(start);
-    let Some(body_start) = scanner.scan(&datagram, limits)? else {
-        return Err(ParseError {
-            offset: datagram.len(),
-            kind: ParseErrorKind::Incomplete,
-            expected: "empty line after the header fields",
-        });
-    };
-    let head = parse_head(&datagram, start, body_start, scanner.fields, limits)?;
+    let (mut message, body_start) = datagram_head(&datagram, limits)?;
     let available = datagram.len() - body_start;
-    let body = match head.content_length {
+    let body = match body_length(message.headers())?.first {
         None => datagram.slice(body_start..),
         Some(len) if len <= available => datagram.slice(body_start..body_start + len),
         Some(_) => {
@@ -111,9 +101,43 @@ pub fn parse_message_with(datagram: Bytes, limits: &Limits) -> Result<Message, P
             });
         }
     };
-    let mut message = head.message;
     message.set_wire_body(body);
     Ok(message)
+}
+
+/// Parse only the start line and header fields of a datagram, leaving the body empty and Content-Length
+/// unread.
+///
+/// This is for answering a request whose body framing failed: RFC 3261 §18.3 asks a UAS to reply 400 to a
+/// request whose Content-Length is larger than the datagram's body (RFC 4475's `clerr` message), and RFC 4475
+/// expects the same for a negative Content-Length (`ncl`). [`parse_message`] rejects both; this recovers the
+/// Via, From, To, Call-ID and CSeq the reply needs.
+pub fn parse_message_head(datagram: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    datagram_head(&datagram, limits).map(|(message, _)| message)
+}
+
+/// The message without its body, and where the body starts.
+fn datagram_head(datagram: &Bytes, limits: &Limits) -> Result<(Message, usize), ParseError> {
+    if datagram.len() > limits.max_message_size {
+        return Err(too_large(limits));
+    }
+    let start = skip_crlfs(datagram);
+    let mut scanner = HeadScanner::new(start);
+    let body_start = match scanner.scan(datagram, limits)? {
+        Some(body_start) => body_start,
+        // The end of a datagram is unambiguous, so one that stops right after a complete header line has
+        // simply left out the empty line (as some RFC 4475 test messages do) and has no body.
+        None if scanner.at_line_start(datagram.len()) => datagram.len(),
+        None => {
+            return Err(ParseError {
+                offset: datagram.len(),
+                kind: ParseErrorKind::Incomplete,
+                expected: "end of the header line",
+            });
+        }
+    };
+    let message = parse_head(datagram, start, body_start, scanner.fields, limits)?;
+    Ok((message, body_start))
 }
 
 /// Offset of the first byte after any CRLF (or bare LF) line endings at the start of `buf`.
@@ -231,6 +255,11 @@ impl HeadScanner {
         Ok(None)
     }
 
+    /// Whether the input scanned so far, `len` bytes, ends with a complete start line or header line.
+    pub(crate) fn at_line_start(&self, len: usize) -> bool {
+        self.fields > 0 && self.line_start == len
+    }
+
     /// Check the limits against the incomplete tail of the input.
     fn partial(&self, len: usize, limits: &Limits) -> Result<Option<usize>, ParseError> {
         if len - self.line_start > limits.max_line_length {
@@ -253,15 +282,29 @@ fn line_too_long(line_start: usize, limits: &Limits) -> ParseError {
     }
 }
 
-/// A parsed start line and header section, before the body is attached.
-#[derive(Debug)]
-pub(crate) struct Head {
-    /// The message, with an empty body.
-    pub(crate) message: Message,
+/// What the Content-Length fields of a message say about its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLength {
     /// The value of the first Content-Length field.
-    pub(crate) content_length: Option<usize>,
+    pub(crate) first: Option<usize>,
     /// Whether another Content-Length field disagrees with the first.
-    pub(crate) conflicting_lengths: bool,
+    pub(crate) conflicting: bool,
+}
+
+/// Read every Content-Length field; any malformed one is an error.
+pub(crate) fn body_length(headers: &Headers) -> Result<BodyLength, ParseError> {
+    let mut length = BodyLength {
+        first: None,
+        conflicting: false,
+    };
+    for field in headers.get_all(&HeaderName::ContentLength) {
+        let len = content_length_value(field)?;
+        match length.first {
+            None => length.first = Some(len),
+            Some(first) => length.conflicting |= first != len,
+        }
+    }
+    Ok(length)
 }
 
 /// Parse the start line and header fields of `buf[start..body_start]`, which [`HeadScanner`] has found to be
@@ -272,45 +315,33 @@ pub(crate) fn parse_head(
     body_start: usize,
     fields: usize,
     limits: &Limits,
-) -> Result<Head, ParseError> {
+) -> Result<Message, ParseError> {
     let (line_end, mut pos) = line_bounds(buf, start, body_start);
     let start_line = start_line::parse(buf, start, line_end)?;
     let mut headers = Headers::with_capacity(fields.saturating_sub(1));
     let mut vias = 0usize;
-    let mut content_length = None;
-    let mut conflicting_lengths = false;
     loop {
         let (field_end, next) = logical_line(buf, pos, body_start);
         if field_end == pos {
             break;
         }
         let field = parse_field(buf, pos, field_end)?;
-        match field.name() {
-            HeaderName::Via => {
-                vias += count_elements(field.value());
-                if vias > limits.max_vias {
-                    return Err(ParseError {
-                        offset: field.offset(),
-                        kind: ParseErrorKind::TooManyVias {
-                            limit: limits.max_vias,
-                        },
-                        expected: "fewer Via entries",
-                    });
-                }
+        if field.name() == &HeaderName::Via {
+            vias += count_elements(field.value());
+            if vias > limits.max_vias {
+                return Err(ParseError {
+                    offset: field.offset(),
+                    kind: ParseErrorKind::TooManyVias {
+                        limit: limits.max_vias,
+                    },
+                    expected: "fewer Via entries",
+                });
             }
-            HeaderName::ContentLength => {
-                let len = content_length_value(&field)?;
-                match content_length {
-                    None => content_length = Some(len),
-                    Some(first) => conflicting_lengths |= first != len,
-                }
-            }
-            _ => {}
         }
         headers.push(field);
         pos = next;
     }
-    let message = match start_line {
+    Ok(match start_line {
         StartLine::Request {
             method,
             uri,
@@ -333,11 +364,6 @@ pub(crate) fn parse_head(
             headers,
             Bytes::new(),
         )),
-    };
-    Ok(Head {
-        message,
-        content_length,
-        conflicting_lengths,
     })
 }
 
@@ -394,7 +420,9 @@ type NomError<'a> = nom::error::Error<&'a [u8]>;
 /// Offset in the message of the input a nom parser failed on.
 fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> usize {
     match error {
-        nom::Err::Error(e) | nom::Err::Failure(e) => line_start + (line.len() - e.input.len()),
+        nom::Err::Error(e) | nom::Err::Failure(e) => {
+            line_start + line.len().saturating_sub(e.input.len())
+        }
         nom::Err::Incomplete(_) => line_start + line.len(),
     }
 }

@@ -106,7 +106,7 @@ fn status_line(buf: &Bytes, line: &Line<'_>) -> Result<StartLine, ParseError> {
         .map_err(line.syntax("a three-digit Status-Code"))?;
     let code_offset = line.offset_of(rest) - code.len();
     let reason = match rest.split_first() {
-        None => &rest[..0],
+        None => &[][..],
         Some((b' ', reason)) => reason,
         Some(_) => {
             return Err(ParseError::syntax(

@@ -1,7 +1,7 @@
 //! Framing SIP messages on a byte stream (TCP, TLS): Content-Length framing (RFC 3261 §18.3) and CRLF
 //! keep-alives (RFC 5626 §3.5.1), sans-IO.
 
-use super::{HeadScanner, Limits, parse_head, too_large};
+use super::{HeadScanner, Limits, body_length, parse_head, too_large};
 use crate::error::{ParseError, ParseErrorKind};
 use crate::message::Message;
 use bytes::BytesMut;
@@ -170,15 +170,16 @@ impl StreamFramer {
     /// Parse the complete header section `buffer[..body_start]` and decide how long the body is.
     fn read_head(&mut self, body_start: usize, fields: usize) -> Result<State, ParseError> {
         let head_bytes = self.buffer.split_to(body_start).freeze();
-        let head = parse_head(&head_bytes, 0, body_start, fields, &self.limits)?;
-        let Some(len) = head.content_length else {
+        let message = parse_head(&head_bytes, 0, body_start, fields, &self.limits)?;
+        let length = body_length(message.headers())?;
+        let Some(len) = length.first else {
             return Err(ParseError {
                 offset: body_start,
                 kind: ParseErrorKind::MissingContentLength,
                 expected: "a Content-Length header field",
             });
         };
-        if head.conflicting_lengths {
+        if length.conflicting {
             return Err(ParseError {
                 offset: body_start,
                 kind: ParseErrorKind::ContentLengthMismatch,
@@ -189,7 +190,7 @@ impl StreamFramer {
             return Err(too_large(&self.limits));
         }
         Ok(State::Body {
-            message: Box::new(head.message),
+            message: Box::new(message),
             len,
         })
     }

@@ -18,6 +18,12 @@ pub enum Error {
     /// The transaction layer refused an operation (see [`crate::transaction::TransactionError`]).
     #[error(transparent)]
     Transaction(#[from] crate::transaction::TransactionError),
+    /// A dialog operation failed (see [`crate::dialog::DialogError`]).
+    #[error(transparent)]
+    Dialog(#[from] crate::dialog::DialogError),
+    /// Digest authentication failed (see [`crate::auth::AuthError`]).
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// A parse failure: where it happened, what kind of failure it is and what the parser expected there.

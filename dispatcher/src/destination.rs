@@ -175,8 +175,12 @@ impl Destination {
         }
     }
 
-    /// The flags to write for this destination: the given flags with the state bits of [`Destination::state`].
+    /// The flags to write for this destination: the given flags if they give [`Destination::state`], else
+    /// the given flags with their state bits replaced by the state's.
     pub fn flags_for_state(&self) -> u32 {
+        if DestinationState::from_flags(self.flags) == self.state {
+            return self.flags;
+        }
         let state_bits =
             Destination::FLAG_INACTIVE | Destination::FLAG_TRYING | Destination::FLAG_DISABLED;
         (self.flags & !state_bits) | self.state.flag_bits()

@@ -66,3 +66,8 @@ pub use probe::{ProbeConfig, ProbeId, ProbeMode, ProbeOutcome, ProbeRequest};
 pub use reply_codes::ReplyCodes;
 pub use selection::{Candidate, Failover, FailureReason, Selection};
 pub use snapshot::{DestinationSnapshot, SetSnapshot, Snapshot};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

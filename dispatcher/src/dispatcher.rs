@@ -874,3 +874,40 @@ fn destination_snapshot(slot: &Slot) -> DestinationSnapshot {
         latency: slot.latency.summary(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatcher_and_what_it_hands_out_can_cross_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Dispatcher>();
+        assert_send_sync::<Selection>();
+        assert_send_sync::<ProbeRequest>();
+        assert_send_sync::<Snapshot>();
+    }
+
+    #[test]
+    fn event_queue_is_bounded() {
+        let list = DispatcherList::parse("1 sip:a.example").unwrap();
+        let config = DispatcherConfig {
+            probe: ProbeConfig {
+                mode: ProbeMode::Off,
+                ..ProbeConfig::default()
+            },
+            ..DispatcherConfig::default()
+        };
+        let mut d = Dispatcher::new(list, config, Instant::now());
+        let id = d.destinations(1).next().unwrap();
+        for i in 0..MAX_EVENTS + 10 {
+            let state = if i % 2 == 0 {
+                DestinationState::Inactive
+            } else {
+                DestinationState::Active
+            };
+            d.set_state(id, state).unwrap();
+        }
+        assert_eq!(std::iter::from_fn(|| d.poll_event()).count(), MAX_EVENTS);
+    }
+}

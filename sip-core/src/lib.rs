@@ -10,6 +10,7 @@ pub mod message;
 pub mod method;
 pub mod params;
 pub mod parse;
+pub mod transport;
 pub mod uri;
 pub mod validate;
 
@@ -26,6 +27,9 @@ pub use params::{Param, Params};
 pub use parse::{
     Frame, Limits, StreamFramer, parse_message, parse_message_head, parse_message_with,
 };
+#[cfg(feature = "tokio")]
+pub use transport::{Incoming, TransportEvent, TransportLayer};
+pub use transport::{TransportError, response_target, stamp_received};
 pub use uri::{Host, SipUri, TelUri, Uri};
 pub use validate::{
     Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,

@@ -145,3 +145,37 @@ pub async fn closed_by_server<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -
         }
     }
 }
+
+/// A WebSocket client handshake request for `url`, offering the `sip` subprotocol if `sip`.
+#[cfg(feature = "ws")]
+pub fn ws_request(
+    url: &str,
+    sip: bool,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    if sip {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    }
+    request
+}
+
+/// The next text or binary message a WebSocket client receives, as a SIP message.
+#[cfg(feature = "ws")]
+pub async fn ws_next_message<S>(client: &mut tokio_tungstenite::WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    loop {
+        match guarded("a WebSocket message", client.next()).await {
+            Some(Ok(Ws::Text(text))) => return parse(text.as_bytes()),
+            Some(Ok(Ws::Binary(binary))) => return parse(&binary),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}

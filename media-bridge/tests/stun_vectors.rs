@@ -112,7 +112,10 @@ fn rfc5769_sample_request_parses_and_verifies() {
     assert_eq!(attributes.len(), 6);
     assert_eq!(attributes[0], Attribute::Software("STUN test client"));
     assert_eq!(attributes[1], Attribute::Priority(0x6e00_01ff));
-    assert_eq!(attributes[2], Attribute::IceControlled(0x932f_f9b1_5126_3b36));
+    assert_eq!(
+        attributes[2],
+        Attribute::IceControlled(0x932f_f9b1_5126_3b36)
+    );
     assert_eq!(attributes[3], Attribute::Username("evtj:h6vY"));
     assert!(matches!(attributes[4], Attribute::MessageIntegrity(_)));
     assert_eq!(attributes[5], Attribute::Fingerprint(0xe57a_3bcf));
@@ -142,7 +145,10 @@ fn rfc5769_sample_request_with_a_flipped_bit_fails_its_fingerprint() {
 fn rfc5769_responses_decode_their_xor_mapped_addresses() {
     let cases: [(&[u8], &str); 2] = [
         (&SAMPLE_IPV4_RESPONSE, "192.0.2.1:32853"),
-        (&SAMPLE_IPV6_RESPONSE, "[2001:db8:1234:5678:11:2233:4455:6677]:32853"),
+        (
+            &SAMPLE_IPV6_RESPONSE,
+            "[2001:db8:1234:5678:11:2233:4455:6677]:32853",
+        ),
     ];
     for (bytes, mapped) in cases {
         let message = Message::parse(bytes).expect("vector parses");
@@ -156,7 +162,8 @@ fn rfc5769_responses_decode_their_xor_mapped_addresses() {
 #[test]
 fn writer_reproduces_rfc5769_sample_request() {
     let mut buf = [0u8; 256];
-    let mut w = MessageWriter::new(&mut buf, Class::Request, Method::BINDING, TRANSACTION_ID).unwrap();
+    let mut w =
+        MessageWriter::new(&mut buf, Class::Request, Method::BINDING, TRANSACTION_ID).unwrap();
     w.padding_byte(b' ');
     w.software("STUN test client").unwrap();
     w.priority(0x6e00_01ff).unwrap();
@@ -172,14 +179,21 @@ fn writer_reproduces_rfc5769_sample_request() {
 fn writer_reproduces_rfc5769_ipv4_and_ipv6_responses() {
     let cases: [(&[u8], &str); 2] = [
         (&SAMPLE_IPV4_RESPONSE, "192.0.2.1:32853"),
-        (&SAMPLE_IPV6_RESPONSE, "[2001:db8:1234:5678:11:2233:4455:6677]:32853"),
+        (
+            &SAMPLE_IPV6_RESPONSE,
+            "[2001:db8:1234:5678:11:2233:4455:6677]:32853",
+        ),
     ];
     for (expected, mapped) in cases {
         let mapped: SocketAddr = mapped.parse().unwrap();
         let mut buf = [0u8; 256];
-        let mut w =
-            MessageWriter::new(&mut buf, Class::SuccessResponse, Method::BINDING, TRANSACTION_ID)
-                .unwrap();
+        let mut w = MessageWriter::new(
+            &mut buf,
+            Class::SuccessResponse,
+            Method::BINDING,
+            TRANSACTION_ID,
+        )
+        .unwrap();
         w.padding_byte(b' ');
         w.software("test vector").unwrap();
         w.xor_mapped_address(mapped).unwrap();

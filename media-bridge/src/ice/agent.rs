@@ -108,7 +108,9 @@ impl<'a> CheckAttributes<'a> {
         let mut check = CheckAttributes::default();
         for attribute in message.attributes() {
             match attribute {
-                Attribute::Username(name) if check.username.is_none() => check.username = Some(name),
+                Attribute::Username(name) if check.username.is_none() => {
+                    check.username = Some(name)
+                }
                 Attribute::UseCandidate => check.use_candidate = true,
                 Attribute::IceControlled(_) => check.controlled = true,
                 _ => {}
@@ -195,9 +197,7 @@ impl IceAgent {
         let local_preference = u16::MAX - self.candidates.len() as u16;
         self.candidates
             .push(Candidate::host(address, foundation, local_preference));
-        self.candidates
-            .last()
-            .ok_or(IceError::TooManyCandidates)
+        self.candidates.last().ok_or(IceError::TooManyCandidates)
     }
 
     /// RFC 8445 §5.1.1.3: host candidates share a foundation exactly when they share a base IP address.

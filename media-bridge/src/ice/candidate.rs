@@ -64,7 +64,9 @@ impl fmt::Display for Candidate {
 
 /// RFC 8445 §5.1.2.1: priority = 2^24 × type preference + 2^8 × local preference + (256 − component ID).
 pub(crate) fn priority(type_preference: u32, local_preference: u16, component: u16) -> u32 {
-    (type_preference << 24) + (u32::from(local_preference) << 8) + (256 - u32::from(component.min(256)))
+    (type_preference << 24)
+        + (u32::from(local_preference) << 8)
+        + (256 - u32::from(component.min(256)))
 }
 
 #[cfg(test)]
@@ -84,6 +86,9 @@ mod tests {
         let c = Candidate::host("192.0.2.1:30000".parse().unwrap(), 1, 65535);
         assert_eq!(c.to_string(), "1 1 UDP 2130706431 192.0.2.1 30000 typ host");
         let c = Candidate::host("[2001:db8::1]:30002".parse().unwrap(), 2, 65534);
-        assert_eq!(c.to_string(), "2 1 UDP 2130706175 2001:db8::1 30002 typ host");
+        assert_eq!(
+            c.to_string(),
+            "2 1 UDP 2130706175 2001:db8::1 30002 typ host"
+        );
     }
 }

@@ -124,15 +124,35 @@ mod tests {
     #[test]
     fn rejects_short_ufrag_and_password() {
         let err = Credentials::new("abc", "0123456789012345678901").unwrap_err();
-        assert!(matches!(err, IceError::InvalidCredential { field: "ice-ufrag", offset: 3, .. }));
+        assert!(matches!(
+            err,
+            IceError::InvalidCredential {
+                field: "ice-ufrag",
+                offset: 3,
+                ..
+            }
+        ));
         let err = Credentials::new("abcd", "012345678901234567890").unwrap_err();
-        assert!(matches!(err, IceError::InvalidCredential { field: "ice-pwd", .. }));
+        assert!(matches!(
+            err,
+            IceError::InvalidCredential {
+                field: "ice-pwd",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn rejects_characters_outside_ice_char() {
         let err = Credentials::new("ab:d", "0123456789012345678901").unwrap_err();
-        assert!(matches!(err, IceError::InvalidCredential { field: "ice-ufrag", offset: 2, .. }));
+        assert!(matches!(
+            err,
+            IceError::InvalidCredential {
+                field: "ice-ufrag",
+                offset: 2,
+                ..
+            }
+        ));
     }
 
     #[test]

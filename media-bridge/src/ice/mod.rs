@@ -16,7 +16,7 @@
 //!
 //! let mut agent = IceAgent::new(IceConfig::default())?;
 //! agent.add_host_candidate("203.0.113.7:30000".parse().unwrap())?;
-//! agent.set_remote_credentials(Credentials::new("Brws", "browser-password-0123456789")?);
+//! agent.set_remote_credentials(Credentials::new("Brws", "browser+password+0123456789")?);
 //! for line in agent.sdp().lines() {
 //!     println!("{line}"); // a=ice-lite, a=ice-ufrag:…, a=ice-pwd:…, a=candidate:…, a=end-of-candidates
 //! }

@@ -66,6 +66,9 @@ impl IceSdp {
 
     /// Every line, session level first, each without its CRLF.
     pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
-        self.session.iter().chain(&self.media).map(|a| a.to_string())
+        self.session
+            .iter()
+            .chain(&self.media)
+            .map(|a| a.to_string())
     }
 }

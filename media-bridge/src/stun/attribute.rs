@@ -185,7 +185,7 @@ pub(crate) fn decode<'a>(
                 .map_err(|_| length_error(offset, "20-byte MESSAGE-INTEGRITY value"))?,
         ),
         MESSAGE_INTEGRITY_SHA256 => {
-            if !(16..=32).contains(&value.len()) || value.len() % 4 != 0 {
+            if !(16..=32).contains(&value.len()) || !value.len().is_multiple_of(4) {
                 return Err(length_error(
                     offset,
                     "16 to 32 bytes (a multiple of 4) of MESSAGE-INTEGRITY-SHA256",
@@ -221,7 +221,7 @@ pub(crate) fn decode<'a>(
         )?)),
         ERROR_CODE => Attribute::ErrorCode(decode_error_code(value, offset)?),
         UNKNOWN_ATTRIBUTES => {
-            if value.len() % 2 != 0 {
+            if !value.len().is_multiple_of(2) {
                 return Err(length_error(
                     offset,
                     "UNKNOWN-ATTRIBUTES value of whole 16-bit types",
@@ -244,9 +244,7 @@ fn fixed<const N: usize>(
     offset: usize,
     expected: &'static str,
 ) -> Result<[u8; N], StunError> {
-    value
-        .try_into()
-        .map_err(|_| length_error(offset, expected))
+    value.try_into().map_err(|_| length_error(offset, expected))
 }
 
 fn decode_text(value: &[u8], offset: usize, max: usize) -> Result<&str, StunError> {
@@ -387,7 +385,9 @@ mod tests {
     fn xor_mapped_address_round_trips_for_both_families() {
         for addr in [
             "192.0.2.1:32853".parse::<SocketAddr>().unwrap(),
-            "[2001:db8:1234:5678:11:2233:4455:6677]:32853".parse().unwrap(),
+            "[2001:db8:1234:5678:11:2233:4455:6677]:32853"
+                .parse()
+                .unwrap(),
         ] {
             let mut out = vec![0u8; address_len(&addr)];
             encode_address(&mut out, &addr, Some(&ID));
@@ -411,7 +411,13 @@ mod tests {
 
     #[test]
     fn rejects_ipv4_address_with_ipv6_length() {
-        let err = decode(MAPPED_ADDRESS, &[0, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8], 24, &ID).unwrap_err();
+        let err = decode(
+            MAPPED_ADDRESS,
+            &[0, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+            24,
+            &ID,
+        )
+        .unwrap_err();
         assert_eq!((err.offset, err.kind), (28, StunErrorKind::AttributeLength));
     }
 

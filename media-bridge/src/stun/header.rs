@@ -121,7 +121,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<Header, StunError> {
         ));
     }
     let body_len = usize::from(u16::from_be_bytes([fixed[2], fixed[3]]));
-    if body_len % 4 != 0 {
+    if !body_len.is_multiple_of(4) {
         return Err(StunError::new(
             2,
             StunErrorKind::Length,

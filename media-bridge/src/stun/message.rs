@@ -361,3 +361,141 @@ impl<'a> Iterator for Attributes<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stun::{MessageWriter, StunErrorKind};
+
+    const ID: TransactionId = TransactionId([3; 12]);
+
+    /// A Binding request with these raw attribute bytes after the header (length field set to match).
+    fn raw_request(attributes: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0x00, 0x01];
+        bytes.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(&super::super::MAGIC_COOKIE.to_be_bytes());
+        bytes.extend_from_slice(&ID.0);
+        bytes.extend_from_slice(attributes);
+        bytes
+    }
+
+    #[test]
+    fn skips_unknown_comprehension_optional_attributes() {
+        // 0xC057 is a browser's network-info attribute: optional, so parsing goes on.
+        let bytes = raw_request(&[0xC0, 0x57, 0, 4, 0, 1, 0, 10, 0x00, 0x24, 0, 4, 0, 0, 0, 9]);
+        let message = Message::parse(&bytes).unwrap();
+        assert!(message.unknown_comprehension_required().is_empty());
+        assert_eq!(message.priority(), Some(9));
+        assert_eq!(
+            message.attributes().next(),
+            Some(Attribute::Other {
+                kind: 0xC057,
+                value: &[0, 1, 0, 10]
+            })
+        );
+    }
+
+    #[test]
+    fn reports_unknown_comprehension_required_attributes() {
+        let bytes = raw_request(&[0x00, 0x31, 0, 1, 7, 0, 0, 0, 0x7F, 0xFF, 0, 0]);
+        let message = Message::parse(&bytes).unwrap();
+        assert_eq!(message.unknown_comprehension_required(), &[0x0031, 0x7FFF]);
+    }
+
+    #[test]
+    fn rejects_attribute_after_fingerprint() {
+        // A correct FINGERPRINT (computed with the final length) followed by USE-CANDIDATE.
+        let mut bytes = raw_request(&[0x80, 0x28, 0, 4, 0, 0, 0, 0, 0x00, 0x25, 0, 0]);
+        let crc = integrity::fingerprint(&bytes[..HEADER_LEN]);
+        bytes[24..28].copy_from_slice(&crc.to_be_bytes());
+        let err = Message::parse(&bytes).unwrap_err();
+        assert_eq!((err.offset, err.kind), (28, StunErrorKind::AttributeOrder));
+    }
+
+    #[test]
+    fn ignores_attributes_after_message_integrity() {
+        let mut buf = [0u8; 128];
+        let mut w = MessageWriter::new(&mut buf, Class::Request, Method::BINDING, ID).unwrap();
+        w.username("first:one").unwrap();
+        w.message_integrity(&IntegrityKey::short_term("pwd"))
+            .unwrap();
+        let len = w.finish();
+        let mut bytes = buf[..len].to_vec();
+        bytes.extend_from_slice(&[0x00, 0x25, 0, 0, 0x00, 0x24, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF]);
+        bytes[3] += 12;
+        let message = Message::parse(&bytes).unwrap();
+        assert!(!message.use_candidate());
+        assert_eq!(message.priority(), None);
+        assert_eq!(message.attributes().count(), 2);
+        message
+            .verify_integrity(&IntegrityKey::short_term("pwd"))
+            .unwrap();
+    }
+
+    #[test]
+    fn rejects_attribute_running_past_the_message() {
+        let bytes = raw_request(&[
+            0x00, 0x06, 0, 9, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h',
+        ]);
+        let err = Message::parse(&bytes).unwrap_err();
+        assert_eq!((err.offset, err.kind), (22, StunErrorKind::AttributeLength));
+    }
+
+    #[test]
+    fn rejects_more_than_max_attributes() {
+        let attributes: Vec<u8> = [0x00u8, 0x25, 0, 0].repeat(MAX_ATTRIBUTES + 1);
+        let err = Message::parse(&raw_request(&attributes)).unwrap_err();
+        assert_eq!(err.kind, StunErrorKind::TooManyAttributes);
+        assert_eq!(err.offset, HEADER_LEN + 4 * MAX_ATTRIBUTES);
+        let attributes: Vec<u8> = [0x00u8, 0x25, 0, 0].repeat(MAX_ATTRIBUTES);
+        assert!(Message::parse(&raw_request(&attributes)).is_ok());
+    }
+
+    #[test]
+    fn verify_without_integrity_reports_it_missing() {
+        let message_bytes = raw_request(&[]);
+        let message = Message::parse(&message_bytes).unwrap();
+        let err = message
+            .verify_integrity(&IntegrityKey::short_term("pwd"))
+            .unwrap_err();
+        assert_eq!(err.kind, StunErrorKind::Missing);
+    }
+
+    #[test]
+    fn first_of_duplicate_attributes_wins() {
+        let bytes = raw_request(&[0x00, 0x24, 0, 4, 0, 0, 0, 1, 0x00, 0x24, 0, 4, 0, 0, 0, 2]);
+        assert_eq!(Message::parse(&bytes).unwrap().priority(), Some(1));
+    }
+
+    #[test]
+    fn accepts_message_integrity_sha256_without_verifying_it() {
+        let mut attributes = vec![0x00, 0x1C, 0, 32];
+        attributes.extend_from_slice(&[0xAB; 32]);
+        let bytes = raw_request(&attributes);
+        let message = Message::parse(&bytes).unwrap();
+        assert_eq!(
+            message.attributes().next(),
+            Some(Attribute::MessageIntegritySha256(&[0xAB; 32]))
+        );
+        assert!(!message.has_integrity());
+        let bad = raw_request(&[0x00, 0x1C, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Message::parse(&bad).unwrap_err().kind,
+            StunErrorKind::AttributeLength
+        );
+    }
+
+    #[test]
+    fn rejects_datagram_shorter_than_the_header() {
+        let err = Message::parse(&[0, 1, 0, 0]).unwrap_err();
+        assert_eq!((err.offset, err.kind), (4, StunErrorKind::Truncated));
+    }
+
+    #[test]
+    fn padding_content_is_ignored() {
+        let zero = raw_request(&[0x00, 0x06, 0, 5, b'a', b'b', b'c', b'd', b':', 0, 0, 0]);
+        let junk = raw_request(&[0x00, 0x06, 0, 5, b'a', b'b', b'c', b'd', b':', 9, 9, 9]);
+        assert_eq!(Message::parse(&zero).unwrap().username(), Some("abcd:"));
+        assert_eq!(Message::parse(&junk).unwrap().username(), Some("abcd:"));
+    }
+}

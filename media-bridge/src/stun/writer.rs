@@ -323,11 +323,15 @@ mod tests {
     fn refuses_attributes_after_message_integrity() {
         let mut buf = [0u8; 128];
         let mut w = MessageWriter::new(&mut buf, Class::Request, Method::BINDING, ID).unwrap();
-        w.message_integrity(&IntegrityKey::short_term("pwd")).unwrap();
+        w.message_integrity(&IntegrityKey::short_term("pwd"))
+            .unwrap();
         let err = w.priority(1).unwrap_err();
         assert_eq!(err.kind, StunErrorKind::AttributeOrder);
         w.fingerprint().unwrap();
-        assert_eq!(w.fingerprint().unwrap_err().kind, StunErrorKind::AttributeOrder);
+        assert_eq!(
+            w.fingerprint().unwrap_err().kind,
+            StunErrorKind::AttributeOrder
+        );
     }
 
     #[test]
@@ -353,7 +357,8 @@ mod tests {
     #[test]
     fn refuses_error_codes_outside_300_to_699() {
         let mut buf = [0u8; 64];
-        let mut w = MessageWriter::new(&mut buf, Class::ErrorResponse, Method::BINDING, ID).unwrap();
+        let mut w =
+            MessageWriter::new(&mut buf, Class::ErrorResponse, Method::BINDING, ID).unwrap();
         let err = w
             .error_code(ErrorCode {
                 code: 200,

@@ -18,6 +18,11 @@ pub mod stun;
 
 mod error;
 
+/// Compiles and runs the README example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub use demux::{PacketKind, classify};
 pub use error::Error;
 pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};

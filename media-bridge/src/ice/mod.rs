@@ -11,7 +11,6 @@
 //! [`IceAgent::poll_event`].
 //!
 //! ```
-//! use std::time::Instant;
 //! use tandem_media_bridge::ice::{Credentials, IceAgent, IceConfig};
 //!
 //! let mut agent = IceAgent::new(IceConfig::default())?;
@@ -21,7 +20,6 @@
 //!     println!("{line}"); // a=ice-lite, a=ice-ufrag:…, a=ice-pwd:…, a=candidate:…, a=end-of-candidates
 //! }
 //! assert_eq!(agent.poll_timeout(), None); // consent is armed by the first valid check
-//! # let _ = Instant::now();
 //! # Ok::<(), tandem_media_bridge::ice::IceError>(())
 //! ```
 

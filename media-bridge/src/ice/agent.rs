@@ -28,6 +28,7 @@ const RESPONSE_CAPACITY: usize = 128;
 const MAX_UNKNOWN_ECHOED: usize = 4;
 
 /// Settings of an [`IceAgent`].
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceConfig {
     /// How long without a valid check (or authenticated media) before consent expires. RFC 7675 §5.1

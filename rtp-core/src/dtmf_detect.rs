@@ -1,0 +1,651 @@
+//! In-band DTMF detection over 8 kHz linear PCM with the Goertzel algorithm.
+//!
+//! The detector looks at a window of [`WINDOW_SAMPLES`] (12.75 ms) every [`HOP_SAMPLES`] (2.125 ms). A
+//! window is a *hit* for a digit when:
+//! - the strongest row tone and the strongest column tone both reach the minimum level;
+//! - their levels differ by no more than the allowed twist (low group stronger: *normal*; high group
+//!   stronger: *reverse*);
+//! - each stands clear of the other tones of its group;
+//! - together they hold most of the window's energy (signal against noise, speech and music);
+//! - neither has a strong second harmonic (voice and instruments have harmonics, a keypad does not).
+//!
+//! A digit starts after a run of consecutive hits spanning about 34 ms of tone, and only if the phase drift
+//! of both tones over that run puts their frequencies within the tolerance; it ends after about 25 ms without
+//! a hit. With the windows overlapping, this gives the ITU-T Q.24 timing: tones of 40 ms or more with pauses
+//! of 40 ms or more are detected, tones of 23 ms or less are rejected, and dropouts of up to ~20 ms inside a
+//! digit do not split it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tandem_rtp_core::{DtmfDetector, DtmfDigit, DtmfEvent, Tone};
+//!
+//! let mut tone = Tone::dtmf(DtmfDigit::Seven, Duration::from_millis(60), -10.0);
+//! let mut pcm = [0i16; 1600];
+//! tone.fill(&mut pcm);
+//!
+//! let mut detector = DtmfDetector::new();
+//! for frame in pcm.chunks(160) {
+//!     detector.handle_samples(frame);
+//! }
+//! let mut digits = Vec::new();
+//! while let Some(event) = detector.poll_event() {
+//!     if let DtmfEvent::DigitStarted { digit, .. } = event {
+//!         digits.push(digit);
+//!     }
+//! }
+//! assert_eq!(digits, [DtmfDigit::Seven]);
+//! ```
+
+use std::collections::VecDeque;
+use std::f32::consts::TAU;
+
+use crate::telephone_event::{COLUMN_FREQUENCIES, DtmfDigit, ROW_FREQUENCIES};
+use crate::tone::dbm0_to_amplitude;
+
+/// Samples in one analysis window (12.75 ms at 8 kHz): the usual DTMF Goertzel length, resolving the
+/// 73 Hz spacing of the row tones.
+pub const WINDOW_SAMPLES: usize = 102;
+
+/// Samples between the starts of two consecutive windows (a sixth of a window).
+pub const HOP_SAMPLES: usize = 17;
+
+const SAMPLE_RATE: f32 = 8000.0;
+
+/// Consecutive hits that start a digit: the windows then span 102 + 10·17 = 272 samples (34 ms), which a
+/// 40 ms tone always fills and a 23 ms tone never does.
+const MIN_HITS: u32 = 11;
+
+/// Consecutive windows without the digit that end it: a 40 ms pause always produces more, a 20 ms dropout
+/// fewer.
+const MAX_MISSES: u32 = 12;
+
+/// Tunable thresholds of the [`DtmfDetector`]. The defaults follow ITU-T Q.24 and common practice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DtmfDetectorConfig {
+    /// Minimum level of each of the two tones, dBm0 (default -32).
+    pub min_tone_level_dbm0: f32,
+    /// Most the low-group tone may exceed the high-group tone by, dB (normal twist; default 8).
+    pub normal_twist_db: f32,
+    /// Most the high-group tone may exceed the low-group tone by, dB (reverse twist; default 4).
+    pub reverse_twist_db: f32,
+    /// Least each tone must exceed every other tone of its group by, dB (default 6).
+    pub min_group_margin_db: f32,
+    /// Least share of the window's energy the two tones must hold together, 0–1 (default 0.7; about 3.7 dB
+    /// of signal over everything else).
+    pub min_tone_energy_share: f32,
+    /// Least each tone must exceed its own second harmonic by, dB (default 10).
+    pub min_harmonic_margin_db: f32,
+    /// Largest deviation of either tone from its nominal frequency, as a fraction (default 0.025: Q.24 asks
+    /// to accept 1.5% + 2 Hz and reject 3.5%).
+    pub max_frequency_deviation: f32,
+}
+
+impl Default for DtmfDetectorConfig {
+    fn default() -> Self {
+        DtmfDetectorConfig {
+            min_tone_level_dbm0: -32.0,
+            normal_twist_db: 8.0,
+            reverse_twist_db: 4.0,
+            min_group_margin_db: 6.0,
+            min_tone_energy_share: 0.7,
+            min_harmonic_margin_db: 10.0,
+            max_frequency_deviation: 0.025,
+        }
+    }
+}
+
+/// A digit's start or end, with the sample offset (counted from the first sample fed) where the detector
+/// places it. Offsets are accurate to about half a window; the report itself comes later than the offset,
+/// by the time the detector needs to be sure (about 34 ms for a start, 25 ms for an end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DtmfEvent {
+    /// A digit began.
+    DigitStarted {
+        /// The digit.
+        digit: DtmfDigit,
+        /// Sample offset of its start.
+        sample_offset: u64,
+    },
+    /// A digit ended.
+    DigitEnded {
+        /// The digit.
+        digit: DtmfDigit,
+        /// Sample offset of its end.
+        sample_offset: u64,
+    },
+}
+
+/// One Goertzel resonator's constants.
+#[derive(Debug, Clone, Copy)]
+struct Bin {
+    frequency: f32,
+    coefficient: f32,
+    cos: f32,
+    sin: f32,
+    /// Phase a tone exactly at this frequency advances by between two windows.
+    hop_rotation: f32,
+}
+
+impl Bin {
+    fn new(frequency: f32) -> Self {
+        let omega = TAU * frequency / SAMPLE_RATE;
+        Bin {
+            frequency,
+            coefficient: 2.0 * omega.cos(),
+            cos: omega.cos(),
+            sin: omega.sin(),
+            hop_rotation: omega * HOP_SAMPLES as f32,
+        }
+    }
+}
+
+/// A complex Goertzel output.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phasor {
+    re: f32,
+    im: f32,
+}
+
+impl Phasor {
+    /// Estimated power of a sine at the bin frequency, in squared sample units (A²/2 for amplitude A).
+    fn power(self) -> f32 {
+        2.0 * (self.re * self.re + self.im * self.im) / (WINDOW_SAMPLES * WINDOW_SAMPLES) as f32
+    }
+
+    /// Angle of `self` relative to `earlier`.
+    fn angle_since(self, earlier: Phasor) -> f32 {
+        let re = self.re * earlier.re + self.im * earlier.im;
+        let im = self.im * earlier.re - self.re * earlier.im;
+        im.atan2(re)
+    }
+}
+
+/// Wraps an angle into (-π, π].
+fn wrap_angle(angle: f32) -> f32 {
+    angle - TAU * (angle / TAU).round()
+}
+
+/// A run of consecutive hits for one digit.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    digit: DtmfDigit,
+    row: usize,
+    column: usize,
+    hits: u32,
+    first_window_start: u64,
+    /// Sum over the run of the phase each tone gained beyond its nominal frequency, radians.
+    row_drift: f32,
+    column_drift: f32,
+    /// Whether the run has already been accepted (or was the digit already sounding).
+    accepted: bool,
+}
+
+/// The digit currently reported as sounding.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    digit: DtmfDigit,
+    last_hit_end: u64,
+    misses: u32,
+}
+
+/// Thresholds as linear ratios.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    min_power: f32,
+    normal_twist: f32,
+    reverse_twist: f32,
+    group_margin: f32,
+    energy_share: f32,
+    harmonic_margin: f32,
+    frequency_deviation: f32,
+}
+
+impl Limits {
+    fn new(config: &DtmfDetectorConfig) -> Self {
+        let ratio = |db: f32| 10f32.powf(db / 10.0);
+        let amplitude = dbm0_to_amplitude(config.min_tone_level_dbm0);
+        Limits {
+            min_power: amplitude * amplitude / 2.0,
+            normal_twist: ratio(config.normal_twist_db),
+            reverse_twist: ratio(config.reverse_twist_db),
+            group_margin: ratio(config.min_group_margin_db),
+            energy_share: config.min_tone_energy_share,
+            harmonic_margin: ratio(config.min_harmonic_margin_db),
+            frequency_deviation: config.max_frequency_deviation,
+        }
+    }
+}
+
+/// Streaming in-band DTMF detector for one 8 kHz channel: feed samples in chunks of any size with
+/// [`handle_samples`](Self::handle_samples), then drain [`DtmfEvent`]s with [`poll_event`](Self::poll_event).
+#[derive(Debug, Clone)]
+pub struct DtmfDetector {
+    limits: Limits,
+    /// Row bins then column bins.
+    bins: [Bin; 8],
+    /// Second harmonics of the same frequencies.
+    harmonics: [Bin; 8],
+    /// The last window's samples, stored twice so the window is always one contiguous slice.
+    history: [f32; 2 * WINDOW_SAMPLES],
+    write_at: usize,
+    samples_seen: u64,
+    until_window: usize,
+    previous: [Phasor; 8],
+    run: Option<Run>,
+    active: Option<Active>,
+    events: VecDeque<DtmfEvent>,
+}
+
+impl Default for DtmfDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DtmfDetector {
+    /// A detector with the default thresholds.
+    pub fn new() -> Self {
+        Self::with_config(DtmfDetectorConfig::default())
+    }
+
+    /// A detector with the given thresholds.
+    pub fn with_config(config: DtmfDetectorConfig) -> Self {
+        let frequency = |index: usize| -> f32 {
+            let rows = ROW_FREQUENCIES.iter();
+            rows.chain(COLUMN_FREQUENCIES.iter())
+                .nth(index)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        DtmfDetector {
+            limits: Limits::new(&config),
+            bins: std::array::from_fn(|i| Bin::new(frequency(i))),
+            harmonics: std::array::from_fn(|i| Bin::new(2.0 * frequency(i))),
+            history: [0.0; 2 * WINDOW_SAMPLES],
+            write_at: 0,
+            samples_seen: 0,
+            until_window: WINDOW_SAMPLES,
+            previous: [Phasor::default(); 8],
+            run: None,
+            active: None,
+            events: VecDeque::with_capacity(4),
+        }
+    }
+
+    /// Feeds the next samples of the channel.
+    pub fn handle_samples(&mut self, samples: &[i16]) {
+        for &sample in samples {
+            let value = f32::from(sample);
+            if let Some(slot) = self.history.get_mut(self.write_at) {
+                *slot = value;
+            }
+            if let Some(slot) = self.history.get_mut(self.write_at + WINDOW_SAMPLES) {
+                *slot = value;
+            }
+            self.write_at = (self.write_at + 1) % WINDOW_SAMPLES;
+            self.samples_seen += 1;
+            self.until_window -= 1;
+            if self.until_window == 0 {
+                self.until_window = HOP_SAMPLES;
+                self.handle_window();
+            }
+        }
+    }
+
+    /// Ends a digit still sounding, e.g. at the end of a recording.
+    pub fn flush(&mut self) {
+        if let Some(active) = self.active.take() {
+            self.events.push_back(DtmfEvent::DigitEnded {
+                digit: active.digit,
+                sample_offset: active.last_hit_end,
+            });
+        }
+        self.run = None;
+    }
+
+    /// The next start or end, oldest first.
+    pub fn poll_event(&mut self) -> Option<DtmfEvent> {
+        self.events.pop_front()
+    }
+
+    /// The digit currently sounding, if any.
+    pub fn active_digit(&self) -> Option<DtmfDigit> {
+        self.active.map(|a| a.digit)
+    }
+
+    /// Samples fed so far.
+    pub fn samples_seen(&self) -> u64 {
+        self.samples_seen
+    }
+
+    fn handle_window(&mut self) {
+        let window_end = self.samples_seen;
+        let window_start = window_end - WINDOW_SAMPLES as u64;
+        let history = self.history;
+        let window = history
+            .get(self.write_at..self.write_at + WINDOW_SAMPLES)
+            .unwrap_or(&[]);
+        let (phasors, energy) = self.goertzel(window);
+        let hit = self.classify(window, &phasors, energy);
+        self.update_run(hit, &phasors, window_start);
+        self.previous = phasors;
+        self.update_active(hit.map(|(digit, _, _)| digit), window_end);
+        self.maybe_start(window_end);
+    }
+
+    /// The eight Goertzel outputs and the energy of `window`.
+    fn goertzel(&self, window: &[f32]) -> ([Phasor; 8], f32) {
+        let coefficients: [f32; 8] = std::array::from_fn(|i| self.bins[i].coefficient);
+        let mut s1 = [0f32; 8];
+        let mut s2 = [0f32; 8];
+        let mut energy = 0f32;
+        for &x in window {
+            energy += x * x;
+            for ((s1, s2), coefficient) in s1.iter_mut().zip(s2.iter_mut()).zip(coefficients) {
+                let s0 = x + coefficient * *s1 - *s2;
+                *s2 = *s1;
+                *s1 = s0;
+            }
+        }
+        let phasors = std::array::from_fn(|i| Phasor {
+            re: s1[i] - self.bins[i].cos * s2[i],
+            im: self.bins[i].sin * s2[i],
+        });
+        (phasors, energy)
+    }
+
+    /// The digit `window` holds, with its row and column, if it passes every level test.
+    fn classify(
+        &self,
+        window: &[f32],
+        phasors: &[Phasor; 8],
+        energy: f32,
+    ) -> Option<(DtmfDigit, usize, usize)> {
+        let powers: [f32; 8] = std::array::from_fn(|i| phasors[i].power());
+        let (row_powers, column_powers) = powers.split_at(4);
+        let row = strongest(row_powers)?;
+        let column = strongest(column_powers)?;
+        let row_power = *row_powers.get(row)?;
+        let column_power = *column_powers.get(column)?;
+        let limits = &self.limits;
+        if row_power < limits.min_power || column_power < limits.min_power {
+            return None;
+        }
+        if row_power > column_power * limits.normal_twist
+            || column_power > row_power * limits.reverse_twist
+        {
+            return None;
+        }
+        if !stands_clear(row_powers, row, limits.group_margin)
+            || !stands_clear(column_powers, column, limits.group_margin)
+        {
+            return None;
+        }
+        let total_power = energy / WINDOW_SAMPLES as f32;
+        if row_power + column_power < limits.energy_share * total_power {
+            return None;
+        }
+        if !self.harmonics_are_weak(window, row, column, row_power, column_power) {
+            return None;
+        }
+        Some((DtmfDigit::at_keypad_position(row, column)?, row, column))
+    }
+
+    /// Whether both tones exceed their second harmonics by the margin. A row tone's harmonic falls within two
+    /// bins of some column tones (2 × 697 Hz = 1394 Hz, 58 Hz from 1336 Hz); that column tone leaks into the
+    /// harmonic's bin, so the row harmonic is only checked when the column tone is further away.
+    fn harmonics_are_weak(
+        &self,
+        window: &[f32],
+        row: usize,
+        column: usize,
+        row_power: f32,
+        column_power: f32,
+    ) -> bool {
+        let resolution = 2.0 * SAMPLE_RATE / WINDOW_SAMPLES as f32;
+        let (Some(row_harmonic), Some(column_harmonic), Some(column_bin)) = (
+            self.harmonics.get(row),
+            self.harmonics.get(4 + column),
+            self.bins.get(4 + column),
+        ) else {
+            return false;
+        };
+        if (row_harmonic.frequency - column_bin.frequency).abs() > resolution
+            && goertzel_power(window, row_harmonic) * self.limits.harmonic_margin > row_power
+        {
+            return false;
+        }
+        goertzel_power(window, column_harmonic) * self.limits.harmonic_margin <= column_power
+    }
+
+    fn update_run(
+        &mut self,
+        hit: Option<(DtmfDigit, usize, usize)>,
+        phasors: &[Phasor; 8],
+        window_start: u64,
+    ) {
+        let Some((digit, row, column)) = hit else {
+            self.run = None;
+            return;
+        };
+        let row_drift = self.drift(phasors, row);
+        let column_drift = self.drift(phasors, 4 + column);
+        match self.run.as_mut() {
+            Some(run) if run.digit == digit => {
+                run.hits += 1;
+                run.row_drift += row_drift;
+                run.column_drift += column_drift;
+            }
+            _ => {
+                self.run = Some(Run {
+                    digit,
+                    row,
+                    column,
+                    hits: 1,
+                    first_window_start: window_start,
+                    row_drift: 0.0,
+                    column_drift: 0.0,
+                    accepted: false,
+                });
+            }
+        }
+    }
+
+    /// Phase bin `index` gained since the previous window beyond what its nominal frequency explains.
+    fn drift(&self, phasors: &[Phasor; 8], index: usize) -> f32 {
+        let (Some(now), Some(before), Some(bin)) = (
+            phasors.get(index),
+            self.previous.get(index),
+            self.bins.get(index),
+        ) else {
+            return 0.0;
+        };
+        wrap_angle(now.angle_since(*before) - bin.hop_rotation)
+    }
+
+    fn update_active(&mut self, digit: Option<DtmfDigit>, window_end: u64) {
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        if digit == Some(active.digit) {
+            active.last_hit_end = window_end;
+            active.misses = 0;
+            return;
+        }
+        active.misses += 1;
+        if active.misses >= MAX_MISSES {
+            self.flush_active();
+        }
+    }
+
+    fn flush_active(&mut self) {
+        if let Some(active) = self.active.take() {
+            self.events.push_back(DtmfEvent::DigitEnded {
+                digit: active.digit,
+                sample_offset: active.last_hit_end,
+            });
+        }
+    }
+
+    fn maybe_start(&mut self, window_end: u64) {
+        let Some(run) = self.run else {
+            return;
+        };
+        if run.accepted || run.hits < MIN_HITS {
+            return;
+        }
+        if self.active.is_some_and(|a| a.digit == run.digit) {
+            self.mark_run_accepted();
+            return;
+        }
+        if !self.frequencies_in_tolerance(&run) {
+            return;
+        }
+        self.mark_run_accepted();
+        self.flush_active();
+        self.active = Some(Active {
+            digit: run.digit,
+            last_hit_end: window_end,
+            misses: 0,
+        });
+        self.events.push_back(DtmfEvent::DigitStarted {
+            digit: run.digit,
+            sample_offset: run.first_window_start,
+        });
+    }
+
+    fn mark_run_accepted(&mut self) {
+        if let Some(run) = self.run.as_mut() {
+            run.accepted = true;
+        }
+    }
+
+    /// Whether the mean phase drift over the run puts both tones within the frequency tolerance.
+    fn frequencies_in_tolerance(&self, run: &Run) -> bool {
+        let hops = (run.hits - 1) as f32;
+        let to_hz = SAMPLE_RATE / (TAU * HOP_SAMPLES as f32 * hops);
+        let within = |drift: f32, index: usize| {
+            self.bins.get(index).is_some_and(|bin| {
+                (drift * to_hz).abs() <= bin.frequency * self.limits.frequency_deviation
+            })
+        };
+        within(run.row_drift, run.row) && within(run.column_drift, 4 + run.column)
+    }
+}
+
+/// Index of the largest power.
+fn strongest(powers: &[f32]) -> Option<usize> {
+    powers
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(index, _)| index)
+}
+
+/// Whether `powers[best]` exceeds every other power by `margin`.
+fn stands_clear(powers: &[f32], best: usize, margin: f32) -> bool {
+    let Some(&peak) = powers.get(best) else {
+        return false;
+    };
+    powers
+        .iter()
+        .enumerate()
+        .all(|(index, &power)| index == best || power * margin <= peak)
+}
+
+/// Power of `window` at `bin`'s frequency (same scale as [`Phasor::power`]).
+fn goertzel_power(window: &[f32], bin: &Bin) -> f32 {
+    let (mut s1, mut s2) = (0f32, 0f32);
+    for &x in window {
+        let s0 = x + bin.coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    Phasor {
+        re: s1 - bin.cos * s2,
+        im: bin.sin * s2,
+    }
+    .power()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(frequency: f32, amplitude: f32, samples: usize) -> Vec<f32> {
+        (0..samples)
+            .map(|n| amplitude * (TAU * frequency * n as f32 / SAMPLE_RATE).sin())
+            .collect()
+    }
+
+    #[test]
+    fn goertzel_power_of_a_sine_at_the_bin_is_half_its_squared_amplitude() {
+        let window = sine(697.0, 1000.0, WINDOW_SAMPLES);
+        let power = goertzel_power(&window, &Bin::new(697.0));
+        assert!((power / 500_000.0 - 1.0).abs() < 0.02, "power {power}");
+    }
+
+    #[test]
+    fn goertzel_leaks_little_between_adjacent_rows() {
+        let window = sine(770.0, 1000.0, WINDOW_SAMPLES);
+        let leak = goertzel_power(&window, &Bin::new(697.0));
+        let own = goertzel_power(&window, &Bin::new(770.0));
+        assert!(leak * 10f32.powf(1.5) < own, "leak {leak} own {own}");
+    }
+
+    #[test]
+    fn phase_drift_over_a_run_measures_the_frequency_offset() {
+        let bin = Bin::new(1000.0);
+        let hops = 10;
+        let signal = sine(1012.0, 1000.0, WINDOW_SAMPLES + hops * HOP_SAMPLES);
+        let phasor = |start: usize| {
+            let (mut s1, mut s2) = (0f32, 0f32);
+            for &x in &signal[start..start + WINDOW_SAMPLES] {
+                let s0 = x + bin.coefficient * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            Phasor {
+                re: s1 - bin.cos * s2,
+                im: bin.sin * s2,
+            }
+        };
+        let mut detector = DtmfDetector::new();
+        detector.bins[0] = bin;
+        let mut total_drift = 0.0;
+        for hop in 1..=hops {
+            detector.previous[0] = phasor((hop - 1) * HOP_SAMPLES);
+            let mut phasors = [Phasor::default(); 8];
+            phasors[0] = phasor(hop * HOP_SAMPLES);
+            total_drift += detector.drift(&phasors, 0);
+        }
+        let offset_hz = total_drift * SAMPLE_RATE / (TAU * (hops * HOP_SAMPLES) as f32);
+        assert!((offset_hz - 12.0).abs() < 0.5, "offset {offset_hz}");
+    }
+
+    #[test]
+    fn wraps_angles_into_half_turns() {
+        assert!((wrap_angle(TAU + 0.5) - 0.5).abs() < 1e-5);
+        assert!((wrap_angle(-TAU - 0.5) + 0.5).abs() < 1e-5);
+    }
+
+    #[test]
+    fn silence_produces_nothing() {
+        let mut detector = DtmfDetector::new();
+        detector.handle_samples(&[0; 8000]);
+        detector.flush();
+        assert_eq!(detector.poll_event(), None);
+        assert_eq!(detector.samples_seen(), 8000);
+    }
+
+    #[test]
+    fn full_scale_square_wave_produces_nothing() {
+        let square: Vec<i16> = (0..8000)
+            .map(|n| if (n / 6) % 2 == 0 { 32767 } else { -32768 })
+            .collect();
+        let mut detector = DtmfDetector::new();
+        detector.handle_samples(&square);
+        detector.flush();
+        assert_eq!(detector.poll_event(), None);
+    }
+}

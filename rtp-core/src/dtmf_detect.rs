@@ -55,6 +55,20 @@ const SAMPLE_RATE: f32 = 8000.0;
 /// 40 ms tone always fills and a 23 ms tone never does.
 const MIN_HITS: u32 = 11;
 
+/// Q.24's acceptance band around each nominal frequency: 1.5% plus 2 Hz.
+const ACCEPTED_DEVIATION: f32 = 0.015;
+const ACCEPTED_DEVIATION_HZ: f32 = 2.0;
+
+/// Extra twist a single window may show: the stronger tone leaks into the weaker one's bin and makes its
+/// power in one window swing by a dB or two; the swing averages out over a run.
+const WINDOW_TWIST_ALLOWANCE_DB: f32 = 3.0;
+
+/// Measurement error allowed on the twist averaged over a run.
+const RUN_TWIST_ALLOWANCE_DB: f32 = 1.0;
+
+/// Hops of phase drift kept per run: those between the last `MIN_HITS` hits.
+const DRIFT_HISTORY: usize = MIN_HITS as usize - 1;
+
 /// Consecutive windows without the digit that end it: a 40 ms pause always produces more, a 20 ms dropout
 /// fewer.
 const MAX_MISSES: u32 = 12;
@@ -64,19 +78,22 @@ const MAX_MISSES: u32 = 12;
 pub struct DtmfDetectorConfig {
     /// Minimum level of each of the two tones, dBm0 (default -32).
     pub min_tone_level_dbm0: f32,
-    /// Most the low-group tone may exceed the high-group tone by, dB (normal twist; default 8).
+    /// Most the low-group tone may exceed the high-group tone by, dB (normal twist; default 8). Checked on
+    /// the levels averaged over the windows that start a digit, with 1 dB allowed for measurement error.
     pub normal_twist_db: f32,
-    /// Most the high-group tone may exceed the low-group tone by, dB (reverse twist; default 4).
+    /// Most the high-group tone may exceed the low-group tone by, dB (reverse twist; default 4), checked
+    /// like the normal twist.
     pub reverse_twist_db: f32,
     /// Least each tone must exceed every other tone of its group by, dB (default 6).
     pub min_group_margin_db: f32,
-    /// Least share of the window's energy the two tones must hold together, 0–1 (default 0.7; about 3.7 dB
+    /// Least share of the window's energy the two tones must hold together, 0–1 (default 0.75; 4.8 dB
     /// of signal over everything else).
     pub min_tone_energy_share: f32,
     /// Least each tone must exceed its own second harmonic by, dB (default 10).
     pub min_harmonic_margin_db: f32,
-    /// Largest deviation of either tone from its nominal frequency, as a fraction (default 0.025: Q.24 asks
-    /// to accept 1.5% + 2 Hz and reject 3.5%).
+    /// Largest deviation of either tone from its nominal frequency, as a fraction (default 0.021: Q.24 asks
+    /// to accept 1.5% + 2 Hz and reject 3.5%; the margin above 1.5% + 2 Hz covers the measurement error,
+    /// and staying low keeps dual-tone glides at musical intervals, which pass close to keypad pairs, out).
     pub max_frequency_deviation: f32,
 }
 
@@ -87,9 +104,9 @@ impl Default for DtmfDetectorConfig {
             normal_twist_db: 8.0,
             reverse_twist_db: 4.0,
             min_group_margin_db: 6.0,
-            min_tone_energy_share: 0.7,
+            min_tone_energy_share: 0.75,
             min_harmonic_margin_db: 10.0,
-            max_frequency_deviation: 0.025,
+            max_frequency_deviation: 0.021,
         }
     }
 }
@@ -165,6 +182,16 @@ fn wrap_angle(angle: f32) -> f32 {
     angle - TAU * (angle / TAU).round()
 }
 
+/// A window that passed every level test.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    digit: DtmfDigit,
+    row: usize,
+    column: usize,
+    row_power: f32,
+    column_power: f32,
+}
+
 /// A run of consecutive hits for one digit.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -173,9 +200,13 @@ struct Run {
     column: usize,
     hits: u32,
     first_window_start: u64,
-    /// Sum over the run of the phase each tone gained beyond its nominal frequency, radians.
-    row_drift: f32,
-    column_drift: f32,
+    /// Phase (radians) the row and column tones gained beyond their nominal frequencies in each of the last
+    /// hops of the run, a ring written at `next_drift`.
+    drifts: [[f32; 2]; DRIFT_HISTORY],
+    next_drift: usize,
+    /// Sums over the run of each tone's power.
+    row_power: f32,
+    column_power: f32,
     /// Whether the run has already been accepted (or was the digit already sounding).
     accepted: bool,
 }
@@ -194,6 +225,7 @@ struct Limits {
     min_power: f32,
     normal_twist: f32,
     reverse_twist: f32,
+    window_twist_allowance: f32,
     group_margin: f32,
     energy_share: f32,
     harmonic_margin: f32,
@@ -206,8 +238,9 @@ impl Limits {
         let amplitude = dbm0_to_amplitude(config.min_tone_level_dbm0);
         Limits {
             min_power: amplitude * amplitude / 2.0,
-            normal_twist: ratio(config.normal_twist_db),
-            reverse_twist: ratio(config.reverse_twist_db),
+            normal_twist: ratio(config.normal_twist_db + RUN_TWIST_ALLOWANCE_DB),
+            reverse_twist: ratio(config.reverse_twist_db + RUN_TWIST_ALLOWANCE_DB),
+            window_twist_allowance: ratio(WINDOW_TWIST_ALLOWANCE_DB - RUN_TWIST_ALLOWANCE_DB),
             group_margin: ratio(config.min_group_margin_db),
             energy_share: config.min_tone_energy_share,
             harmonic_margin: ratio(config.min_harmonic_margin_db),
@@ -225,6 +258,8 @@ pub struct DtmfDetector {
     bins: [Bin; 8],
     /// Second harmonics of the same frequencies.
     harmonics: [Bin; 8],
+    /// The same frequencies moved down and up to the edge of the Q.24 acceptance band.
+    detuned: [[Bin; 2]; 8],
     /// The last window's samples, stored twice so the window is always one contiguous slice.
     history: [f32; 2 * WINDOW_SAMPLES],
     write_at: usize,
@@ -261,6 +296,11 @@ impl DtmfDetector {
             limits: Limits::new(&config),
             bins: std::array::from_fn(|i| Bin::new(frequency(i))),
             harmonics: std::array::from_fn(|i| Bin::new(2.0 * frequency(i))),
+            detuned: std::array::from_fn(|i| {
+                let f = frequency(i);
+                let shift = f * ACCEPTED_DEVIATION + ACCEPTED_DEVIATION_HZ;
+                [Bin::new(f - shift), Bin::new(f + shift)]
+            }),
             history: [0.0; 2 * WINDOW_SAMPLES],
             write_at: 0,
             samples_seen: 0,
@@ -329,7 +369,7 @@ impl DtmfDetector {
         let hit = self.classify(window, &phasors, energy);
         self.update_run(hit, &phasors, window_start);
         self.previous = phasors;
-        self.update_active(hit.map(|(digit, _, _)| digit), window_end);
+        self.update_active(hit.map(|h| h.digit), window_end);
         self.maybe_start(window_end);
     }
 
@@ -355,29 +395,27 @@ impl DtmfDetector {
     }
 
     /// The digit `window` holds, with its row and column, if it passes every level test.
-    fn classify(
-        &self,
-        window: &[f32],
-        phasors: &[Phasor; 8],
-        energy: f32,
-    ) -> Option<(DtmfDigit, usize, usize)> {
+    fn classify(&self, window: &[f32], phasors: &[Phasor; 8], energy: f32) -> Option<Hit> {
         let powers: [f32; 8] = std::array::from_fn(|i| phasors[i].power());
         let (row_powers, column_powers) = powers.split_at(4);
         let row = strongest(row_powers)?;
         let column = strongest(column_powers)?;
-        let row_power = *row_powers.get(row)?;
-        let column_power = *column_powers.get(column)?;
         let limits = &self.limits;
-        if row_power < limits.min_power || column_power < limits.min_power {
-            return None;
-        }
-        if row_power > column_power * limits.normal_twist
-            || column_power > row_power * limits.reverse_twist
+        if *row_powers.get(row)? < limits.min_power
+            || *column_powers.get(column)? < limits.min_power
         {
             return None;
         }
         if !stands_clear(row_powers, row, limits.group_margin)
             || !stands_clear(column_powers, column, limits.group_margin)
+        {
+            return None;
+        }
+        let row_power = self.refined_power(window, row, *row_powers.get(row)?);
+        let column_power = self.refined_power(window, 4 + column, *column_powers.get(column)?);
+        let allowance = limits.window_twist_allowance;
+        if row_power > column_power * limits.normal_twist * allowance
+            || column_power > row_power * limits.reverse_twist * allowance
         {
             return None;
         }
@@ -388,7 +426,23 @@ impl DtmfDetector {
         if !self.harmonics_are_weak(window, row, column, row_power, column_power) {
             return None;
         }
-        Some((DtmfDigit::at_keypad_position(row, column)?, row, column))
+        Some(Hit {
+            digit: DtmfDigit::at_keypad_position(row, column)?,
+            row,
+            column,
+            row_power,
+            column_power,
+        })
+    }
+
+    /// The power of the tone near bin `index`: a tone at the edge of the accepted band loses up to 1.7 dB in
+    /// the nominal bin of a 102-sample window, so the bins detuned to the band's edges are tried too.
+    fn refined_power(&self, window: &[f32], index: usize, nominal: f32) -> f32 {
+        self.detuned.get(index).map_or(nominal, |bins| {
+            bins.iter()
+                .map(|bin| goertzel_power(window, bin))
+                .fold(nominal, f32::max)
+        })
     }
 
     /// Whether both tones exceed their second harmonics by the margin. A row tone's harmonic falls within two
@@ -418,33 +472,34 @@ impl DtmfDetector {
         goertzel_power(window, column_harmonic) * self.limits.harmonic_margin <= column_power
     }
 
-    fn update_run(
-        &mut self,
-        hit: Option<(DtmfDigit, usize, usize)>,
-        phasors: &[Phasor; 8],
-        window_start: u64,
-    ) {
-        let Some((digit, row, column)) = hit else {
+    fn update_run(&mut self, hit: Option<Hit>, phasors: &[Phasor; 8], window_start: u64) {
+        let Some(hit) = hit else {
             self.run = None;
             return;
         };
-        let row_drift = self.drift(phasors, row);
-        let column_drift = self.drift(phasors, 4 + column);
+        let row_drift = self.drift(phasors, hit.row);
+        let column_drift = self.drift(phasors, 4 + hit.column);
         match self.run.as_mut() {
-            Some(run) if run.digit == digit => {
+            Some(run) if run.digit == hit.digit => {
                 run.hits += 1;
-                run.row_drift += row_drift;
-                run.column_drift += column_drift;
+                if let Some(slot) = run.drifts.get_mut(run.next_drift) {
+                    *slot = [row_drift, column_drift];
+                }
+                run.next_drift = (run.next_drift + 1) % DRIFT_HISTORY;
+                run.row_power += hit.row_power;
+                run.column_power += hit.column_power;
             }
             _ => {
                 self.run = Some(Run {
-                    digit,
-                    row,
-                    column,
+                    digit: hit.digit,
+                    row: hit.row,
+                    column: hit.column,
                     hits: 1,
                     first_window_start: window_start,
-                    row_drift: 0.0,
-                    column_drift: 0.0,
+                    drifts: [[0.0; 2]; DRIFT_HISTORY],
+                    next_drift: 0,
+                    row_power: hit.row_power,
+                    column_power: hit.column_power,
                     accepted: false,
                 });
             }
@@ -498,7 +553,7 @@ impl DtmfDetector {
             self.mark_run_accepted();
             return;
         }
-        if !self.frequencies_in_tolerance(&run) {
+        if !self.frequencies_in_tolerance(&run) || !self.twist_in_limits(&run) {
             return;
         }
         self.mark_run_accepted();
@@ -520,16 +575,33 @@ impl DtmfDetector {
         }
     }
 
-    /// Whether the mean phase drift over the run puts both tones within the frequency tolerance.
+    /// Whether the tone levels averaged over the run are within the twist limits.
+    fn twist_in_limits(&self, run: &Run) -> bool {
+        run.row_power <= run.column_power * self.limits.normal_twist
+            && run.column_power <= run.row_power * self.limits.reverse_twist
+    }
+
+    /// Whether the phase drift over the last hops of the run puts both tones within the frequency tolerance,
+    /// in each half of those hops: a stable tone passes, a sweep only passing through the band on average
+    /// does not.
     fn frequencies_in_tolerance(&self, run: &Run) -> bool {
-        let hops = (run.hits - 1) as f32;
-        let to_hz = SAMPLE_RATE / (TAU * HOP_SAMPLES as f32 * hops);
+        let half = DRIFT_HISTORY / 2;
+        let to_hz = SAMPLE_RATE / (TAU * HOP_SAMPLES as f32 * half as f32);
+        let chronological =
+            (0..DRIFT_HISTORY).filter_map(|i| run.drifts.get((run.next_drift + i) % DRIFT_HISTORY));
+        let mut sums = [[0f32; 2]; 2];
+        for (i, drift) in chronological.enumerate() {
+            let sum = if i < half { &mut sums[0] } else { &mut sums[1] };
+            sum[0] += drift[0];
+            sum[1] += drift[1];
+        }
         let within = |drift: f32, index: usize| {
             self.bins.get(index).is_some_and(|bin| {
                 (drift * to_hz).abs() <= bin.frequency * self.limits.frequency_deviation
             })
         };
-        within(run.row_drift, run.row) && within(run.column_drift, 4 + run.column)
+        sums.iter()
+            .all(|sum| within(sum[0], run.row) && within(sum[1], 4 + run.column))
     }
 }
 

@@ -1052,7 +1052,7 @@ mod tests {
 
     #[test]
     fn rejects_truncated_block_with_its_offset() {
-        let err = decode_events(&[1, 2, 3, 4, 5, 6]).err().expect("error");
+        let err = decode_events(&[1, 2, 3, 4, 5, 6]).expect_err("truncated");
         assert_eq!(
             err,
             TelephoneEventError::TruncatedBlock {

@@ -2,18 +2,28 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_rtp_core::telephone_event::{decode_events, decode_redundancy, EventReceiver, ReceiverEvent};
+use tandem_rtp_core::telephone_event::{
+    EventReceiver, ReceiverEvent, decode_events, decode_redundancy,
+};
 
 /// Checks the receiver's promise: starts and ends alternate, an end names the event that started.
 fn check_reports(receiver: &mut EventReceiver, open: &mut Option<(u8, u32)>) {
     while let Some(report) = receiver.poll_event() {
         match report {
-            ReceiverEvent::DigitStarted { event, timestamp, .. } => {
+            ReceiverEvent::DigitStarted {
+                event, timestamp, ..
+            } => {
                 assert!(open.is_none(), "start while another event is open");
                 *open = Some((event, timestamp));
             }
-            ReceiverEvent::DigitEnded { event, timestamp, .. } => {
-                assert_eq!(open.take(), Some((event, timestamp)), "end without matching start");
+            ReceiverEvent::DigitEnded {
+                event, timestamp, ..
+            } => {
+                assert_eq!(
+                    open.take(),
+                    Some((event, timestamp)),
+                    "end without matching start"
+                );
             }
         }
     }
@@ -22,7 +32,10 @@ fn check_reports(receiver: &mut EventReceiver, open: &mut Option<(u8, u32)>) {
 fuzz_target!(|data: &[u8]| {
     if let Ok(blocks) = decode_events(data) {
         for block in blocks {
-            assert_eq!(tandem_rtp_core::TelephoneEvent::from_bytes(block.to_bytes()), block);
+            assert_eq!(
+                tandem_rtp_core::TelephoneEvent::from_bytes(block.to_bytes()),
+                block
+            );
         }
     }
     if let Ok(blocks) = decode_redundancy(data) {

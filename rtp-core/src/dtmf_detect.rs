@@ -66,6 +66,10 @@ const WINDOW_TWIST_ALLOWANCE_DB: f32 = 3.0;
 /// Measurement error allowed on the twist averaged over a run.
 const RUN_TWIST_ALLOWANCE_DB: f32 = 1.0;
 
+/// Blocks of `HOP_SAMPLES` in a window: each block's Goertzel outputs are computed once and reused by the six
+/// windows that contain it.
+const BLOCKS: usize = WINDOW_SAMPLES / HOP_SAMPLES;
+
 /// Hops of phase drift kept per run: those between the last `MIN_HITS` hits.
 const DRIFT_HISTORY: usize = MIN_HITS as usize - 1;
 
@@ -260,11 +264,23 @@ pub struct DtmfDetector {
     harmonics: [Bin; 8],
     /// The same frequencies moved down and up to the edge of the Q.24 acceptance band.
     detuned: [[Bin; 2]; 8],
-    /// The last window's samples, stored twice so the window is always one contiguous slice.
+    /// `e^(-iωjH)` for each bin and each block `j` of a window (0 the oldest).
+    block_rotations: [[Phasor; BLOCKS]; 8],
+    /// The last window's samples, stored twice so the window is always one contiguous slice; only the
+    /// extra bins of a window that looks like a digit are computed from them.
     history: [f32; 2 * WINDOW_SAMPLES],
     write_at: usize,
     samples_seen: u64,
-    until_window: usize,
+    /// Goertzel state of the block being filled.
+    s1: [f32; 8],
+    s2: [f32; 8],
+    block_energy: f32,
+    in_block: usize,
+    /// Goertzel outputs and energies of the last `BLOCKS` blocks, a ring written at `next_block`.
+    blocks: [[Phasor; 8]; BLOCKS],
+    block_energies: [f32; BLOCKS],
+    next_block: usize,
+    blocks_seen: usize,
     previous: [Phasor; 8],
     run: Option<Run>,
     active: Option<Active>,
@@ -292,9 +308,20 @@ impl DtmfDetector {
                 .copied()
                 .unwrap_or(0.0)
         };
+        let bins: [Bin; 8] = std::array::from_fn(|i| Bin::new(frequency(i)));
         DtmfDetector {
             limits: Limits::new(&config),
-            bins: std::array::from_fn(|i| Bin::new(frequency(i))),
+            block_rotations: std::array::from_fn(|i| {
+                let omega = TAU * bins[i].frequency / SAMPLE_RATE;
+                std::array::from_fn(|j| {
+                    let angle = -omega * (j * HOP_SAMPLES) as f32;
+                    Phasor {
+                        re: angle.cos(),
+                        im: angle.sin(),
+                    }
+                })
+            }),
+            bins,
             harmonics: std::array::from_fn(|i| Bin::new(2.0 * frequency(i))),
             detuned: std::array::from_fn(|i| {
                 let f = frequency(i);
@@ -304,7 +331,14 @@ impl DtmfDetector {
             history: [0.0; 2 * WINDOW_SAMPLES],
             write_at: 0,
             samples_seen: 0,
-            until_window: WINDOW_SAMPLES,
+            s1: [0.0; 8],
+            s2: [0.0; 8],
+            block_energy: 0.0,
+            in_block: 0,
+            blocks: [[Phasor::default(); 8]; BLOCKS],
+            block_energies: [0.0; BLOCKS],
+            next_block: 0,
+            blocks_seen: 0,
             previous: [Phasor::default(); 8],
             run: None,
             active: None,
@@ -324,11 +358,39 @@ impl DtmfDetector {
             }
             self.write_at = (self.write_at + 1) % WINDOW_SAMPLES;
             self.samples_seen += 1;
-            self.until_window -= 1;
-            if self.until_window == 0 {
-                self.until_window = HOP_SAMPLES;
-                self.handle_window();
+            self.block_energy += value * value;
+            for ((s1, s2), bin) in self.s1.iter_mut().zip(self.s2.iter_mut()).zip(&self.bins) {
+                let s0 = value + bin.coefficient * *s1 - *s2;
+                *s2 = *s1;
+                *s1 = s0;
             }
+            self.in_block += 1;
+            if self.in_block == HOP_SAMPLES {
+                self.close_block();
+            }
+        }
+    }
+
+    /// Stores the finished block's Goertzel outputs and, once a window's worth of blocks is in, analyses it.
+    fn close_block(&mut self) {
+        let outputs: [Phasor; 8] = std::array::from_fn(|i| Phasor {
+            re: self.s1[i] - self.bins[i].cos * self.s2[i],
+            im: self.bins[i].sin * self.s2[i],
+        });
+        if let Some(slot) = self.blocks.get_mut(self.next_block) {
+            *slot = outputs;
+        }
+        if let Some(slot) = self.block_energies.get_mut(self.next_block) {
+            *slot = self.block_energy;
+        }
+        self.next_block = (self.next_block + 1) % BLOCKS;
+        self.s1 = [0.0; 8];
+        self.s2 = [0.0; 8];
+        self.block_energy = 0.0;
+        self.in_block = 0;
+        self.blocks_seen = (self.blocks_seen + 1).min(BLOCKS);
+        if self.blocks_seen == BLOCKS {
+            self.handle_window();
         }
     }
 
@@ -361,11 +423,11 @@ impl DtmfDetector {
     fn handle_window(&mut self) {
         let window_end = self.samples_seen;
         let window_start = window_end - WINDOW_SAMPLES as u64;
-        let history = self.history;
-        let window = history
+        let (phasors, energy) = self.window_outputs();
+        let window = self
+            .history
             .get(self.write_at..self.write_at + WINDOW_SAMPLES)
             .unwrap_or(&[]);
-        let (phasors, energy) = self.goertzel(window);
         let hit = self.classify(window, &phasors, energy);
         self.update_run(hit, &phasors, window_start);
         self.previous = phasors;
@@ -373,25 +435,24 @@ impl DtmfDetector {
         self.maybe_start(window_end);
     }
 
-    /// The eight Goertzel outputs and the energy of `window`.
-    fn goertzel(&self, window: &[f32]) -> ([Phasor; 8], f32) {
-        let coefficients: [f32; 8] = std::array::from_fn(|i| self.bins[i].coefficient);
-        let mut s1 = [0f32; 8];
-        let mut s2 = [0f32; 8];
-        let mut energy = 0f32;
-        for &x in window {
-            energy += x * x;
-            for ((s1, s2), coefficient) in s1.iter_mut().zip(s2.iter_mut()).zip(coefficients) {
-                let s0 = x + coefficient * *s1 - *s2;
-                *s2 = *s1;
-                *s1 = s0;
+    /// The eight Goertzel outputs of the window (its blocks' outputs, each rotated to the window's start; the
+    /// result differs from a Goertzel over the whole window only by a constant phase per bin) and its energy.
+    fn window_outputs(&self) -> ([Phasor; 8], f32) {
+        let mut outputs = [Phasor::default(); 8];
+        for j in 0..BLOCKS {
+            let Some(block) = self.blocks.get((self.next_block + j) % BLOCKS) else {
+                continue;
+            };
+            for ((output, value), rotations) in
+                outputs.iter_mut().zip(block).zip(&self.block_rotations)
+            {
+                if let Some(rotation) = rotations.get(j) {
+                    output.re += rotation.re * value.re - rotation.im * value.im;
+                    output.im += rotation.re * value.im + rotation.im * value.re;
+                }
             }
         }
-        let phasors = std::array::from_fn(|i| Phasor {
-            re: s1[i] - self.bins[i].cos * s2[i],
-            im: self.bins[i].sin * s2[i],
-        });
-        (phasors, energy)
+        (outputs, self.block_energies.iter().sum())
     }
 
     /// The digit `window` holds, with its row and column, if it passes every level test.
@@ -411,8 +472,33 @@ impl DtmfDetector {
         {
             return None;
         }
-        let row_power = self.refined_power(window, row, *row_powers.get(row)?);
-        let column_power = self.refined_power(window, 4 + column, *column_powers.get(column)?);
+        let [row_low, row_high] = self.detuned.get(row)?;
+        let [column_low, column_high] = self.detuned.get(4 + column)?;
+        let row_harmonic = self.harmonics.get(row)?;
+        let column_harmonic = self.harmonics.get(4 + column)?;
+        // One pass over the window for the six extra bins.
+        let [
+            row_low,
+            row_high,
+            column_low,
+            column_high,
+            row_harmonic_power,
+            column_harmonic_power,
+        ] = goertzel_powers(
+            window,
+            [
+                row_low,
+                row_high,
+                column_low,
+                column_high,
+                row_harmonic,
+                column_harmonic,
+            ],
+        );
+        // A tone at the edge of the accepted band loses up to 1.7 dB in the nominal bin of a 102-sample
+        // window; the bins detuned to the band's edges catch it.
+        let row_power = row_powers.get(row)?.max(row_low).max(row_high);
+        let column_power = column_powers.get(column)?.max(column_low).max(column_high);
         let allowance = limits.window_twist_allowance;
         if row_power > column_power * limits.normal_twist * allowance
             || column_power > row_power * limits.reverse_twist * allowance
@@ -423,7 +509,8 @@ impl DtmfDetector {
         if row_power + column_power < limits.energy_share * total_power {
             return None;
         }
-        if !self.harmonics_are_weak(window, row, column, row_power, column_power) {
+        let harmonics = [row_harmonic_power, column_harmonic_power];
+        if !self.harmonics_are_weak(row, column, [row_power, column_power], harmonics) {
             return None;
         }
         Some(Hit {
@@ -435,41 +522,28 @@ impl DtmfDetector {
         })
     }
 
-    /// The power of the tone near bin `index`: a tone at the edge of the accepted band loses up to 1.7 dB in
-    /// the nominal bin of a 102-sample window, so the bins detuned to the band's edges are tried too.
-    fn refined_power(&self, window: &[f32], index: usize, nominal: f32) -> f32 {
-        self.detuned.get(index).map_or(nominal, |bins| {
-            bins.iter()
-                .map(|bin| goertzel_power(window, bin))
-                .fold(nominal, f32::max)
-        })
-    }
-
     /// Whether both tones exceed their second harmonics by the margin. A row tone's harmonic falls within two
     /// bins of some column tones (2 × 697 Hz = 1394 Hz, 58 Hz from 1336 Hz); that column tone leaks into the
     /// harmonic's bin, so the row harmonic is only checked when the column tone is further away.
     fn harmonics_are_weak(
         &self,
-        window: &[f32],
         row: usize,
         column: usize,
-        row_power: f32,
-        column_power: f32,
+        powers: [f32; 2],
+        harmonics: [f32; 2],
     ) -> bool {
         let resolution = 2.0 * SAMPLE_RATE / WINDOW_SAMPLES as f32;
-        let (Some(row_harmonic), Some(column_harmonic), Some(column_bin)) = (
-            self.harmonics.get(row),
-            self.harmonics.get(4 + column),
-            self.bins.get(4 + column),
-        ) else {
+        let (Some(row_harmonic), Some(column_bin)) =
+            (self.harmonics.get(row), self.bins.get(4 + column))
+        else {
             return false;
         };
-        if (row_harmonic.frequency - column_bin.frequency).abs() > resolution
-            && goertzel_power(window, row_harmonic) * self.limits.harmonic_margin > row_power
-        {
+        let margin = self.limits.harmonic_margin;
+        let row_checked = (row_harmonic.frequency - column_bin.frequency).abs() > resolution;
+        if row_checked && harmonics[0] * margin > powers[0] {
             return false;
         }
-        goertzel_power(window, column_harmonic) * self.limits.harmonic_margin <= column_power
+        harmonics[1] * margin <= powers[1]
     }
 
     fn update_run(&mut self, hit: Option<Hit>, phasors: &[Phasor; 8], window_start: u64) {
@@ -625,19 +699,25 @@ fn stands_clear(powers: &[f32], best: usize, margin: f32) -> bool {
         .all(|(index, &power)| index == best || power * margin <= peak)
 }
 
-/// Power of `window` at `bin`'s frequency (same scale as [`Phasor::power`]).
-fn goertzel_power(window: &[f32], bin: &Bin) -> f32 {
-    let (mut s1, mut s2) = (0f32, 0f32);
+/// Powers of `window` at each of `bins` (same scale as [`Phasor::power`]), in one pass so the resonators'
+/// dependency chains overlap.
+fn goertzel_powers<const K: usize>(window: &[f32], bins: [&Bin; K]) -> [f32; K] {
+    let mut s1 = [0f32; K];
+    let mut s2 = [0f32; K];
     for &x in window {
-        let s0 = x + bin.coefficient * s1 - s2;
-        s2 = s1;
-        s1 = s0;
+        for ((s1, s2), bin) in s1.iter_mut().zip(s2.iter_mut()).zip(bins) {
+            let s0 = x + bin.coefficient * *s1 - *s2;
+            *s2 = *s1;
+            *s1 = s0;
+        }
     }
-    Phasor {
-        re: s1 - bin.cos * s2,
-        im: bin.sin * s2,
-    }
-    .power()
+    std::array::from_fn(|i| {
+        Phasor {
+            re: s1[i] - bins[i].cos * s2[i],
+            im: bins[i].sin * s2[i],
+        }
+        .power()
+    })
 }
 
 #[cfg(test)]
@@ -653,15 +733,15 @@ mod tests {
     #[test]
     fn goertzel_power_of_a_sine_at_the_bin_is_half_its_squared_amplitude() {
         let window = sine(697.0, 1000.0, WINDOW_SAMPLES);
-        let power = goertzel_power(&window, &Bin::new(697.0));
+        let power = goertzel_powers(&window, [&Bin::new(697.0)])[0];
         assert!((power / 500_000.0 - 1.0).abs() < 0.02, "power {power}");
     }
 
     #[test]
     fn goertzel_leaks_little_between_adjacent_rows() {
         let window = sine(770.0, 1000.0, WINDOW_SAMPLES);
-        let leak = goertzel_power(&window, &Bin::new(697.0));
-        let own = goertzel_power(&window, &Bin::new(770.0));
+        let leak = goertzel_powers(&window, [&Bin::new(697.0)])[0];
+        let own = goertzel_powers(&window, [&Bin::new(770.0)])[0];
         assert!(leak * 10f32.powf(1.5) < own, "leak {leak} own {own}");
     }
 

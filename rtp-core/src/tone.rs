@@ -16,7 +16,6 @@
 //! assert!(tone.is_finished());
 //! ```
 
-use std::f32::consts::TAU;
 use std::time::Duration;
 
 use crate::telephone_event::DtmfDigit;
@@ -41,38 +40,72 @@ pub fn duration_to_samples(duration: Duration) -> u64 {
     u64::try_from((nanos + 500_000_000) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 
-/// A sine oscillator with a 32-bit phase accumulator: its period error never accumulates.
+/// Samples between two exact re-seedings of an oscillator's rotating phasor.
+const RESEED_INTERVAL: u64 = 64;
+
+/// A sine oscillator whose phase at sample `n` is `step · n` modulo 2^32 (so its period error never
+/// accumulates). Between re-seedings from that exact phase, every `RESEED_INTERVAL` samples of absolute
+/// position, it rotates a phasor by one step per sample: a few multiplications instead of a `sin` call, and
+/// the output depends only on the position, not on how the caller splits its buffers.
 #[derive(Debug, Clone, Copy)]
 struct Oscillator {
-    phase: u32,
     step: u32,
     amplitude: f32,
+    step_cos: f32,
+    step_sin: f32,
+    re: f32,
+    im: f32,
 }
 
 impl Oscillator {
     fn new(frequency_hz: f32, amplitude: f32) -> Self {
         let cycles_per_sample = (frequency_hz / SAMPLE_RATE as f32).clamp(0.0, 0.5);
+        let step = (f64::from(cycles_per_sample) * 4_294_967_296.0) as u32;
+        let angle = phase_to_radians(step);
         Oscillator {
-            phase: 0,
-            step: (f64::from(cycles_per_sample) * 4_294_967_296.0) as u32,
+            step,
             amplitude,
+            step_cos: angle.cos() as f32,
+            step_sin: angle.sin() as f32,
+            re: 1.0,
+            im: 0.0,
         }
     }
 
     fn silent() -> Self {
-        Oscillator {
-            phase: 0,
-            step: 0,
-            amplitude: 0.0,
+        Self::new(0.0, 0.0)
+    }
+
+    /// Puts the phasor at the exact phase of sample `position`.
+    fn seed(&mut self, position: u64) {
+        let phase = u64::from(self.step).wrapping_mul(position) as u32;
+        let angle = phase_to_radians(phase);
+        self.re = angle.cos() as f32;
+        self.im = angle.sin() as f32;
+    }
+
+    /// Puts the phasor at sample `position` the way a run started at the last re-seeding point would have.
+    fn seed_within_interval(&mut self, position: u64) {
+        let offset = position % RESEED_INTERVAL;
+        self.seed(position - offset);
+        for _ in 0..offset {
+            self.advance();
         }
     }
 
-    fn next_sample(&mut self) -> f32 {
-        // The top 24 bits of the phase are exact in an f32.
-        let radians = (self.phase >> 8) as f32 * (TAU / 16_777_216.0);
-        self.phase = self.phase.wrapping_add(self.step);
-        self.amplitude * radians.sin()
+    fn advance(&mut self) {
+        let (re, im) = (self.re, self.im);
+        self.re = re * self.step_cos - im * self.step_sin;
+        self.im = re * self.step_sin + im * self.step_cos;
     }
+
+    fn sample(&self) -> f32 {
+        self.amplitude * self.im
+    }
+}
+
+fn phase_to_radians(phase: u32) -> f64 {
+    f64::from(phase) * (std::f64::consts::TAU / 4_294_967_296.0)
 }
 
 /// When a tone sounds: continuously, once for a duration, or as a repeating on/off pattern.
@@ -274,23 +307,31 @@ impl Tone {
             let Some(run) = out.get_mut(written..written + wanted) else {
                 break;
             };
-            self.fill_run(run, sounding);
+            self.fill_run(run, sounding, self.position);
             written += wanted;
             self.position += wanted as u64;
         }
         written
     }
 
-    fn fill_run(&mut self, run: &mut [i16], sounding: bool) {
+    fn fill_run(&mut self, run: &mut [i16], sounding: bool, start: u64) {
+        if !sounding {
+            // The phase is a function of the position, so it stays continuous across silence for free.
+            run.fill(0);
+            return;
+        }
         let [first, second] = &mut self.oscillators;
-        for sample in run {
-            // The oscillators advance through the off steps too, so the phase stays continuous.
-            let value = first.next_sample() + second.next_sample();
-            *sample = if sounding {
-                value.round().clamp(-32768.0, 32767.0) as i16
-            } else {
-                0
-            };
+        first.seed_within_interval(start);
+        second.seed_within_interval(start);
+        for (position, sample) in (start..).zip(run.iter_mut()) {
+            if position.is_multiple_of(RESEED_INTERVAL) {
+                first.seed(position);
+                second.seed(position);
+            }
+            let value = first.sample() + second.sample();
+            *sample = value.round().clamp(-32768.0, 32767.0) as i16;
+            first.advance();
+            second.advance();
         }
     }
 
@@ -310,6 +351,7 @@ impl Tone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f32::consts::TAU;
 
     fn render(tone: &mut Tone, samples: usize) -> Vec<i16> {
         let mut out = vec![0i16; samples];
@@ -400,6 +442,23 @@ mod tests {
             (largest_step as f32) <= bound,
             "step {largest_step} > {bound}"
         );
+    }
+
+    #[test]
+    fn samples_match_an_exact_sine_within_one_step() {
+        let level = -3.0;
+        let frequency = 1234.5;
+        let mut tone = Tone::beep(frequency, Duration::from_secs(10), level);
+        let samples = render(&mut tone, 80_000);
+        let oscillator = Oscillator::new(frequency, dbm0_to_amplitude(level));
+        for (n, &sample) in samples.iter().enumerate() {
+            let phase = u64::from(oscillator.step).wrapping_mul(n as u64) as u32;
+            let exact = f64::from(dbm0_to_amplitude(level)) * phase_to_radians(phase).sin();
+            assert!(
+                (f64::from(sample) - exact).abs() <= 1.0,
+                "sample {n}: {sample} vs {exact}"
+            );
+        }
     }
 
     #[test]

@@ -16,3 +16,13 @@ pub mod rtp;
 
 pub use rtcp::{RtcpCompound, RtcpError, RtcpPacket, RtcpWriter};
 pub use rtp::{ReceptionStats, RtpError, RtpHeaderBuilder, RtpPacket};
+pub mod dtmf_detect;
+pub mod telephone_event;
+pub mod tone;
+
+pub use dtmf_detect::{DtmfDetector, DtmfDetectorConfig, DtmfEvent};
+pub use telephone_event::{
+    DtmfDigit, EndReason, EventGenerator, EventPacket, EventReceiver, ReceiverEvent,
+    TelephoneEvent, TelephoneEventError,
+};
+pub use tone::{Cadence, Region, Tone};

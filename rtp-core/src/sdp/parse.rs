@@ -144,12 +144,23 @@ impl<'a> Parser<'a> {
         }
         let start = self.pos;
         self.line_number += 1;
-        let (content_len, next) = match rest.find('\n') {
-            Some(nl) => (nl, start + nl + 1),
-            None => (rest.len(), self.text.len()),
+        // One vectorized scan finds the line end and any CR or NUL that may not appear inside a line.
+        let bytes = rest.as_bytes();
+        let end = memchr::memchr3(b'\n', b'\r', 0, bytes).unwrap_or(bytes.len());
+        let next = match bytes.get(end) {
+            None => self.text.len(),
+            Some(b'\n') => start + end + 1,
+            Some(b'\r') if bytes.get(end + 1) == Some(&b'\n') => start + end + 2,
+            Some(_) => {
+                return Err(self.error(
+                    self.line_number,
+                    start + end,
+                    SdpErrorKind::Syntax,
+                    "no CR or NUL inside a line",
+                ));
+            }
         };
-        let raw = rest.get(..content_len).unwrap_or("");
-        let content = raw.strip_suffix('\r').unwrap_or(raw);
+        let content = rest.get(..end).unwrap_or("");
         self.pos = next;
         self.peeked = Some(self.split_line(start, content)?);
         Ok(())
@@ -166,14 +177,6 @@ impl<'a> Parser<'a> {
 
     fn split_line(&self, start: usize, content: &str) -> Result<Line, SdpError> {
         let number = self.line_number;
-        if let Some(bad) = content.bytes().position(|b| b == b'\r' || b == 0) {
-            return Err(self.error(
-                number,
-                start + bad,
-                SdpErrorKind::Syntax,
-                "no CR or NUL inside a line",
-            ));
-        }
         let bytes = content.as_bytes();
         let kind = match bytes.first() {
             Some(k) if k.is_ascii_lowercase() => *k,

@@ -60,7 +60,7 @@ impl Crypto {
         let value = value.strip_prefix("crypto:").unwrap_or(value);
         let skipped = text.len() - value.len();
         Self::parse_value(&ByteString::from(value)).map_err(|mut e| {
-            e.at += skipped;
+            e.at = e.at.saturating_add(skipped);
             e.standalone()
         })
     }

@@ -49,7 +49,7 @@ impl Candidate {
             None => (value, skipped),
         };
         Self::parse_value(&ByteString::from(value)).map_err(|mut e| {
-            e.at += skipped;
+            e.at = e.at.saturating_add(skipped);
             e.standalone()
         })
     }

@@ -90,6 +90,11 @@ struct Line {
 }
 
 impl Line {
+    /// Offset of the line's first byte (the type letter).
+    fn start(&self) -> usize {
+        self.value_at.saturating_sub(2)
+    }
+
     /// Places a field parser's error on this line.
     fn locate(&self, e: FieldError) -> SdpError {
         e.locate(self.number, self.value_at)
@@ -229,7 +234,7 @@ impl<'a> Parser<'a> {
         match &self.peeked {
             Some(l) => Err(self.error(
                 l.number,
-                l.value_at - 2,
+                l.start(),
                 SdpErrorKind::MissingLine { expected },
                 "the mandatory line here",
             )),
@@ -280,7 +285,7 @@ impl<'a> Parser<'a> {
             if sdp.media.len() >= self.limits.max_media {
                 return Err(self.error(
                     m.number,
-                    m.value_at - 2,
+                    m.start(),
                     SdpErrorKind::TooManyMedia {
                         limit: self.limits.max_media,
                     },
@@ -299,7 +304,7 @@ impl<'a> Parser<'a> {
             None => Ok(()),
             Some(l) => Err(self.error(
                 l.number,
-                l.value_at - 2,
+                l.start(),
                 SdpErrorKind::UnexpectedLine {
                     found: char::from(l.kind),
                 },
@@ -369,7 +374,7 @@ impl<'a> Parser<'a> {
             if self.attributes >= self.limits.max_attributes {
                 return Err(self.error(
                     a.number,
-                    a.value_at - 2,
+                    a.start(),
                     SdpErrorKind::TooManyAttributes {
                         limit: self.limits.max_attributes,
                     },

@@ -2,6 +2,9 @@
 //! with no I/O.
 #![warn(missing_docs, unreachable_pub)]
 
+mod error;
+pub use error::Error;
+
 pub mod g711;
 pub mod jitter_buffer;
 #[cfg(feature = "opus")]
@@ -26,3 +29,9 @@ pub use telephone_event::{
     TelephoneEvent, TelephoneEventError,
 };
 pub use tone::{Cadence, Region, Tone};
+
+pub mod sdes;
+pub mod sdp;
+
+pub use sdes::{Crypto, CryptoSuite, SdesError};
+pub use sdp::{MediaDescription, SdpError, SessionDescription};

@@ -305,3 +305,306 @@ impl StreamTable {
             .ok_or(SrtpError::TooManyStreams { limit: self.limit })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SSRC: u32 = 0x1234_5678;
+
+    fn policy() -> SrtpPolicy {
+        SrtpPolicy::new(SrtpProfile::Aes128CmHmacSha1_80)
+    }
+
+    fn context(policy: SrtpPolicy) -> SrtpContext {
+        SrtpContext::new(&policy, &[0x11; 16], &[0x22; 14]).unwrap()
+    }
+
+    /// An RTP packet of `ssrc` with sequence number `seq` and a payload derived from it.
+    fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut packet = vec![0x80, 0];
+        packet.extend_from_slice(&seq.to_be_bytes());
+        packet.extend_from_slice(&[0, 0, 0, 0]);
+        packet.extend_from_slice(&ssrc.to_be_bytes());
+        packet.extend((0..20).map(|i| (seq as u8).wrapping_add(i)));
+        packet
+    }
+
+    fn protect(sender: &mut SrtpContext, plain: &[u8]) -> Vec<u8> {
+        let mut buf = plain.to_vec();
+        buf.resize(plain.len() + 32, 0);
+        let len = sender.protect_rtp(&mut buf, plain.len()).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    fn unprotect(receiver: &mut SrtpContext, srtp: &[u8]) -> Result<Vec<u8>, SrtpError> {
+        let mut buf = srtp.to_vec();
+        let len = receiver.unprotect_rtp(&mut buf)?;
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    #[test]
+    fn the_rollover_counter_advances_across_a_sequence_wrap() {
+        let (mut sender, mut receiver) = (context(policy()), context(policy()));
+        for seq in (65_530..=65_535).chain(0..=5) {
+            let srtp = protect(&mut sender, &rtp(SSRC, seq));
+            assert_eq!(
+                unprotect(&mut receiver, &srtp).unwrap(),
+                rtp(SSRC, seq),
+                "seq {seq}"
+            );
+        }
+        assert_eq!(sender.roc(SSRC), Some(1));
+        assert_eq!(receiver.roc(SSRC), Some(1));
+    }
+
+    #[test]
+    fn packets_reordered_around_the_wrap_keep_their_own_rollover_counter() {
+        let (mut sender, mut receiver) = (context(policy()), context(policy()));
+        let sent: Vec<(u16, Vec<u8>)> = [65_533, 65_534, 65_535, 0, 1, 2]
+            .into_iter()
+            .map(|seq| (seq, protect(&mut sender, &rtp(SSRC, seq))))
+            .collect();
+        for position in [0, 3, 2, 4, 1, 5] {
+            let (seq, srtp) = &sent[position];
+            assert_eq!(
+                unprotect(&mut receiver, srtp).unwrap(),
+                rtp(SSRC, *seq),
+                "seq {seq}"
+            );
+        }
+        assert_eq!(receiver.roc(SSRC), Some(1));
+    }
+
+    #[test]
+    fn a_replayed_packet_is_rejected() {
+        let (mut sender, mut receiver) = (context(policy()), context(policy()));
+        let first = protect(&mut sender, &rtp(SSRC, 7));
+        let second = protect(&mut sender, &rtp(SSRC, 8));
+        unprotect(&mut receiver, &first).unwrap();
+        unprotect(&mut receiver, &second).unwrap();
+        assert_eq!(
+            unprotect(&mut receiver, &first),
+            Err(SrtpError::Replayed { index: 7 })
+        );
+        assert_eq!(
+            unprotect(&mut receiver, &second),
+            Err(SrtpError::Replayed { index: 8 })
+        );
+    }
+
+    #[test]
+    fn a_packet_older_than_the_window_is_rejected() {
+        let small = policy().with_replay_window(64);
+        let (mut sender, mut receiver) = (context(small), context(small));
+        let old = protect(&mut sender, &rtp(SSRC, 100));
+        let new = protect(&mut sender, &rtp(SSRC, 164));
+        unprotect(&mut receiver, &new).unwrap();
+        assert_eq!(
+            unprotect(&mut receiver, &old),
+            Err(SrtpError::TooOld { index: 100 })
+        );
+    }
+
+    #[test]
+    fn a_forged_packet_moves_neither_the_rollover_counter_nor_the_window() {
+        let (mut sender, mut receiver) = (context(policy()), context(policy()));
+        unprotect(&mut receiver, &protect(&mut sender, &rtp(SSRC, 65_000))).unwrap();
+        // Sequence number 100 would be read as the next rollover; its tag is garbage.
+        let mut forged = protect(&mut context(policy()), &rtp(SSRC, 100));
+        let last = forged.len() - 1;
+        forged[last] ^= 0xff;
+        assert_eq!(
+            unprotect(&mut receiver, &forged),
+            Err(SrtpError::AuthenticationFailed)
+        );
+        assert_eq!(receiver.roc(SSRC), Some(0));
+        // The genuine packets around it still pass, including the genuine 100 of ROC 1.
+        for seq in (65_001..=65_535).step_by(89).chain([0, 100]) {
+            let srtp = protect(&mut sender, &rtp(SSRC, seq));
+            assert_eq!(
+                unprotect(&mut receiver, &srtp).unwrap(),
+                rtp(SSRC, seq),
+                "seq {seq}"
+            );
+        }
+        assert_eq!(receiver.roc(SSRC), Some(1));
+    }
+
+    #[test]
+    fn protecting_the_same_index_twice_is_refused() {
+        let mut sender = context(policy());
+        protect(&mut sender, &rtp(SSRC, 1));
+        let mut buf = rtp(SSRC, 1);
+        buf.resize(64, 0);
+        assert_eq!(
+            sender.protect_rtp(&mut buf, 32),
+            Err(SrtpError::Replayed { index: 1 })
+        );
+    }
+
+    #[test]
+    fn a_signalled_rollover_counter_lets_a_receiver_join_a_stream_in_progress() {
+        let mut sender = context(policy());
+        sender.set_roc(SSRC, 5).unwrap();
+        let srtp = protect(&mut sender, &rtp(SSRC, 10));
+        assert_eq!(
+            unprotect(&mut context(policy()), &srtp),
+            Err(SrtpError::AuthenticationFailed)
+        );
+        let mut receiver = context(policy());
+        receiver.set_roc(SSRC, 5).unwrap();
+        assert_eq!(unprotect(&mut receiver, &srtp).unwrap(), rtp(SSRC, 10));
+        assert_eq!(receiver.roc(SSRC), Some(5));
+    }
+
+    fn rtcp(ssrc: u32) -> Vec<u8> {
+        let mut packet = vec![0x80, 201, 0, 7];
+        packet.extend_from_slice(&ssrc.to_be_bytes());
+        packet.extend((0..24).map(|i| i as u8));
+        packet
+    }
+
+    fn protect_rtcp(sender: &mut SrtpContext, plain: &[u8]) -> Vec<u8> {
+        let mut buf = plain.to_vec();
+        buf.resize(plain.len() + 32, 0);
+        let len = sender.protect_rtcp(&mut buf, plain.len()).unwrap();
+        buf.truncate(len);
+        buf
+    }
+
+    #[test]
+    fn srtcp_indices_count_from_zero_and_replays_are_rejected() {
+        for profile in SrtpProfile::ALL {
+            let policy = SrtpPolicy::new(profile);
+            let key = vec![1u8; profile.master_key_len()];
+            let salt = vec![2u8; profile.master_salt_len()];
+            let mut sender = SrtpContext::new(&policy, &key, &salt).unwrap();
+            let mut receiver = SrtpContext::new(&policy, &key, &salt).unwrap();
+            let first = protect_rtcp(&mut sender, &rtcp(SSRC));
+            let second = protect_rtcp(&mut sender, &rtcp(SSRC));
+            // E flag set, index 0: before the tag for AES-CM, last for AEAD (RFC 7714 §9.1).
+            let word_at = if profile.is_aead() {
+                first.len() - 4
+            } else {
+                first.len() - 14
+            };
+            assert_eq!(first[word_at..word_at + 4], [0x80, 0, 0, 0], "{profile:?}");
+            for srtcp in [&first, &second] {
+                let mut buf = srtcp.clone();
+                assert_eq!(
+                    receiver.unprotect_rtcp(&mut buf),
+                    Ok(rtcp(SSRC).len()),
+                    "{profile:?}"
+                );
+                assert_eq!(buf[..rtcp(SSRC).len()], rtcp(SSRC));
+            }
+            let mut replay = first.clone();
+            assert_eq!(
+                receiver.unprotect_rtcp(&mut replay),
+                Err(SrtpError::Replayed { index: 0 })
+            );
+        }
+    }
+
+    #[test]
+    fn unencrypted_srtcp_leaves_the_report_readable_and_still_authenticates_it() {
+        for profile in SrtpProfile::ALL {
+            let policy = SrtpPolicy::new(profile).with_rtcp_encryption(false);
+            let key = vec![1u8; profile.master_key_len()];
+            let salt = vec![2u8; profile.master_salt_len()];
+            let mut sender = SrtpContext::new(&policy, &key, &salt).unwrap();
+            let srtcp = protect_rtcp(&mut sender, &rtcp(SSRC));
+            assert_eq!(srtcp[..rtcp(SSRC).len()], rtcp(SSRC), "{profile:?}");
+            let mut tampered = srtcp.clone();
+            tampered[10] ^= 1;
+            let mut receiver = SrtpContext::new(&policy, &key, &salt).unwrap();
+            assert_eq!(
+                receiver.unprotect_rtcp(&mut tampered),
+                Err(SrtpError::AuthenticationFailed)
+            );
+            let mut genuine = srtcp.clone();
+            assert_eq!(receiver.unprotect_rtcp(&mut genuine), Ok(rtcp(SSRC).len()));
+        }
+    }
+
+    #[test]
+    fn new_ssrcs_beyond_the_limit_are_refused() {
+        let limited = policy().with_max_streams(2);
+        let mut sender = context(limited);
+        protect(&mut sender, &rtp(1, 0));
+        protect(&mut sender, &rtp(2, 0));
+        let mut buf = rtp(3, 0);
+        buf.resize(64, 0);
+        assert_eq!(
+            sender.protect_rtp(&mut buf, 32),
+            Err(SrtpError::TooManyStreams { limit: 2 })
+        );
+    }
+
+    #[test]
+    fn forged_packets_of_unknown_ssrcs_take_no_stream_slot() {
+        let limited = policy().with_max_streams(1);
+        let mut receiver = context(limited);
+        for ssrc in 100..110 {
+            let forged = protect(&mut context(policy().with_max_streams(1)), &rtp(ssrc, 0));
+            let mut forged = forged.clone();
+            forged[12] ^= 1;
+            assert_eq!(
+                unprotect(&mut receiver, &forged),
+                Err(SrtpError::AuthenticationFailed)
+            );
+        }
+        let genuine = protect(&mut context(limited), &rtp(7, 0));
+        assert_eq!(unprotect(&mut receiver, &genuine).unwrap(), rtp(7, 0));
+    }
+
+    #[test]
+    fn protect_needs_room_for_the_tag() {
+        let mut sender = context(policy());
+        let mut buf = rtp(SSRC, 0);
+        let len = buf.len();
+        assert_eq!(
+            sender.protect_rtp(&mut buf, len),
+            Err(SrtpError::BufferTooSmall {
+                needed: len + 10,
+                available: len
+            })
+        );
+        assert_eq!(
+            sender.protect_rtp(&mut buf, len + 1),
+            Err(SrtpError::BufferTooSmall {
+                needed: len + 1,
+                available: len
+            })
+        );
+        // The refused packet did not consume its index.
+        buf.resize(len + 10, 0);
+        assert_eq!(sender.protect_rtp(&mut buf, len), Ok(len + 10));
+    }
+
+    #[test]
+    fn construction_checks_key_salt_and_window_sizes() {
+        let policy = SrtpPolicy::new(SrtpProfile::AeadAes256Gcm);
+        assert_eq!(
+            SrtpContext::new(&policy, &[0; 16], &[0; 12]).unwrap_err(),
+            SrtpError::MasterKeyLength {
+                expected: 32,
+                actual: 16
+            }
+        );
+        assert_eq!(
+            SrtpContext::new(&policy, &[0; 32], &[0; 14]).unwrap_err(),
+            SrtpError::MasterSaltLength {
+                expected: 12,
+                actual: 14
+            }
+        );
+        assert_eq!(
+            SrtpContext::new(&policy.with_replay_window(0), &[0; 32], &[0; 12]).unwrap_err(),
+            SrtpError::ReplayWindowSize { size: 0 }
+        );
+    }
+}

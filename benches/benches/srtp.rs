@@ -206,14 +206,15 @@ fn unprotect(c: &mut Criterion) {
         group.bench_function("tandem", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
         });
-        let mut prepared: Vec<Vec<u8>> = (0..1001)
+        let mut prepared = (0..1001)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into_iter();
         report_allocations(&format!("unprotect {name} tandem"), || {
-            receive(&mut prepared.pop().unwrap())
+            receive(&mut prepared.next().unwrap())
         });
 
         let mut send = their_sender(profile, 0);
@@ -225,14 +226,15 @@ fn unprotect(c: &mut Criterion) {
         group.bench_function("webrtc-srtp", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
         });
-        let mut prepared: Vec<Vec<u8>> = (0..1001)
+        let mut prepared = (0..1001)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into_iter();
         report_allocations(&format!("unprotect {name} webrtc-srtp"), || {
-            receive(&mut prepared.pop().unwrap())
+            receive(&mut prepared.next().unwrap())
         });
         group.finish();
     }
@@ -254,14 +256,15 @@ fn relay(c: &mut Criterion) {
         group.bench_function("tandem", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
         });
-        let mut prepared: Vec<Vec<u8>> = (0..1001)
+        let mut prepared = (0..1001)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into_iter();
         report_allocations(&format!("relay {name} tandem"), || {
-            forward(&mut prepared.pop().unwrap())
+            forward(&mut prepared.next().unwrap())
         });
 
         let mut send = their_sender(profile, 1);
@@ -274,14 +277,15 @@ fn relay(c: &mut Criterion) {
         group.bench_function("webrtc-srtp", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
         });
-        let mut prepared: Vec<Vec<u8>> = (0..1001)
+        let mut prepared = (0..1001)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into_iter();
         report_allocations(&format!("relay {name} webrtc-srtp"), || {
-            forward(&mut prepared.pop().unwrap())
+            forward(&mut prepared.next().unwrap())
         });
         group.finish();
     }

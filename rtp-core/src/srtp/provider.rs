@@ -6,17 +6,20 @@
 //! without allocating.
 //!
 //! Backends:
-//! - [`RustCryptoProvider`]: pure Rust (`aes`, `hmac` + `sha1`, `aes-gcm`).
+//! - [`RustCryptoProvider`]: pure Rust (`aes`, `sha1`, `aes-gcm`).
 //! - [`RingProvider`] (feature `ring`, on by default): AES-GCM from `ring`'s assembly, which is
 //!   about twice as fast as `aes-gcm`; AES-CM and HMAC-SHA1 as in [`RustCryptoProvider`]
 //!   (`ring` has no raw counter mode and its SHA-1 is slower than `sha1` with SHA-NI).
 //!
-//! Both share the AES-CM keystream: on x86-64 with AES-NI it interleaves eight counter blocks
-//! through the AES instructions directly, elsewhere it runs the `aes` crate in batches.
+//! Both share the AES-CM keystream (on x86-64 with AES-NI it interleaves eight counter blocks
+//! through the AES instructions directly, elsewhere it runs the `aes` crate in batches) and the
+//! HMAC-SHA1, which runs RFC 2104 on the `sha1` compression function from precomputed pad
+//! states.
 
 mod aes_cm;
 #[cfg(target_arch = "x86_64")]
 mod aes_ni;
+mod hmac_sha1;
 #[cfg(feature = "ring")]
 mod ring;
 mod rust_crypto;

@@ -5,9 +5,10 @@ use super::SrtpError;
 /// A replay window over packet indices (48-bit SRTP or 31-bit SRTCP indices).
 ///
 /// The window remembers which of the `size` indices up to the highest accepted one were seen.
-/// It is a ring of bits: bit `index % capacity` stands for `index`, and moving the top forward
-/// clears the bits of the indices it skips, so an accepted packet costs a few word operations
-/// and never a shift of the whole bitmap nor an allocation. The bitmap is allocated once, here.
+/// It is a ring of bits: bit `index % capacity` stands for `index` (capacity is `size` rounded
+/// up to a power of two, so that is a mask, not a division), and moving the top forward clears
+/// the bits of the indices it skips, so an accepted packet costs a few word operations and never
+/// a shift of the whole bitmap nor an allocation. The bitmap is allocated once, here.
 ///
 /// Use [`ReplayWindow::check`] before authenticating a packet and [`ReplayWindow::accept`] only
 /// after, so that forged packets cannot move the window.
@@ -30,7 +31,7 @@ impl ReplayWindow {
             return Err(SrtpError::ReplayWindowSize { size });
         }
         Ok(ReplayWindow {
-            bits: vec![0; size.div_ceil(64)].into_boxed_slice(),
+            bits: vec![0; size.div_ceil(64).next_power_of_two()].into_boxed_slice(),
             size: size as u64,
             highest: None,
         })
@@ -91,7 +92,7 @@ impl ReplayWindow {
     }
 
     fn position(&self, index: u64) -> (usize, u64) {
-        let bit = index % self.capacity();
+        let bit = index & (self.capacity() - 1);
         ((bit / 64) as usize, 1 << (bit % 64))
     }
 
@@ -110,13 +111,14 @@ impl ReplayWindow {
     /// Clears the bits of indices `old_highest + 1 ..= new_highest`, which the ring reuses.
     fn clear_after(&mut self, old_highest: u64, new_highest: u64) {
         let capacity = self.capacity();
+        let ring_mask = capacity - 1;
         if new_highest - old_highest >= capacity {
             self.bits.fill(0);
             return;
         }
         let mut index = old_highest + 1;
         while index <= new_highest {
-            let bit = index % capacity;
+            let bit = index & ring_mask;
             let in_word = (64 - bit % 64).min(new_highest - index + 1);
             let mask = if in_word == 64 {
                 u64::MAX

@@ -3,7 +3,7 @@
 use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
 use super::aes_cm::AesCm;
-use super::rust_crypto::PrecomputedHmac;
+use super::hmac_sha1::PrecomputedHmac;
 use super::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
 use crate::srtp::SrtpError;
 
@@ -19,7 +19,7 @@ impl CryptoProvider for RingProvider {
     }
 
     fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
-        Ok(Box::new(PrecomputedHmac::new(key)?))
+        Ok(Box::new(PrecomputedHmac::new(key)))
     }
 
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {

@@ -1,16 +1,14 @@
 //! The pure-Rust provider: RustCrypto `aes`, `hmac` + `sha1`, `aes-gcm`.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-
 use super::aes_cm::AesCm;
+use super::hmac_sha1::PrecomputedHmac;
 use super::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
 use crate::srtp::SrtpError;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
 
-/// Pure-Rust crypto: RustCrypto `aes` (AES-CM, on AES-NI when present), `hmac` + `sha1`
-/// (SHA-NI when present) and `aes-gcm`.
+/// Pure-Rust crypto: RustCrypto `aes` (AES-CM, on AES-NI when present), `sha1` (HMAC, on
+/// SHA-NI when present) and `aes-gcm`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCryptoProvider;
 
@@ -20,7 +18,7 @@ impl CryptoProvider for RustCryptoProvider {
     }
 
     fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
-        Ok(Box::new(PrecomputedHmac::new(key)?))
+        Ok(Box::new(PrecomputedHmac::new(key)))
     }
 
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
@@ -31,29 +29,6 @@ impl CryptoProvider for RustCryptoProvider {
         };
         let cipher = cipher.map_err(|_| SrtpError::Crypto("AES-GCM key must be 16 or 32 bytes"))?;
         Ok(Box::new(cipher))
-    }
-}
-
-/// HMAC-SHA1 keyed once: the keyed state already holds the hashed inner and outer pads, so a
-/// packet costs a copy of two SHA-1 states and the compressions over its own bytes.
-pub(crate) struct PrecomputedHmac {
-    keyed: Hmac<Sha1>,
-}
-
-impl PrecomputedHmac {
-    pub(crate) fn new(key: &[u8]) -> Result<Self, SrtpError> {
-        let keyed = <Hmac<Sha1> as KeyInit>::new_from_slice(key)
-            .map_err(|_| SrtpError::Crypto("HMAC key rejected"))?;
-        Ok(PrecomputedHmac { keyed })
-    }
-}
-
-impl HmacSha1 for PrecomputedHmac {
-    fn sign(&self, message: &[u8], suffix: &[u8]) -> [u8; 20] {
-        let mut mac = self.keyed.clone();
-        mac.update(message);
-        mac.update(suffix);
-        mac.finalize().into_bytes().into()
     }
 }
 

@@ -50,7 +50,7 @@ const PAYLOAD: usize = 160;
 const RTP_LEN: usize = 12 + PAYLOAD;
 const SSRC: u32 = 0x0bad_cafe;
 /// Packets prepared (untimed) per batch for the receive-side benches.
-const BATCH: usize = 1024;
+const BATCH: usize = 64;
 
 fn rtp(seq: u16) -> Vec<u8> {
     let mut packet = vec![0x80, 0x00];

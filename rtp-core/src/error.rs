@@ -11,6 +11,9 @@ pub enum Error {
     /// An RTCP packet is malformed.
     #[error(transparent)]
     Rtcp(#[from] crate::rtcp::RtcpError),
+    /// SRTP/SRTCP protection or unprotection failed (authentication, replay, …).
+    #[error(transparent)]
+    Srtp(#[from] crate::srtp::SrtpError),
     /// A session description is malformed or exceeds a limit.
     #[error(transparent)]
     Sdp(#[from] crate::sdp::SdpError),

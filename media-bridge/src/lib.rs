@@ -1,5 +1,29 @@
 //! WebRTC <-> RTP media relay (the rtpengine role) for the Tandem VoIP toolkit.
 //!
-//! **Status: skeleton.** This crate is planned but not implemented yet; it exports nothing. Its scope:
-//! STUN (RFC 8489) and an ICE-lite agent with consent freshness (RFC 7675), DTLS-SRTP (RFC 5764), RFC 7983 demultiplexing, call sessions with legs of any RTP profile bridged both ways, symmetric RTP latching, a port pool, and an NG protocol control server compatible with Kamailio's rtpengine module.
+//! **Status: protocol cores.** What exists, all sans-IO (no sockets, no clocks: the caller passes `now`):
+//! - [`stun`]: the RFC 8489 message codec (zero-copy parser, allocation-free writer, MESSAGE-INTEGRITY,
+//!   FINGERPRINT, the ICE attributes).
+//! - [`ice`]: an ICE-lite agent (RFC 8445 §2.5) for one rtcp-muxed component, with consent freshness
+//!   (RFC 7675) and ICE restart, plus the SDP attribute lines for our side.
+//! - [`demux`]: RFC 7983 classification of packets sharing one port.
+//!
+//! Still to come: DTLS-SRTP (RFC 5764), call sessions with legs of any RTP profile bridged both ways,
+//! symmetric RTP latching, a port pool, and an NG protocol control server compatible with Kamailio's
+//! rtpengine module.
 #![warn(missing_docs, unreachable_pub)]
+
+pub mod demux;
+pub mod ice;
+pub mod stun;
+
+mod error;
+
+/// Compiles and runs the README example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
+pub use demux::{PacketKind, classify};
+pub use error::Error;
+pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};
+pub use stun::{IntegrityKey, Message, MessageWriter, StunError};

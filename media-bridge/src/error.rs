@@ -1,0 +1,16 @@
+//! The crate's error type.
+
+use crate::ice::IceError;
+use crate::stun::StunError;
+
+/// Every error this crate returns, by layer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A STUN message could not be parsed, verified or written.
+    #[error("STUN: {0}")]
+    Stun(#[from] StunError),
+    /// The ICE agent refused an operation (bad credentials, candidate limits, no randomness).
+    #[error("ICE: {0}")]
+    Ice(#[from] IceError),
+}

@@ -1,0 +1,74 @@
+//! The pure-Rust provider: RustCrypto `aes`, `hmac` + `sha1`, `aes-gcm`.
+
+use super::aes_cm::AesCm;
+use super::hmac_sha1::PrecomputedHmac;
+use super::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
+use crate::srtp::SrtpError;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
+
+/// Pure-Rust crypto: RustCrypto `aes` (AES-CM, on AES-NI when present), `sha1` (HMAC, on
+/// SHA-NI when present) and `aes-gcm`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustCryptoProvider;
+
+impl CryptoProvider for RustCryptoProvider {
+    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError> {
+        Ok(Box::new(AesCm::new(key)?))
+    }
+
+    fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
+        Ok(Box::new(PrecomputedHmac::new(key)))
+    }
+
+    fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+        let cipher = match key.len() {
+            16 => Aes128Gcm::new_from_slice(key).map(RustCryptoGcm::Aes128),
+            32 => Aes256Gcm::new_from_slice(key).map(RustCryptoGcm::Aes256),
+            _ => return Err(SrtpError::Crypto("AES-GCM key must be 16 or 32 bytes")),
+        };
+        let cipher = cipher.map_err(|_| SrtpError::Crypto("AES-GCM key must be 16 or 32 bytes"))?;
+        Ok(Box::new(cipher))
+    }
+}
+
+enum RustCryptoGcm {
+    Aes128(Aes128Gcm),
+    Aes256(Aes256Gcm),
+}
+
+impl AesGcmCipher for RustCryptoGcm {
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Result<[u8; 16], SrtpError> {
+        let nonce = (*nonce).into();
+        let tag = match self {
+            RustCryptoGcm::Aes128(cipher) => {
+                cipher.encrypt_inout_detached(&nonce, aad, data.into())
+            }
+            RustCryptoGcm::Aes256(cipher) => {
+                cipher.encrypt_inout_detached(&nonce, aad, data.into())
+            }
+        };
+        tag.map(Into::into)
+            .map_err(|_| SrtpError::Crypto("AES-GCM input too long"))
+    }
+
+    fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), SrtpError> {
+        let nonce = (*nonce).into();
+        let tag = (*tag).into();
+        let opened = match self {
+            RustCryptoGcm::Aes128(cipher) => {
+                cipher.decrypt_inout_detached(&nonce, aad, data.into(), &tag)
+            }
+            RustCryptoGcm::Aes256(cipher) => {
+                cipher.decrypt_inout_detached(&nonce, aad, data.into(), &tag)
+            }
+        };
+        opened.map_err(|_| SrtpError::AuthenticationFailed)
+    }
+}

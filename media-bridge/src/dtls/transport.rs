@@ -19,8 +19,8 @@ pub enum DtlsEvent {
         /// The master keys and salts of both directions.
         keys: SrtpKeys,
     },
-    /// The handshake failed; the transport is dead and ignores further input. Start a new one
-    /// (with new SDP) to retry.
+    /// The handshake failed, or a connected association got a fatal alert; the transport is dead
+    /// and ignores further input. Start a new one (with new SDP) to retry.
     Failed(DtlsError),
     /// The peer closed the association (`close_notify`) after it was connected.
     Closed,

@@ -13,4 +13,7 @@ pub enum Error {
     /// The ICE agent refused an operation (bad credentials, candidate limits, no randomness).
     #[error("ICE: {0}")]
     Ice(#[from] IceError),
+    /// DTLS-SRTP: certificate, fingerprint, handshake or key export.
+    #[error(transparent)]
+    Dtls(#[from] crate::dtls::DtlsError),
 }

@@ -7,12 +7,15 @@
 //!   (RFC 7675) and ICE restart, plus the SDP attribute lines for our side.
 //! - [`demux`]: RFC 7983 classification of packets sharing one port.
 //!
-//! Still to come: DTLS-SRTP (RFC 5764), call sessions with legs of any RTP profile bridged both ways,
+//! - [`dtls`]: DTLS-SRTP (RFC 5764) over `dimpl`, with fingerprint checks and SRTP key export into rtp-core.
+//!
+//! Still to come: call sessions with legs of any RTP profile bridged both ways,
 //! symmetric RTP latching, a port pool, and an NG protocol control server compatible with Kamailio's
 //! rtpengine module.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod demux;
+pub mod dtls;
 pub mod ice;
 pub mod stun;
 
@@ -24,6 +27,10 @@ mod error;
 struct ReadmeExample;
 
 pub use demux::{PacketKind, classify};
+pub use dtls::{
+    CertificateFingerprint, DtlsCertificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole,
+    DtlsTransport, SrtpKeys,
+};
 pub use error::Error;
 pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};

@@ -6,7 +6,6 @@
 //! - [`ice`]: an ICE-lite agent (RFC 8445 §2.5) for one rtcp-muxed component, with consent freshness
 //!   (RFC 7675) and ICE restart, plus the SDP attribute lines for our side.
 //! - [`demux`]: RFC 7983 classification of packets sharing one port.
-//!
 //! - [`dtls`]: DTLS-SRTP (RFC 5764) over `dimpl`, with fingerprint checks and SRTP key export into rtp-core.
 //!
 //! Still to come: call sessions with legs of any RTP profile bridged both ways,

@@ -4,7 +4,7 @@
 //!   (RFC 5626), sans-IO: given `now`, the request, the [`Flow`] it came on and the AOR's bindings, it returns
 //!   a [`RegisterOutcome`] (the response and the [`BindingChange`]s to store).
 //! - [`LocationStore`] / [`CredentialStore`]: async storage of bindings and of digest credentials (HA1 only),
-//!   with backends behind features: [`MemoryStore`] (`memory`, default), `SqliteStore` (`sqlite`),
+//!   with backends behind features: `MemoryStore` (`memory`, default), `SqliteStore` (`sqlite`),
 //!   `PostgresStore` (`postgres`), `RedisStore` (`redis`, with change notifications shared between proxies).
 //! - [`RegistrarService`]: the short async driver that loads bindings, runs the registrar and stores the
 //!   changes.
@@ -45,7 +45,6 @@
 //! # });
 //! ```
 #![warn(missing_docs, unreachable_pub)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aor;
 mod binding;

@@ -3,10 +3,10 @@
 //!
 //! | backend | feature | notes |
 //! |---|---|---|
-//! | [`MemoryStore`] | `memory` (default) | sharded map, one process |
-//! | [`SqliteStore`] | `sqlite` | bundled SQLite, one file; the reference stack's default |
-//! | [`PostgresStore`] | `postgres` | shared by several proxies |
-//! | [`RedisStore`] | `redis` | shared by several proxies, with change notifications |
+//! | `MemoryStore` | `memory` (default) | sharded map, one process |
+//! | `SqliteStore` | `sqlite` | bundled SQLite, one file; the reference stack's default |
+//! | `PostgresStore` | `postgres` | shared by several proxies |
+//! | `RedisStore` | `redis` | shared by several proxies, with change notifications |
 //!
 //! The traits use native `async fn` in traits (written as `fn … -> impl Future + Send` so that callers on a
 //! multi-threaded runtime can rely on `Send` futures): no boxing and no `async-trait` macro. The price is that
@@ -97,6 +97,8 @@ pub trait CredentialStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
+// A shared store is a store: `Arc<S>` and `&S` forward every call.
+
 impl<S: LocationStore> LocationStore for Arc<S> {
     fn bindings(
         &self,
@@ -128,6 +130,62 @@ impl<S: LocationStore> LocationStore for Arc<S> {
 }
 
 impl<S: CredentialStore> CredentialStore for Arc<S> {
+    fn ha1(
+        &self,
+        username: &str,
+        realm: &str,
+        algorithm: DigestAlgorithm,
+    ) -> impl Future<Output = Result<Option<Ha1>, Error>> + Send {
+        S::ha1(self, username, realm, algorithm)
+    }
+
+    fn put_credential(
+        &self,
+        credential: &Credential,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        S::put_credential(self, credential)
+    }
+
+    fn remove_credential(
+        &self,
+        username: &str,
+        realm: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        S::remove_credential(self, username, realm)
+    }
+}
+
+impl<S: LocationStore> LocationStore for &S {
+    fn bindings(
+        &self,
+        aor: &Aor,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<Binding>, Error>> + Send {
+        S::bindings(self, aor, now)
+    }
+
+    fn apply(
+        &self,
+        aor: &Aor,
+        changes: &[BindingChange],
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        S::apply(self, aor, changes)
+    }
+
+    fn sweep(&self, now: SystemTime) -> impl Future<Output = Result<usize, Error>> + Send {
+        S::sweep(self, now)
+    }
+
+    fn aors(&self, now: SystemTime) -> impl Future<Output = Result<Vec<Aor>, Error>> + Send {
+        S::aors(self, now)
+    }
+
+    fn binding_count(&self, now: SystemTime) -> impl Future<Output = Result<usize, Error>> + Send {
+        S::binding_count(self, now)
+    }
+}
+
+impl<S: CredentialStore> CredentialStore for &S {
     fn ha1(
         &self,
         username: &str,

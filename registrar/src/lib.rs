@@ -67,5 +67,10 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{CredentialStore, LocationStore};
+
+/// The README's example, compiled and run as a doc-test so that it stays true.
+#[cfg(all(doctest, feature = "memory"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 #[cfg(feature = "redis")]
 pub use store::{RedisConfig, RedisStore, RegistrationEvent, RegistrationWatch};

@@ -10,6 +10,8 @@ use tandem_sip_core::{Contact, HeaderName, NameAddr, Request};
 pub(crate) const MAX_REQUEST_CONTACTS: usize = 32;
 /// Most Path entries one REGISTER may carry.
 pub(crate) const MAX_PATH_ENTRIES: usize = 16;
+/// Longest `+sip.instance` accepted (a `<urn:uuid:…>` is 47 bytes).
+const MAX_INSTANCE: usize = 256;
 /// Most bytes of User-Agent kept with a binding.
 const MAX_USER_AGENT: usize = 256;
 /// RFC 3261 §10.3 step 6: a malformed expiration "SHOULD be treated as equivalent to 3600".
@@ -81,11 +83,17 @@ fn contact_entry(value: &Bytes) -> Result<ContactEntry, Reject> {
     let expires = params
         .get("expires")
         .map(|p| p.value().and_then(decimal).unwrap_or(MALFORMED_EXPIRES));
-    let instance = params
-        .get("+sip.instance")
-        .and_then(|p| p.decoded_value())
-        .and_then(|v| String::from_utf8(v.into_owned()).ok())
-        .filter(|v| !v.is_empty());
+    let instance = match params.get("+sip.instance").and_then(|p| p.decoded_value()) {
+        None => None,
+        Some(v) if v.is_empty() => None,
+        Some(v) if v.len() > MAX_INSTANCE => {
+            return Err(Reject::BadRequest("Contact +sip.instance Too Long"));
+        }
+        Some(v) => Some(
+            String::from_utf8(v.into_owned())
+                .map_err(|_| Reject::BadRequest("Malformed Contact +sip.instance"))?,
+        ),
+    };
     contact.params_mut().remove("expires");
     Ok(ContactEntry {
         contact,
@@ -161,7 +169,11 @@ pub(crate) fn via_count(request: &Request) -> usize {
 /// The User-Agent, cut to a bounded length at a character boundary.
 pub(crate) fn user_agent(request: &Request) -> Option<String> {
     let raw = request.headers().get(&HeaderName::UserAgent)?.value();
-    let text = String::from_utf8_lossy(raw);
+    // Folded lines and other control characters become spaces: the value ends up on dashboards and logs.
+    let text: String = String::from_utf8_lossy(raw)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut end = text.len().min(MAX_USER_AGENT);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -202,6 +214,15 @@ mod tests {
         assert_eq!(e.q, QValue::from_thousandths(500));
         assert_eq!(e.instance.as_deref(), Some("<urn:uuid:1>"));
         assert_eq!(e.reg_id, Some(2));
+    }
+
+    #[test]
+    fn overlong_instance_is_rejected() {
+        let long = format!(
+            "<sip:a@192.0.2.1>;+sip.instance=\"<urn:{}>\"",
+            "x".repeat(300)
+        );
+        assert!(parse_contact_value(&long).is_err());
     }
 
     #[test]

@@ -745,6 +745,40 @@ fn outbound_through_a_first_hop_with_ob_in_its_path_is_accepted() {
 }
 
 #[test]
+fn two_outbound_flows_may_be_removed_in_one_request() {
+    let mut h = harness();
+    let r = register().header("Supported: outbound");
+    h.send(&r.clone().contact(&outbound_contact("192.0.2.10", 1)));
+    h.send(
+        &r.clone()
+            .cseq(2)
+            .contact(&outbound_contact("192.0.2.10", 2)),
+    );
+    let out = h.send(
+        &r.cseq(3)
+            .header("Expires: 0")
+            .contact(&outbound_contact("192.0.2.10", 1).replace(";expires=600", ""))
+            .contact(&outbound_contact("192.0.2.10", 2).replace(";expires=600", "")),
+    );
+    assert_eq!(status(&out), 200);
+    assert!(h.bindings.is_empty());
+}
+
+#[test]
+fn user_agent_is_kept_on_one_line() {
+    let mut h = harness();
+    h.send(
+        &register()
+            .header("User-Agent: phone/2\r\n (build 7)")
+            .contact("<sip:alice@192.0.2.10>"),
+    );
+    assert_eq!(
+        h.only_binding().user_agent.as_deref(),
+        Some("phone/2   (build 7)")
+    );
+}
+
+#[test]
 fn two_outbound_flows_in_one_request_are_refused_with_400() {
     let mut h = harness();
     let out = h.send(

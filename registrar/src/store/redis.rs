@@ -286,6 +286,9 @@ impl LocationStore for RedisStore {
     }
 
     async fn apply(&self, aor: &Aor, changes: &[BindingChange]) -> Result<(), Error> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         let mut event = EventRecord {
             aor: aor.as_str().to_owned(),
             upserts: Vec::new(),

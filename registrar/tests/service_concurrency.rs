@@ -12,7 +12,10 @@ use tandem_registrar::{
 fn service() -> Arc<RegistrarService<MemoryStore>> {
     let mut config = RegistrarConfig::default();
     config.max_contacts = None;
-    Arc::new(RegistrarService::new(Registrar::new(config), MemoryStore::new()))
+    Arc::new(RegistrarService::new(
+        Registrar::new(config),
+        MemoryStore::new(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,7 +39,10 @@ async fn concurrent_registrations_of_many_aors_all_land() {
         assert_eq!(outcome.response.status().as_u16(), 200);
     }
     assert_eq!(service.store().binding_count(now).await.ok(), Some(64));
-    assert_eq!(service.store().aors(now).await.map(|a| a.len()).ok(), Some(64));
+    assert_eq!(
+        service.store().aors(now).await.map(|a| a.len()).ok(),
+        Some(64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,6 +66,10 @@ async fn concurrent_registrations_of_one_aor_keep_every_contact() {
         assert_eq!(outcome.response.status().as_u16(), 200);
     }
     let alice = Aor::parse("sip:alice@example.com").unwrap_or_else(|e| panic!("{e}"));
-    let bindings = service.store().bindings(&alice, now).await.unwrap_or_else(|e| panic!("{e}"));
+    let bindings = service
+        .store()
+        .bindings(&alice, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bindings.len(), 32);
 }

@@ -156,20 +156,13 @@ impl Registrar {
             Err(reject) => return rejected(request, None, reject),
         };
         match self.update(now, request, flow, current) {
-            Ok((changes, bindings, outbound, path)) => {
-                let accepted = Accepted {
-                    bindings: &bindings,
-                    path: &path,
-                    outbound,
-                };
-                RegisterOutcome {
-                    response: ok_response(request, now, &accepted),
-                    aor: Some(aor),
-                    changes,
-                    bindings,
-                    rejection: None,
-                }
-            }
+            Ok(accepted) => RegisterOutcome {
+                response: ok_response(request, now, &accepted),
+                aor: Some(aor),
+                changes: accepted.changes,
+                bindings: accepted.bindings,
+                rejection: None,
+            },
             Err(reject) => rejected(request, Some(aor), reject),
         }
     }
@@ -220,14 +213,13 @@ impl Registrar {
     }
 
     /// Steps 6–7 of §10.3 over a working copy of the bindings; the changes are the difference at the end.
-    #[allow(clippy::type_complexity)]
     fn update(
         &self,
         now: SystemTime,
         request: &Request,
         flow: &Flow,
         current: &[Binding],
-    ) -> Result<(Vec<BindingChange>, Vec<Binding>, bool, Vec<Path>), Reject> {
+    ) -> Result<Accepted, Reject> {
         let ctx = context(now, request, flow)?;
         let contacts = request::contacts(request)?;
         let live: Vec<Binding> = current
@@ -241,7 +233,7 @@ impl Registrar {
             Contacts::Query => {}
             Contacts::Wildcard => remove_all(&ctx, &mut working)?,
             Contacts::List(entries) => {
-                self.check_outbound(&ctx, &entries)?;
+                check_outbound(&ctx, &entries)?;
                 for entry in entries {
                     outbound |= self.apply_contact(&ctx, entry, &mut working)?;
                 }
@@ -254,44 +246,17 @@ impl Registrar {
             return Err(Reject::TooManyContacts);
         }
         order_by_q(&mut working);
-        let changes = difference(current, &working);
-        let echo = if request::supports(request, "path") {
+        let path = if request::supports(request, "path") {
             ctx.path
         } else {
             Vec::new()
         };
-        Ok((changes, working, outbound, echo))
-    }
-
-    /// RFC 5626 §6: one flow per REGISTER, and only through a first hop that supports outbound.
-    fn check_outbound(
-        &self,
-        ctx: &RegisterContext<'_>,
-        entries: &[ContactEntry],
-    ) -> Result<(), Reject> {
-        // De-registering several flows at once is fine; registering is one flow per request.
-        let flows = entries
-            .iter()
-            .filter(|e| is_outbound(ctx, e) && e.expires.or(ctx.header_expires) != Some(0))
-            .count();
-        if flows == 0 {
-            return Ok(());
-        }
-        if flows > 1 {
-            return Err(Reject::BadRequest("More Than One Outbound Flow"));
-        }
-        // The first hop's Path entry is the last one: each proxy adds its own on top.
-        let first_hop_ok = request::via_count(ctx.request) <= 1
-            || ctx
-                .path
-                .last()
-                .and_then(|p| p.uri().as_sip())
-                .is_some_and(|u| u.params().contains("ob"));
-        if first_hop_ok {
-            Ok(())
-        } else {
-            Err(Reject::FirstHopLacksOutbound)
-        }
+        Ok(Accepted {
+            changes: difference(current, &working),
+            bindings: working,
+            path,
+            outbound,
+        })
     }
 
     /// Add, refresh or remove the binding one contact names; returns whether it registered an outbound flow.
@@ -327,17 +292,9 @@ impl Registrar {
             }
             return Ok(false);
         }
-        let key = match (found.and_then(|i| working.get(i)), &entry) {
-            (Some(existing), _) => existing.key.clone(),
-            (
-                None,
-                ContactEntry {
-                    instance: Some(instance),
-                    reg_id: Some(reg_id),
-                    ..
-                },
-            ) if outbound => BindingKey::for_flow(instance, *reg_id),
-            (None, _) => BindingKey::for_contact(entry.contact.uri()),
+        let key = match found.and_then(|i| working.get(i)) {
+            Some(existing) => existing.key.clone(),
+            None => new_key(&entry, outbound),
         };
         let binding = new_binding(ctx, key, entry, expires, outbound);
         match found.and_then(|i| working.get_mut(i)) {
@@ -345,6 +302,32 @@ impl Registrar {
             None => working.push(binding),
         }
         Ok(outbound)
+    }
+}
+
+/// RFC 5626 §6: one flow per REGISTER, and only through a first hop that supports outbound.
+fn check_outbound(ctx: &RegisterContext<'_>, entries: &[ContactEntry]) -> Result<(), Reject> {
+    // De-registering several flows at once is fine; registering is one flow per request.
+    let flows = entries
+        .iter()
+        .filter(|e| is_outbound(ctx, e) && e.expires.or(ctx.header_expires) != Some(0))
+        .count();
+    if flows == 0 {
+        return Ok(());
+    }
+    if flows > 1 {
+        return Err(Reject::BadRequest("More Than One Outbound Flow"));
+    }
+    // The first hop's Path entry is the last one, since each proxy adds its own on top; the topmost entry
+    // is accepted too, as some deployments read RFC 5626 §6's "first Path header field value" that way.
+    let has_ob = |p: &Path| p.uri().as_sip().is_some_and(|u| u.params().contains("ob"));
+    let first_hop_ok = request::via_count(ctx.request) <= 1
+        || ctx.path.last().is_some_and(has_ob)
+        || ctx.path.first().is_some_and(has_ob);
+    if first_hop_ok {
+        Ok(())
+    } else {
+        Err(Reject::FirstHopLacksOutbound)
     }
 }
 
@@ -397,6 +380,14 @@ fn same_binding(binding: &Binding, entry: &ContactEntry, outbound: bool) -> bool
             && binding.instance == entry.instance;
     }
     !binding.is_outbound() && binding.uri().equivalent(entry.contact.uri())
+}
+
+/// The name of a new binding: its flow for outbound, its contact URI otherwise.
+fn new_key(entry: &ContactEntry, outbound: bool) -> BindingKey {
+    match (&entry.instance, entry.reg_id) {
+        (Some(instance), Some(reg_id)) if outbound => BindingKey::for_flow(instance, reg_id),
+        _ => BindingKey::for_contact(entry.contact.uri()),
+    }
 }
 
 fn new_binding(

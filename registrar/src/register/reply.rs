@@ -1,6 +1,6 @@
 //! The registrar's answers: why a REGISTER is refused, and the 200 (OK) listing the bindings.
 
-use crate::binding::Binding;
+use crate::binding::{Binding, BindingChange};
 use bytes::Bytes;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -130,27 +130,29 @@ pub(crate) fn to_tag(request: &Request) -> String {
     format!("{hash:016x}")
 }
 
-/// What a successful REGISTER reports back.
-pub(crate) struct Accepted<'a> {
+/// What a successful REGISTER decided and reports back.
+pub(crate) struct Accepted {
+    /// The changes to store.
+    pub(crate) changes: Vec<BindingChange>,
     /// The AOR's bindings after the request, in q order.
-    pub(crate) bindings: &'a [Binding],
+    pub(crate) bindings: Vec<Binding>,
     /// The Path to echo (RFC 3327 §5.3: only when the UA supports path).
-    pub(crate) path: &'a [Path],
+    pub(crate) path: Vec<Path>,
     /// Whether an RFC 5626 flow was registered (adds `Require: outbound`).
     pub(crate) outbound: bool,
 }
 
 /// The 200 (OK) of RFC 3261 §10.3 step 8: every current binding with its remaining time, and a Date.
-pub(crate) fn ok_response(request: &Request, now: SystemTime, accepted: &Accepted<'_>) -> Response {
+pub(crate) fn ok_response(request: &Request, now: SystemTime, accepted: &Accepted) -> Response {
     let mut builder = Response::from_request(request, StatusCode::OK, Some(&to_tag(request)));
-    for binding in accepted.bindings {
+    for binding in &accepted.bindings {
         let mut contact = binding.contact.clone();
         let remaining = binding.remaining(now).to_string();
         contact.params_mut().set("expires", Some(&remaining));
         builder = builder.field(HeaderField::from_typed(&Contact::Address(contact)));
     }
     if !accepted.path.is_empty() {
-        builder = builder.field(path_field(accepted.path));
+        builder = builder.field(path_field(&accepted.path));
     }
     if accepted.outbound {
         builder = builder.header(HeaderName::Require, "outbound");

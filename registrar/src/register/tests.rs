@@ -745,6 +745,23 @@ fn outbound_through_a_first_hop_with_ob_in_its_path_is_accepted() {
 }
 
 #[test]
+fn outbound_through_two_proxies_needs_ob_from_one_of_the_end_hops() {
+    let mut h = harness();
+    let r = register()
+        .through_proxy()
+        .header("Supported: outbound, path")
+        .contact(&outbound_contact("192.0.2.10", 1));
+    let edge_marked = r
+        .clone()
+        .header("Path: <sip:core.example.com;lr>, <sip:edge.example.com;lr;ob>");
+    assert_eq!(status(&h.send(&edge_marked)), 200);
+    let none_marked = r
+        .cseq(2)
+        .header("Path: <sip:core.example.com;lr>, <sip:edge.example.com;lr>");
+    assert_eq!(status(&h.send(&none_marked)), 439);
+}
+
+#[test]
 fn two_outbound_flows_may_be_removed_in_one_request() {
     let mut h = harness();
     let r = register().header("Supported: outbound");

@@ -31,6 +31,10 @@ pub(crate) const HEX: u16 = 1 << 11;
 pub(crate) const SCHEME: u16 = 1 << 12;
 /// `qdtext` (inside a quoted string, excluding `"` and `\`), counting any byte >= 0x80 as UTF-8
 pub(crate) const QDTEXT: u16 = 1 << 13;
+/// `gen-value` characters outside quoted strings: `token` / `host` (including IPv6 references)
+pub(crate) const GEN_VALUE: u16 = 1 << 14;
+/// `qdtext` plus SP and HTAB: what a quoted string holds between quoted-pairs and folded line breaks
+const QDTEXT_WSP: u16 = 1 << 15;
 
 const fn build() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -93,7 +97,13 @@ const fn build() -> [u16; 256] {
         }
         // qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII; LWS is handled by the scanner.
         if b == b'!' || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80 {
-            v |= QDTEXT;
+            v |= QDTEXT | QDTEXT_WSP;
+        }
+        if b == b' ' || b == b'\t' {
+            v |= QDTEXT_WSP;
+        }
+        if v & TOKEN != 0 || matches!(b, b'[' | b']' | b':') {
+            v |= GEN_VALUE;
         }
         t[c] = v;
         c += 1;
@@ -276,6 +286,8 @@ pub(crate) fn quoted_string(b: &[u8], start: usize) -> Result<usize, ParseError>
     }
     let mut i = start + 1;
     loop {
+        // Display names and parameter values are mostly plain text: skip it in bulk.
+        i = scan(b, i, QDTEXT_WSP);
         match b.get(i) {
             None => return Err(ParseError::syntax(i, "closing quote")),
             Some(b'"') => return Ok(i + 1),
@@ -283,7 +295,6 @@ pub(crate) fn quoted_string(b: &[u8], start: usize) -> Result<usize, ParseError>
                 Some(&c) if c <= 0x7f && c != b'\r' && c != b'\n' => i += 2,
                 _ => return Err(ParseError::syntax(i + 1, "quoted-pair")),
             },
-            Some(&c) if is(c, QDTEXT) => i += 1,
             Some(_) => {
                 let j = skip_lws(b, i);
                 if j == i {

@@ -9,7 +9,7 @@
 //!   linear white space (including folded lines) may surround `;` and `=`.
 
 use crate::error::ParseError;
-use crate::grammar::{self, PARAM, TOKEN};
+use crate::grammar::{self, GEN_VALUE, PARAM, TOKEN};
 use crate::uri::escape::{eq_unescaped, escape_into, unescape};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -163,13 +163,7 @@ fn gen_value_end(b: &[u8], i: usize) -> Result<usize, ParseError> {
     if b.get(i) == Some(&b'"') {
         return grammar::quoted_string(b, i);
     }
-    let mut e = i;
-    while let Some(&c) = b.get(e) {
-        if !(grammar::is(c, TOKEN) || matches!(c, b'[' | b']' | b':')) {
-            break;
-        }
-        e += 1;
-    }
+    let e = grammar::scan(b, i, GEN_VALUE);
     if e == i {
         return Err(ParseError::syntax(i, "parameter value"));
     }
@@ -385,9 +379,7 @@ impl Params {
 }
 
 fn write_gen_value(out: &mut Vec<u8>, v: &[u8]) {
-    let plain = !v.is_empty()
-        && v.iter()
-            .all(|&c| grammar::is(c, TOKEN) || matches!(c, b'[' | b']' | b':'));
+    let plain = !v.is_empty() && v.iter().all(|&c| grammar::is(c, GEN_VALUE));
     if plain {
         out.extend_from_slice(v);
         return;

@@ -3,6 +3,14 @@
 use bytes::Bytes;
 use std::fmt;
 
+/// The length of a header name and its first letter in lower case (0 for an empty name).
+const fn length_and_first_letter(name: &str) -> (usize, u8) {
+    match name.as_bytes().first() {
+        Some(c) => (name.len(), c.to_ascii_lowercase()),
+        None => (0, 0),
+    }
+}
+
 macro_rules! header_names {
     ($( $(#[$doc:meta])* $variant:ident => $canonical:literal, $compact:expr; )*) => {
         /// A header field name.
@@ -37,15 +45,28 @@ macro_rules! header_names {
 
             /// Recognise a well-known name (long or compact form, any case); `None` for anything else.
             pub fn lookup(name: &[u8]) -> Option<HeaderName> {
+                let (&first, _) = name.split_first()?;
+                let first = first.to_ascii_lowercase();
                 if name.len() == 1 {
-                    let c = name[0].to_ascii_lowercase();
-                    $( if $compact == Some(c) { return Some(HeaderName::$variant); } )*
+                    $( if $compact == Some(first) { return Some(HeaderName::$variant); } )*
                     return None;
                 }
-                $( if name.eq_ignore_ascii_case($canonical.as_bytes()) { return Some(HeaderName::$variant); } )*
+                // Length and first letter are compile-time constants per name, so only the names that share
+                // both with `name` (rarely more than one) are compared in full.
+                $(
+                    if (name.len(), first) == const { length_and_first_letter($canonical) }
+                        && name.eq_ignore_ascii_case($canonical.as_bytes())
+                    {
+                        return Some(HeaderName::$variant);
+                    }
+                )*
                 None
             }
         }
+
+        /// Every well-known name.
+        #[cfg(test)]
+        const ALL_KNOWN: &[HeaderName] = &[$(HeaderName::$variant),*];
     };
 }
 
@@ -200,6 +221,28 @@ mod tests {
         assert_eq!(HeaderName::lookup(b"call-id"), Some(HeaderName::CallId));
         assert_eq!(HeaderName::lookup(b"X-Foo"), None);
         assert_eq!(HeaderName::Via.compact(), Some(b'v'));
+    }
+
+    #[test]
+    fn every_known_name_is_found_in_any_case_and_near_misses_are_not() {
+        for known in ALL_KNOWN {
+            let name = known.as_str();
+            assert_eq!(HeaderName::lookup(name.as_bytes()).as_ref(), Some(known));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(HeaderName::lookup(upper.as_bytes()).as_ref(), Some(known));
+            let mut near = name.to_ascii_lowercase().into_bytes();
+            if let Some(last) = near.last_mut() {
+                *last = b'#';
+            }
+            assert_eq!(HeaderName::lookup(&near), None, "{name}");
+            if let Some(c) = known.compact() {
+                assert_eq!(
+                    HeaderName::lookup(&[c.to_ascii_uppercase()]).as_ref(),
+                    Some(known)
+                );
+            }
+        }
+        assert_eq!(HeaderName::lookup(b""), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod headers;
 pub use builder::{RequestBuilder, ResponseBuilder};
 pub use headers::{Elements, HeaderField, Headers, ListElement, ListElements, TypedValues};
 
-pub(crate) use headers::{count_elements, trim_range};
+pub(crate) use headers::{count_elements, is_lws, trim_range};
 
 use crate::header::HeaderName;
 use crate::method::{Method, StatusCode};

@@ -1,9 +1,10 @@
 //! Parsing SIP messages from the wire: one datagram at a time ([`parse_message`]) or from a byte stream
 //! ([`StreamFramer`]).
 //!
-//! The parser finds lines with `memchr`, reads the start line and header names with nom, and keeps every header
-//! value as a [`bytes::Bytes`] slice of the input: a parse allocates one `Vec` for the header list and
-//! nothing per header.
+//! The parser finds lines with `memchr`, reads the start line with nom and header names with a table lookup per
+//! byte, and keeps every header value as a [`bytes::Bytes`] slice of the input: a parse allocates one `Vec` for
+//! the header list and nothing per header. A datagram's lines are found once: their positions are recorded while
+//! the line structure and limits are checked, then the fields are parsed from them.
 //!
 //! Leniency, decided once for the datagram and stream paths alike:
 //! - A line may end in a bare LF as well as CRLF (RFC 3261 §7 asks for CRLF; some implementations send LF,
@@ -19,6 +20,7 @@
 //!
 //! Header values are not checked beyond the line structure: typed views check them when asked for.
 
+mod header_section;
 mod start_line;
 mod stream;
 
@@ -26,14 +28,10 @@ pub use stream::{Frame, StreamFramer};
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::header::HeaderName;
-use crate::message::{
-    HeaderField, Headers, Message, Request, Response, count_elements, trim_range,
-};
+use crate::message::{HeaderField, Headers, Message};
 use bytes::Bytes;
-use memchr::{memchr, memchr2};
-use nom::Parser;
-use nom::character::complete::{char, space0};
-use start_line::StartLine;
+use header_section::{FieldSpans, HeadLine, LineKind, parse_head};
+use memchr::memchr2;
 
 /// Hard limits on what the parser accepts, each reported with its own [`ParseErrorKind`].
 ///
@@ -117,13 +115,16 @@ pub fn parse_message_head(datagram: Bytes, limits: &Limits) -> Result<Message, P
 }
 
 /// The message without its body, and where the body starts.
+// Inlined into its two callers so that the message is built in place rather than copied out.
+#[inline]
 fn datagram_head(datagram: &Bytes, limits: &Limits) -> Result<(Message, usize), ParseError> {
     if datagram.len() > limits.max_message_size {
         return Err(too_large(limits));
     }
     let start = skip_crlfs(datagram);
+    let mut spans = FieldSpans::new();
     let mut scanner = HeadScanner::new(start);
-    let body_start = match scanner.scan(datagram, limits)? {
+    let body_start = match scanner.scan_lines(datagram, limits, |line| spans.line(line))? {
         Some(body_start) => body_start,
         // The end of a datagram is unambiguous, so one that stops right after a complete header line has
         // simply left out the empty line (as some RFC 4475 test messages do) and has no body.
@@ -136,7 +137,11 @@ fn datagram_head(datagram: &Bytes, limits: &Limits) -> Result<(Message, usize), 
             });
         }
     };
-    let message = parse_head(datagram, start, body_start, scanner.fields, limits)?;
+    let message = if spans.complete() {
+        spans.parse(datagram, limits)?
+    } else {
+        parse_head(datagram, start, body_start, scanner.fields, limits)?
+    };
     Ok((message, body_start))
 }
 
@@ -190,6 +195,16 @@ impl HeadScanner {
         buf: &[u8],
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
+        self.scan_lines(buf, limits, |_| {})
+    }
+
+    /// [`HeadScanner::scan`], handing every complete non-empty line to `on_line` as it is found.
+    pub(crate) fn scan_lines(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        mut on_line: impl FnMut(HeadLine),
+    ) -> Result<Option<usize>, ParseError> {
         loop {
             let rest = buf.get(self.pos..).unwrap_or_default();
             let Some(found) = memchr2(b'\r', b'\n', rest) else {
@@ -209,7 +224,7 @@ impl HeadScanner {
                     }
                 }
             }
-            if let Some(body_start) = self.end_line(buf, lf, limits)? {
+            if let Some(body_start) = self.end_line(buf, lf, limits, &mut on_line)? {
                 return Ok(Some(body_start));
             }
         }
@@ -221,6 +236,7 @@ impl HeadScanner {
         buf: &[u8],
         lf: usize,
         limits: &Limits,
+        on_line: &mut impl FnMut(HeadLine),
     ) -> Result<Option<usize>, ParseError> {
         let has_cr = lf > self.line_start && buf.get(lf - 1) == Some(&b'\r');
         let content_end = if has_cr { lf - 1 } else { lf };
@@ -237,8 +253,12 @@ impl HeadScanner {
             }
             return Ok(Some(lf + 1));
         }
-        let folded = self.fields > 0 && matches!(buf.get(self.line_start), Some(b' ' | b'\t'));
-        if !folded {
+        let kind = match (self.fields, buf.get(self.line_start)) {
+            (0, _) => LineKind::Start,
+            (_, Some(b' ' | b'\t')) => LineKind::Continuation,
+            _ => LineKind::Field,
+        };
+        if kind != LineKind::Continuation {
             self.fields += 1;
             if self.fields > limits.max_headers.saturating_add(1) {
                 return Err(ParseError {
@@ -250,6 +270,11 @@ impl HeadScanner {
                 });
             }
         }
+        on_line(HeadLine {
+            kind,
+            start: self.line_start,
+            end: content_end,
+        });
         self.line_start = lf + 1;
         self.pos = lf + 1;
         Ok(None)
@@ -307,195 +332,6 @@ pub(crate) fn body_length(headers: &Headers) -> Result<BodyLength, ParseError> {
     Ok(length)
 }
 
-/// Parse the start line and header fields of `buf[start..body_start]`, which [`HeadScanner`] has found to be
-/// a complete header section of `fields` logical lines.
-pub(crate) fn parse_head(
-    buf: &Bytes,
-    start: usize,
-    body_start: usize,
-    fields: usize,
-    limits: &Limits,
-) -> Result<Message, ParseError> {
-    let (line_end, mut pos) = line_bounds(buf, start, body_start);
-    let start_line = start_line::parse(buf, start, line_end)?;
-    let mut headers = Headers::with_capacity(fields.saturating_sub(1));
-    let mut vias = 0usize;
-    loop {
-        let (field_end, next) = logical_line(buf, pos, body_start);
-        if field_end == pos {
-            break;
-        }
-        let field = parse_field(buf, pos, field_end)?;
-        if field.name() == &HeaderName::Via {
-            vias += count_elements(field.value());
-            if vias > limits.max_vias {
-                return Err(ParseError {
-                    offset: field.offset(),
-                    kind: ParseErrorKind::TooManyVias {
-                        limit: limits.max_vias,
-                    },
-                    expected: "fewer Via entries",
-                });
-            }
-        }
-        headers.push(field);
-        pos = next;
-    }
-    Ok(match start_line {
-        StartLine::Request {
-            method,
-            uri,
-            version,
-        } => Message::Request(Request::from_parts(
-            method,
-            uri,
-            version,
-            headers,
-            Bytes::new(),
-        )),
-        StartLine::Response {
-            version,
-            status,
-            reason,
-        } => Message::Response(Response::from_parts(
-            version,
-            status,
-            reason,
-            headers,
-            Bytes::new(),
-        )),
-    })
-}
-
-/// End of the content of the physical line starting at `pos` (before CR LF or LF) and the start of the next
-/// line, within `buf[..limit]`.
-fn line_bounds(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
-    let line = buf.get(pos..limit).unwrap_or_default();
-    match memchr(b'\n', line) {
-        Some(i) => {
-            let lf = pos + i;
-            let end = if i > 0 && buf.get(lf - 1) == Some(&b'\r') {
-                lf - 1
-            } else {
-                lf
-            };
-            (end, lf + 1)
-        }
-        None => (limit, limit),
-    }
-}
-
-/// Like [`line_bounds`], but a header field continues over folded lines (starting with SP or HTAB).
-fn logical_line(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
-    let (mut end, mut next) = line_bounds(buf, pos, limit);
-    while end > pos && next < limit && matches!(buf.get(next), Some(b' ' | b'\t')) {
-        (end, next) = line_bounds(buf, next, limit);
-    }
-    (end, next)
-}
-
-/// `token` characters (RFC 3261 §25.1).
-pub(crate) fn is_token(c: u8) -> bool {
-    TOKEN[usize::from(c)]
-}
-
-/// [`is_token`] as a table: header names are read byte by byte on every field.
-static TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        c += 1;
-    }
-    table
-};
-
-type NomError<'a> = nom::error::Error<&'a [u8]>;
-
-/// Offset in the message of the input a nom parser failed on.
-fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> usize {
-    match error {
-        nom::Err::Error(e) | nom::Err::Failure(e) => {
-            line_start + line.len().saturating_sub(e.input.len())
-        }
-        nom::Err::Incomplete(_) => line_start + line.len(),
-    }
-}
-
-/// Parse one header field, `buf[begin..end]` (without the final line ending).
-fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, ParseError> {
-    let line = buf.get(begin..end).unwrap_or_default();
-    // A plain loop rather than nom's `take_while1` here: this runs once per field and is measurably faster.
-    let name_len = line
-        .iter()
-        .position(|&c| !is_token(c))
-        .unwrap_or(line.len());
-    if name_len == 0 {
-        return Err(ParseError::syntax(begin, "header field name"));
-    }
-    let (name, rest) = line.split_at(name_len);
-    let (rest, _) = (space0, char(':'))
-        .parse(rest)
-        .map_err(|e: nom::Err<NomError<'_>>| {
-            ParseError::syntax(
-                failed_at(line, begin, &e),
-                "':' after the header field name",
-            )
-        })?;
-    let value_start = end - rest.len();
-    let (s, e) = trim_range(rest);
-    let name_end = begin + name.len();
-    // Keep the spelling only where writing the canonical name would change it (compact form, other case);
-    // that spares a reference count update per field in the common case.
-    if let Some(known) = common_name(name) {
-        let value = buf.slice(value_start + s..value_start + e);
-        return Ok(HeaderField::parsed(
-            known,
-            Bytes::new(),
-            value,
-            value_start + s,
-        ));
-    }
-    let (name, raw_name) = match HeaderName::lookup(name) {
-        Some(known) if known.as_str().as_bytes() == name => (known, Bytes::new()),
-        Some(known) => (known, buf.slice(begin..name_end)),
-        None => (HeaderName::Other(buf.slice(begin..name_end)), Bytes::new()),
-    };
-    let value = buf.slice(value_start + s..value_start + e);
-    Ok(HeaderField::parsed(name, raw_name, value, value_start + s))
-}
-
-/// The header names most messages carry, in their canonical spelling: an exact match compiles to a switch on
-/// the length and one comparison, where the general case-insensitive lookup tries every known name.
-fn common_name(name: &[u8]) -> Option<HeaderName> {
-    Some(match name {
-        b"Via" => HeaderName::Via,
-        b"From" => HeaderName::From,
-        b"To" => HeaderName::To,
-        b"Call-ID" => HeaderName::CallId,
-        b"CSeq" => HeaderName::CSeq,
-        b"Contact" => HeaderName::Contact,
-        b"Max-Forwards" => HeaderName::MaxForwards,
-        b"Content-Length" => HeaderName::ContentLength,
-        b"Content-Type" => HeaderName::ContentType,
-        b"Route" => HeaderName::Route,
-        b"Record-Route" => HeaderName::RecordRoute,
-        b"Allow" => HeaderName::Allow,
-        b"Supported" => HeaderName::Supported,
-        b"User-Agent" => HeaderName::UserAgent,
-        b"Expires" => HeaderName::Expires,
-        b"Authorization" => HeaderName::Authorization,
-        b"Proxy-Authorization" => HeaderName::ProxyAuthorization,
-        b"WWW-Authenticate" => HeaderName::WwwAuthenticate,
-        _ => return None,
-    })
-}
-
 /// The body length a Content-Length field announces.
 fn content_length_value(field: &HeaderField) -> Result<usize, ParseError> {
     let value = field.value();
@@ -548,35 +384,6 @@ mod tests {
             scan(b"A\r\nB: c\rd\r\n\r\n"),
             Err(ParseError::syntax(8, "LF after CR"))
         );
-    }
-
-    #[test]
-    fn common_names_agree_with_the_general_lookup() {
-        for name in [
-            "Via",
-            "From",
-            "To",
-            "Call-ID",
-            "CSeq",
-            "Contact",
-            "Max-Forwards",
-            "Content-Length",
-            "Content-Type",
-            "Route",
-            "Record-Route",
-            "Allow",
-            "Supported",
-            "User-Agent",
-            "Expires",
-            "Authorization",
-            "Proxy-Authorization",
-            "WWW-Authenticate",
-        ] {
-            let fast = common_name(name.as_bytes());
-            assert_eq!(fast, HeaderName::lookup(name.as_bytes()), "{name}");
-            assert_eq!(fast.as_ref().map(HeaderName::as_str), Some(name));
-        }
-        assert_eq!(common_name(b"via"), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The first line of a message: a Request-Line or a Status-Line (RFC 3261 §7.1, §7.2).
 
-use super::{NomError, failed_at, is_token};
+use super::header_section::is_token;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::message::Version;
 use crate::method::{Method, StatusCode};
@@ -25,6 +25,18 @@ pub(super) enum StartLine {
         status: StatusCode,
         reason: Bytes,
     },
+}
+
+type NomError<'a> = nom::error::Error<&'a [u8]>;
+
+/// Offset in the message of the input a nom parser failed on.
+fn failed_at(line: &[u8], line_start: usize, error: &nom::Err<NomError<'_>>) -> usize {
+    match error {
+        nom::Err::Error(e) | nom::Err::Failure(e) => {
+            line_start + line.len().saturating_sub(e.input.len())
+        }
+        nom::Err::Incomplete(_) => line_start + line.len(),
+    }
 }
 
 /// The part of the message a start-line parser works on, to turn positions into message offsets.
@@ -144,6 +156,12 @@ fn three_digits(code: &[u8]) -> u16 {
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` ("SIP" case-insensitive).
 fn sip_version<'a>(line: &Line<'a>, input: &'a [u8]) -> Result<(&'a [u8], Version), ParseError> {
+    // Nearly every message says exactly `SIP/2.0`; the general grammar below handles everything else.
+    if let Some(rest) = input.strip_prefix(b"SIP/2.0")
+        && !rest.first().is_some_and(u8::is_ascii_digit)
+    {
+        return Ok((rest, Version::SIP_2_0));
+    }
     let (rest, (_, major, _, minor)) = (tag_no_case("SIP/"), digit1, char('.'), digit1)
         .parse(input)
         .map_err(line.syntax("SIP-Version"))?;

@@ -1,3 +1,57 @@
 //! `tandem`: the Tandem reference stack and its command-line tools.
+//!
+//! Today the binary carries one tool, `tandem sip parse`, which shows how tandem-sip-core reads a SIP message:
+//! every header field as received, its typed view where the crate has one, and (with `--validate`) the reply
+//! a UAS would send. The stack roles (`stack`, `proxy`, `media`, `ivr`, `admin`) come later.
 
-fn main() {}
+mod sip_json;
+mod sip_parse;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The Tandem VoIP toolkit's reference stack and tools.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// SIP tools.
+    #[command(subcommand)]
+    Sip(SipCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SipCommand {
+    /// Parse one SIP message (a datagram's bytes) and print it as JSON.
+    ///
+    /// Exits 0 when the message parses (whatever `--validate` concludes) and 1 when it does not, printing
+    /// `error at byte N: <kind>: expected <what>` on stderr.
+    Parse {
+        /// The file holding the message; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+        /// Also run the checks a UAS applies (RFC 3261 §8.2; §8.1.3 for a response) and print the status code
+        /// and reason phrase it would answer with.
+        #[arg(long)]
+        validate: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Sip(SipCommand::Parse { file, validate }) => sip_parse::run(file, validate),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tandem: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -3,12 +3,12 @@
 
 use subtle::ConstantTimeEq;
 
-use super::header::RTCP_CLEAR_LEN;
 use super::key_derivation::SessionKeys;
 use super::packet_index::roc_of;
 use super::profile::SRTCP_INDEX_LEN;
 use super::provider::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
 use super::{SrtpError, SrtpProfile};
+use crate::rtcp::HEADER_AND_SSRC_LEN as RTCP_CLEAR_LEN;
 
 /// AES-GCM authentication tag length (RFC 7714 §6: 16 octets for every SRTP AEAD profile).
 const GCM_TAG_LEN: usize = 16;

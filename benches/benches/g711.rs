@@ -13,7 +13,7 @@ fn frame() -> [i16; g711::SAMPLES_PER_20MS] {
     let mut pcm = [0i16; g711::SAMPLES_PER_20MS];
     let len = pcm.len() as f64;
     for (i, sample) in pcm.iter_mut().enumerate() {
-        let t = i as f64 / f64::from(g711::CLOCK_RATE);
+        let t = i as f64 / f64::from(g711::SAMPLE_RATE);
         let envelope = 0.05 + 0.9 * (std::f64::consts::PI * i as f64 / len).sin();
         *sample = (20_000.0 * envelope * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16;
     }

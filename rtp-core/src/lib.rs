@@ -31,7 +31,7 @@ pub mod tone;
 pub use dtmf_detect::{DtmfDetector, DtmfDetectorConfig, DtmfEvent};
 pub use error::Error;
 pub use g711::G711;
-pub use jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};
+pub use jitter_buffer::{JitterBuffer, JitterBufferConfig, MediaFrame, Playout, PushOutcome};
 #[cfg(feature = "opus")]
 pub use opus::{OpusApplication, OpusChannels, OpusDecoder, OpusEncoder, OpusError};
 pub use rtcp::{RtcpCompound, RtcpError, RtcpPacket, RtcpWriter};

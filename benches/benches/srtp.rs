@@ -3,48 +3,22 @@
 //!
 //! Groups: `srtp_protect`, `srtp_unprotect`, `srtp_relay` (unprotect with key A, protect with
 //! key B, as a media relay does) and `srtcp_protect`, each per profile. Allocations per packet
-//! are counted with a counting global allocator and printed after each group.
+//! are counted with `tandem_benches::CountingAllocator` and printed after each group.
 //!
 //! Smoke run: `cargo bench -p tandem-benches --bench srtp -- --warm-up-time 0.5 --measurement-time 1`
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tandem_benches::{RUNS, print_allocations};
 use tandem_rtp_core::srtp::{SrtpContext, SrtpPolicy, SrtpProfile};
 use webrtc_srtp::context::Context as TheirContext;
 use webrtc_srtp::option::srtp_replay_protection;
 use webrtc_srtp::protection_profile::ProtectionProfile as TheirProfile;
 
-/// Counts heap allocations so that the per-packet figure can be printed.
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static ALLOCATOR: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 const PAYLOAD: usize = 160;
 const RTP_LEN: usize = 12 + PAYLOAD;
@@ -105,17 +79,6 @@ fn set_seq(packet: &mut [u8], seq: u16) {
     packet[2..4].copy_from_slice(&seq.to_be_bytes());
 }
 
-/// Prints heap allocations per call of `op` over 1000 calls.
-fn report_allocations(what: &str, mut op: impl FnMut()) {
-    op();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..1000 {
-        op();
-    }
-    let per_op = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 1000.0;
-    println!("allocations/op {what}: {per_op}");
-}
-
 fn protect(c: &mut Criterion) {
     for profile in SrtpProfile::ALL {
         let name = profile.sdes_name();
@@ -132,7 +95,7 @@ fn protect(c: &mut Criterion) {
             black_box(tx.protect_rtp(black_box(&mut buf), RTP_LEN).unwrap());
         };
         group.bench_function("tandem", |b| b.iter(&mut step));
-        report_allocations(&format!("protect {name} tandem"), &mut step);
+        print_allocations(&format!("protect {name} tandem"), &mut step);
 
         let mut tx = theirs(profile, 0, false);
         let mut plain = rtp(0);
@@ -143,7 +106,7 @@ fn protect(c: &mut Criterion) {
             black_box(tx.encrypt_rtp(black_box(&plain)).unwrap());
         };
         group.bench_function("webrtc-srtp", |b| b.iter(&mut step));
-        report_allocations(&format!("protect {name} webrtc-srtp"), &mut step);
+        print_allocations(&format!("protect {name} webrtc-srtp"), &mut step);
         group.finish();
     }
 }
@@ -206,14 +169,14 @@ fn unprotect(c: &mut Criterion) {
         group.bench_function("tandem", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
         });
-        let mut prepared = (0..1001)
+        let mut prepared = (0..=RUNS)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
             .collect::<Vec<_>>()
             .into_iter();
-        report_allocations(&format!("unprotect {name} tandem"), || {
+        print_allocations(&format!("unprotect {name} tandem"), || {
             receive(&mut prepared.next().unwrap())
         });
 
@@ -226,14 +189,14 @@ fn unprotect(c: &mut Criterion) {
         group.bench_function("webrtc-srtp", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
         });
-        let mut prepared = (0..1001)
+        let mut prepared = (0..=RUNS)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
             .collect::<Vec<_>>()
             .into_iter();
-        report_allocations(&format!("unprotect {name} webrtc-srtp"), || {
+        print_allocations(&format!("unprotect {name} webrtc-srtp"), || {
             receive(&mut prepared.next().unwrap())
         });
         group.finish();
@@ -256,14 +219,14 @@ fn relay(c: &mut Criterion) {
         group.bench_function("tandem", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
         });
-        let mut prepared = (0..1001)
+        let mut prepared = (0..=RUNS)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
             .collect::<Vec<_>>()
             .into_iter();
-        report_allocations(&format!("relay {name} tandem"), || {
+        print_allocations(&format!("relay {name} tandem"), || {
             forward(&mut prepared.next().unwrap())
         });
 
@@ -277,14 +240,14 @@ fn relay(c: &mut Criterion) {
         group.bench_function("webrtc-srtp", |b| {
             b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
         });
-        let mut prepared = (0..1001)
+        let mut prepared = (0..=RUNS)
             .map(|_| {
                 seq = seq.wrapping_add(1);
                 send(seq)
             })
             .collect::<Vec<_>>()
             .into_iter();
-        report_allocations(&format!("relay {name} webrtc-srtp"), || {
+        print_allocations(&format!("relay {name} webrtc-srtp"), || {
             forward(&mut prepared.next().unwrap())
         });
         group.finish();
@@ -308,7 +271,7 @@ fn srtcp_protect(c: &mut Criterion) {
             black_box(tx.protect_rtcp(black_box(&mut buf), len).unwrap());
         };
         group.bench_function("tandem", |b| b.iter(&mut step));
-        report_allocations(&format!("srtcp protect {name} tandem"), &mut step);
+        print_allocations(&format!("srtcp protect {name} tandem"), &mut step);
 
         let mut tx = theirs(profile, 0, false);
         let report = rtcp_sender_report();
@@ -316,7 +279,7 @@ fn srtcp_protect(c: &mut Criterion) {
             black_box(tx.encrypt_rtcp(black_box(&report)).unwrap());
         };
         group.bench_function("webrtc-srtp", |b| b.iter(&mut step));
-        report_allocations(&format!("srtcp protect {name} webrtc-srtp"), &mut step);
+        print_allocations(&format!("srtcp protect {name} webrtc-srtp"), &mut step);
         group.finish();
     }
 }

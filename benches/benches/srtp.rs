@@ -10,7 +10,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use tandem_benches::{RUNS, print_allocations};
 use tandem_rtp_core::srtp::{SrtpContext, SrtpPolicy, SrtpProfile};
 use webrtc_srtp::context::Context as TheirContext;
@@ -154,51 +155,61 @@ fn their_sender(profile: SrtpProfile, variant: u8) -> impl FnMut(u16) -> Vec<u8>
     move |seq| tx.encrypt_rtp(&rtp(seq)).unwrap().to_vec()
 }
 
+/// Times `receive` as `implementation` in `group` on packets that `send` prepares untimed, then
+/// prints its allocations per packet under `what`.
+fn bench_receiving(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    implementation: &str,
+    what: &str,
+    mut send: impl FnMut(u16) -> Vec<u8>,
+    mut receive: impl FnMut(&mut Vec<u8>),
+) {
+    let mut seq = 0u16;
+    group.bench_function(implementation, |b| {
+        b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
+    });
+    let mut prepared = (0..=RUNS)
+        .map(|_| {
+            seq = seq.wrapping_add(1);
+            send(seq)
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    print_allocations(&format!("{what} {implementation}"), || {
+        if let Some(mut packet) = prepared.next() {
+            receive(&mut packet);
+        }
+    });
+}
+
 fn unprotect(c: &mut Criterion) {
     for profile in SrtpProfile::ALL {
         let name = profile.sdes_name();
         let mut group = c.benchmark_group(format!("srtp_unprotect/{name}"));
         group.throughput(Throughput::Bytes(RTP_LEN as u64));
+        let what = format!("unprotect {name}");
 
-        let mut send = our_sender(profile, 0);
         let mut rx = ours(profile, 0);
-        let mut seq = 0u16;
-        let mut receive = |packet: &mut Vec<u8>| {
-            black_box(rx.unprotect_rtp(black_box(packet)).unwrap());
-        };
-        group.bench_function("tandem", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
-        });
-        let mut prepared = (0..=RUNS)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        print_allocations(&format!("unprotect {name} tandem"), || {
-            receive(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "tandem",
+            &what,
+            our_sender(profile, 0),
+            |packet| {
+                black_box(rx.unprotect_rtp(black_box(packet)).unwrap());
+            },
+        );
 
-        let mut send = their_sender(profile, 0);
         let mut rx = theirs(profile, 0, true);
-        let mut seq = 0u16;
-        let mut receive = |packet: &mut Vec<u8>| {
-            black_box(rx.decrypt_rtp(black_box(packet)).unwrap());
-        };
-        group.bench_function("webrtc-srtp", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
-        });
-        let mut prepared = (0..=RUNS)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        print_allocations(&format!("unprotect {name} webrtc-srtp"), || {
-            receive(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "webrtc-srtp",
+            &what,
+            their_sender(profile, 0),
+            |packet| {
+                black_box(rx.decrypt_rtp(black_box(packet)).unwrap());
+            },
+        );
         group.finish();
     }
 }
@@ -208,48 +219,31 @@ fn relay(c: &mut Criterion) {
         let name = profile.sdes_name();
         let mut group = c.benchmark_group(format!("srtp_relay/{name}"));
         group.throughput(Throughput::Bytes(RTP_LEN as u64));
+        let what = format!("relay {name}");
 
-        let mut send = our_sender(profile, 1);
         let (mut leg_a, mut leg_b) = (ours(profile, 1), ours(profile, 2));
-        let mut seq = 0u16;
-        let mut forward = |packet: &mut Vec<u8>| {
-            let plain = leg_a.unprotect_rtp(packet).unwrap();
-            black_box(leg_b.protect_rtp(packet, plain).unwrap());
-        };
-        group.bench_function("tandem", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
-        });
-        let mut prepared = (0..=RUNS)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        print_allocations(&format!("relay {name} tandem"), || {
-            forward(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "tandem",
+            &what,
+            our_sender(profile, 1),
+            |packet| {
+                let plain = leg_a.unprotect_rtp(packet).unwrap();
+                black_box(leg_b.protect_rtp(packet, plain).unwrap());
+            },
+        );
 
-        let mut send = their_sender(profile, 1);
         let (mut leg_a, mut leg_b) = (theirs(profile, 1, true), theirs(profile, 2, false));
-        let mut seq = 0u16;
-        let mut forward = |packet: &mut Vec<u8>| {
-            let plain = leg_a.decrypt_rtp(packet).unwrap();
-            black_box(leg_b.encrypt_rtp(&plain).unwrap());
-        };
-        group.bench_function("webrtc-srtp", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
-        });
-        let mut prepared = (0..=RUNS)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        print_allocations(&format!("relay {name} webrtc-srtp"), || {
-            forward(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "webrtc-srtp",
+            &what,
+            their_sender(profile, 1),
+            |packet| {
+                let plain = leg_a.decrypt_rtp(packet).unwrap();
+                black_box(leg_b.encrypt_rtp(&plain).unwrap());
+            },
+        );
         group.finish();
     }
 }

@@ -1,22 +1,15 @@
 //! Real browser descriptions (see tests/data/sdp/README.md) and hand-written SIP ones, parsed field by field
 //! and written back.
 
+mod sdp_data;
+
 use bytes::Bytes;
+use sdp_data::sample;
 use tandem_rtp_core::sdes::{CryptoSuite, KeyLifetime, Mki};
 use tandem_rtp_core::sdp::{
     Attribute, CandidateType, Direction, SdpError, SessionDescription, Setup,
 };
 use tandem_rtp_core::srtp::SrtpProfile;
-
-macro_rules! sample {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/sdp/",
-            $name
-        ))
-    };
-}
 
 const SAMPLES: &[(&str, &str)] = &[
     (

@@ -5,7 +5,7 @@ use core::fmt;
 use super::key_derivation::{SRTCP_LABELS, SRTP_LABELS, SessionKeys};
 use super::packet_index::{estimate_index, roc_of};
 use super::provider::{CryptoProvider, default_provider};
-use super::transform::{MAX_SRTCP_INDEX, SrtcpTrailer, Transform};
+use super::transform::{MAX_SRTCP_INDEX, SrtcpTrailer, Transform, prefix_mut};
 use super::{ReplayWindow, SrtpError, SrtpPolicy, SrtpProfile};
 use crate::rtcp::first_ssrc;
 use crate::rtp::RtpPacket;
@@ -96,11 +96,7 @@ impl SrtpContext {
     /// Protects the RTP packet `buf[..len]` in place: encrypts its payload and appends the
     /// authentication tag. Returns the SRTP packet length, `len + profile.rtp_overhead()`.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let available = buf.len();
-        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
-            needed: len,
-            available,
-        })?;
+        let packet = prefix_mut(buf, len)?;
         let header = HeaderFields::read(packet)?;
         let stream = self.streams.get_or_insert(header.ssrc)?;
         let index = estimate_index(
@@ -150,11 +146,7 @@ impl SrtpContext {
     /// the policy turned SRTCP encryption off, appends E flag, SRTCP index and tag. Returns the
     /// SRTCP packet length, `len + profile.rtcp_overhead()`.
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let available = buf.len();
-        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
-            needed: len,
-            available,
-        })?;
+        let packet = prefix_mut(buf, len)?;
         let ssrc = first_ssrc(packet)?;
         let stream = self.streams.get_or_insert(ssrc)?;
         let index = stream.next_srtcp_index;

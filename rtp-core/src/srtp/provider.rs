@@ -18,6 +18,8 @@
 //! behind these choices.
 
 mod aes_cm;
+// The crate's only `unsafe`: AES-NI intrinsics, used once the CPU feature is detected.
+#[allow(unsafe_code)]
 #[cfg(target_arch = "x86_64")]
 mod aes_ni;
 mod hmac_sha1;

@@ -7,7 +7,7 @@
 //!
 //! Backends:
 //! - [`RustCryptoProvider`]: pure Rust (`aes`, `sha1`, `aes-gcm`).
-//! - [`RingProvider`] (feature `ring`, on by default): AES-GCM from `ring`'s assembly, which is
+//! - `RingProvider` (feature `ring`, on by default): AES-GCM from `ring`'s assembly, which is
 //!   about twice as fast as `aes-gcm`; AES-CM and HMAC-SHA1 as in [`RustCryptoProvider`]
 //!   (`ring` has no raw counter mode and its SHA-1 is slower than `sha1` with SHA-NI).
 //!
@@ -82,7 +82,7 @@ pub trait AesGcmCipher: Send + Sync {
     ) -> Result<(), SrtpError>;
 }
 
-/// The provider contexts use unless told otherwise: [`RingProvider`] with the `ring` feature,
+/// The provider contexts use unless told otherwise: `RingProvider` with the `ring` feature,
 /// else [`RustCryptoProvider`].
 pub fn default_provider() -> &'static dyn CryptoProvider {
     #[cfg(feature = "ring")]

@@ -4,8 +4,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use tandem_benches::print_allocations;
 use tandem_rtp_core::tone::Cadence;
 use tandem_rtp_core::{DtmfDetector, DtmfDigit, EventGenerator, EventReceiver, Tone};
+
+#[global_allocator]
+static ALLOCATOR: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 const FRAME: usize = 160;
 
@@ -52,15 +56,15 @@ fn bench_detector(c: &mut Criterion) {
     for (name, input) in inputs {
         let mut detector = DtmfDetector::new();
         let mut index = 0;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                index = (index + 1) % input.len();
-                detector.handle_samples(black_box(&input[index]));
-                while let Some(event) = detector.poll_event() {
-                    black_box(event);
-                }
-            })
-        });
+        let mut step = || {
+            index = (index + 1) % input.len();
+            detector.handle_samples(black_box(&input[index]));
+            while let Some(event) = detector.poll_event() {
+                black_box(event);
+            }
+        };
+        group.bench_function(name, |b| b.iter(&mut step));
+        print_allocations(&format!("dtmf_detect {name} frame"), &mut step);
     }
     group.finish();
 }
@@ -72,29 +76,33 @@ fn bench_tone(c: &mut Criterion) {
         Cadence::continuous(),
     );
     let mut frame = [0i16; FRAME];
-    c.bench_function("tone/dtmf_frame_160", |b| {
-        b.iter(|| black_box(tone.fill(black_box(&mut frame))))
+    let mut step = || black_box(tone.fill(black_box(&mut frame)));
+    c.bench_function("tone/dtmf_frame_160", |b| b.iter(&mut step));
+    print_allocations("tone dtmf frame", || {
+        step();
     });
 }
 
 fn bench_receiver(c: &mut Criterion) {
     let packets: Vec<_> = EventGenerator::dtmf(DtmfDigit::Three, 1600, 160, 10).collect();
+    let step = || {
+        let mut receiver = EventReceiver::new();
+        for (seq, packet) in packets.iter().enumerate() {
+            let _ = receiver.handle_packet(
+                1000 + packet.timestamp_offset,
+                packet.marker,
+                seq as u16,
+                black_box(&packet.payload),
+            );
+        }
+        while let Some(event) = receiver.poll_event() {
+            black_box(event);
+        }
+    };
     c.bench_function("telephone_event/receiver_digit_13_packets", |b| {
-        b.iter(|| {
-            let mut receiver = EventReceiver::new();
-            for (seq, packet) in packets.iter().enumerate() {
-                let _ = receiver.handle_packet(
-                    1000 + packet.timestamp_offset,
-                    packet.marker,
-                    seq as u16,
-                    black_box(&packet.payload),
-                );
-            }
-            while let Some(event) = receiver.poll_event() {
-                black_box(event);
-            }
-        })
+        b.iter(step)
     });
+    print_allocations("telephone_event receiver digit (13 packets)", step);
 }
 
 criterion_group!(benches, bench_detector, bench_tone, bench_receiver);

@@ -1,15 +1,21 @@
 //! RTP and RTCP hot-path costs: parsing headers and compounds, writing packets, per-packet statistics.
+//! Heap allocations per operation are printed after each group.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use tandem_benches::print_allocations;
 use tandem_rtp_core::rtcp::{
     NackPair, NtpTime, ReportBlock, RtcpCompound, RtcpPacket, RtcpWriter, SenderInfo,
 };
 use tandem_rtp_core::rtp::{
     ExtensionElement, ExtensionForm, ReceptionStats, RtpHeaderBuilder, RtpPacket, header_len,
 };
+
+#[global_allocator]
+static ALLOCATOR: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 /// A 20 ms PCMU packet: plain 12-byte header, 160 bytes of payload.
 fn pcmu_packet() -> Vec<u8> {
@@ -65,39 +71,41 @@ fn sender_report_compound() -> Vec<u8> {
     buf
 }
 
+/// Times `step` as `name` in `group` and prints its allocations per call.
+fn bench<O>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut step: impl FnMut() -> O) {
+    group.bench_function(name, |b| b.iter(&mut step));
+    print_allocations(name, || {
+        black_box(step());
+    });
+}
+
 fn rtp(c: &mut Criterion) {
     let mut group = c.benchmark_group("rtp");
     group.throughput(Throughput::Elements(1));
     let pcmu = pcmu_packet();
     let opus = opus_packet_with_extensions();
-    group.bench_function("parse_pcmu", |b| {
-        b.iter(|| RtpPacket::parse(black_box(&pcmu)).unwrap().payload().len())
+    bench(&mut group, "parse_pcmu", || {
+        RtpPacket::parse(black_box(&pcmu)).unwrap().payload().len()
     });
-    group.bench_function("parse_with_extensions", |b| {
-        b.iter(|| {
-            let p = RtpPacket::parse(black_box(&opus)).unwrap();
-            p.extension().and_then(|e| e.get(1)).map(|d| d[0])
-        })
+    bench(&mut group, "parse_with_extensions", || {
+        let p = RtpPacket::parse(black_box(&opus)).unwrap();
+        p.extension().and_then(|e| e.get(1)).map(|d| d[0])
     });
-    group.bench_function("header_len", |b| {
-        b.iter(|| header_len(black_box(&opus)).unwrap())
+    bench(&mut group, "header_len", || {
+        header_len(black_box(&opus)).unwrap()
     });
     let mut out = [0u8; 256];
-    group.bench_function("write_pcmu", |b| {
-        b.iter(|| {
-            RtpHeaderBuilder::new(0, black_box(4242), 160 * 4242, 0x1234_5678)
-                .write_packet(&mut out, black_box(&[0xd5; 160]))
-                .unwrap()
-        })
+    bench(&mut group, "write_pcmu", || {
+        RtpHeaderBuilder::new(0, black_box(4242), 160 * 4242, 0x1234_5678)
+            .write_packet(&mut out, black_box(&[0xd5; 160]))
+            .unwrap()
     });
-    group.bench_function("reception_stats_per_packet", |b| {
-        let mut stats = ReceptionStats::with_probation(1, 0);
-        let mut seq = 0u16;
-        b.iter(|| {
-            seq = seq.wrapping_add(1);
-            let ts = u32::from(seq) * 160;
-            stats.on_packet(black_box(seq), ts, ts + 7)
-        })
+    let mut stats = ReceptionStats::with_probation(1, 0);
+    let mut seq = 0u16;
+    bench(&mut group, "reception_stats_per_packet", || {
+        seq = seq.wrapping_add(1);
+        let ts = u32::from(seq) * 160;
+        stats.on_packet(black_box(seq), ts, ts + 7)
     });
     group.finish();
 }
@@ -106,46 +114,38 @@ fn rtcp(c: &mut Criterion) {
     let mut group = c.benchmark_group("rtcp");
     group.throughput(Throughput::Elements(1));
     let compound = sender_report_compound();
-    group.bench_function("parse_sr_sdes_compound", |b| {
-        b.iter(|| {
-            let parsed = RtcpCompound::parse(black_box(&compound)).unwrap();
-            parsed
-                .packets()
-                .map(|p| match p {
-                    RtcpPacket::SenderReport(sr) => sr.report_blocks().count(),
-                    RtcpPacket::SourceDescription(s) => {
-                        s.chunks().filter_map(|c| c.cname()).count()
-                    }
-                    _ => 0,
-                })
-                .sum::<usize>()
-        })
+    bench(&mut group, "parse_sr_sdes_compound", || {
+        let parsed = RtcpCompound::parse(black_box(&compound)).unwrap();
+        parsed
+            .packets()
+            .map(|p| match p {
+                RtcpPacket::SenderReport(sr) => sr.report_blocks().count(),
+                RtcpPacket::SourceDescription(s) => s.chunks().filter_map(|c| c.cname()).count(),
+                _ => 0,
+            })
+            .sum::<usize>()
     });
     let mut out = [0u8; 512];
-    group.bench_function("write_nack", |b| {
-        b.iter(|| {
-            let mut w = RtcpWriter::new(&mut out);
-            w.nack(1, 2, NackPair::pack(black_box([100u16, 101, 103, 140])))
-                .unwrap();
-            w.len()
-        })
+    bench(&mut group, "write_nack", || {
+        let mut w = RtcpWriter::new(&mut out);
+        w.nack(1, 2, NackPair::pack(black_box([100u16, 101, 103, 140])))
+            .unwrap();
+        w.len()
     });
-    group.bench_function("write_reports_from_stats", |b| {
-        let mut sources: Vec<ReceptionStats> = (0..4)
-            .map(|ssrc| {
-                let mut s = ReceptionStats::with_probation(ssrc, 0);
-                s.on_packet(1, 0, 0);
-                s
-            })
-            .collect();
-        let now = Instant::now();
-        b.iter(|| {
-            let mut w = RtcpWriter::new(&mut out);
-            w.reports(9, Some(&SenderInfo::default()), &mut sources, now)
-                .unwrap();
-            w.cname(9, b"tandem@192.0.2.1").unwrap();
-            w.len()
+    let mut sources: Vec<ReceptionStats> = (0..4)
+        .map(|ssrc| {
+            let mut s = ReceptionStats::with_probation(ssrc, 0);
+            s.on_packet(1, 0, 0);
+            s
         })
+        .collect();
+    let now = Instant::now();
+    bench(&mut group, "write_reports_from_stats", || {
+        let mut w = RtcpWriter::new(&mut out);
+        w.reports(9, Some(&SenderInfo::default()), &mut sources, now)
+            .unwrap();
+        w.cname(9, b"tandem@192.0.2.1").unwrap();
+        w.len()
     });
     group.finish();
 }

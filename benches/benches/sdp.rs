@@ -1,13 +1,17 @@
 //! SDP: parsing and writing a real Chromium audio+video offer (6 KB, 2 media sections, ~190 lines), and
-//! building an answer to it.
+//! building an answer to it. Heap allocations per operation are printed after each group.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tandem_benches::print_allocations;
 use tandem_rtp_core::sdp::{
     AnswerOptions, Codec, Connection, LocalMedia, Origin, SessionDescription, create_answer,
 };
+
+#[global_allocator]
+static ALLOCATOR: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 const CHROMIUM_OFFER: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -23,9 +27,9 @@ fn parse(c: &mut Criterion) {
     for (name, text) in [("chromium_offer", CHROMIUM_OFFER), ("sip_offer", SIP_OFFER)] {
         let input = Bytes::from_static(text.as_bytes());
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_function(name, |b| {
-            b.iter(|| SessionDescription::parse(black_box(&input)))
-        });
+        let step = || SessionDescription::parse(black_box(&input));
+        group.bench_function(name, |b| b.iter(step));
+        print_allocations(&format!("sdp parse {name}"), || drop(black_box(step())));
     }
     group.finish();
 }
@@ -35,7 +39,9 @@ fn write(c: &mut Criterion) {
         .expect("sample parses");
     let mut group = c.benchmark_group("sdp_write");
     group.throughput(Throughput::Bytes(CHROMIUM_OFFER.len() as u64));
-    group.bench_function("chromium_offer", |b| b.iter(|| black_box(&sdp).to_string()));
+    let step = || black_box(&sdp).to_string();
+    group.bench_function("chromium_offer", |b| b.iter(step));
+    print_allocations("sdp write chromium_offer", || drop(black_box(step())));
     group.finish();
 }
 
@@ -52,9 +58,9 @@ fn answer(c: &mut Criterion) {
             vec![Codec::opus(), Codec::pcmu(), Codec::telephone_event()],
         )],
     };
-    c.bench_function("sdp_answer/chromium_offer", |b| {
-        b.iter(|| create_answer(black_box(&offer), &options))
-    });
+    let step = || create_answer(black_box(&offer), &options);
+    c.bench_function("sdp_answer/chromium_offer", |b| b.iter(step));
+    print_allocations("sdp answer chromium_offer", || drop(black_box(step())));
 }
 
 criterion_group!(benches, parse, write, answer);

@@ -3,48 +3,23 @@
 //!
 //! Groups: `srtp_protect`, `srtp_unprotect`, `srtp_relay` (unprotect with key A, protect with
 //! key B, as a media relay does) and `srtcp_protect`, each per profile. Allocations per packet
-//! are counted with a counting global allocator and printed after each group.
+//! are counted with `tandem_benches::CountingAllocator` and printed after each group.
 //!
 //! Smoke run: `cargo bench -p tandem-benches --bench srtp -- --warm-up-time 0.5 --measurement-time 1`
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use tandem_benches::{RUNS, print_allocations};
 use tandem_rtp_core::srtp::{SrtpContext, SrtpPolicy, SrtpProfile};
 use webrtc_srtp::context::Context as TheirContext;
 use webrtc_srtp::option::srtp_replay_protection;
 use webrtc_srtp::protection_profile::ProtectionProfile as TheirProfile;
 
-/// Counts heap allocations so that the per-packet figure can be printed.
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static ALLOCATOR: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 const PAYLOAD: usize = 160;
 const RTP_LEN: usize = 12 + PAYLOAD;
@@ -105,17 +80,6 @@ fn set_seq(packet: &mut [u8], seq: u16) {
     packet[2..4].copy_from_slice(&seq.to_be_bytes());
 }
 
-/// Prints heap allocations per call of `op` over 1000 calls.
-fn report_allocations(what: &str, mut op: impl FnMut()) {
-    op();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..1000 {
-        op();
-    }
-    let per_op = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 1000.0;
-    println!("allocations/op {what}: {per_op}");
-}
-
 fn protect(c: &mut Criterion) {
     for profile in SrtpProfile::ALL {
         let name = profile.sdes_name();
@@ -132,7 +96,7 @@ fn protect(c: &mut Criterion) {
             black_box(tx.protect_rtp(black_box(&mut buf), RTP_LEN).unwrap());
         };
         group.bench_function("tandem", |b| b.iter(&mut step));
-        report_allocations(&format!("protect {name} tandem"), &mut step);
+        print_allocations(&format!("protect {name} tandem"), &mut step);
 
         let mut tx = theirs(profile, 0, false);
         let mut plain = rtp(0);
@@ -143,7 +107,7 @@ fn protect(c: &mut Criterion) {
             black_box(tx.encrypt_rtp(black_box(&plain)).unwrap());
         };
         group.bench_function("webrtc-srtp", |b| b.iter(&mut step));
-        report_allocations(&format!("protect {name} webrtc-srtp"), &mut step);
+        print_allocations(&format!("protect {name} webrtc-srtp"), &mut step);
         group.finish();
     }
 }
@@ -191,51 +155,61 @@ fn their_sender(profile: SrtpProfile, variant: u8) -> impl FnMut(u16) -> Vec<u8>
     move |seq| tx.encrypt_rtp(&rtp(seq)).unwrap().to_vec()
 }
 
+/// Times `receive` as `implementation` in `group` on packets that `send` prepares untimed, then
+/// prints its allocations per packet under `what`.
+fn bench_receiving(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    implementation: &str,
+    what: &str,
+    mut send: impl FnMut(u16) -> Vec<u8>,
+    mut receive: impl FnMut(&mut Vec<u8>),
+) {
+    let mut seq = 0u16;
+    group.bench_function(implementation, |b| {
+        b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
+    });
+    let mut prepared = (0..=RUNS)
+        .map(|_| {
+            seq = seq.wrapping_add(1);
+            send(seq)
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    print_allocations(&format!("{what} {implementation}"), || {
+        if let Some(mut packet) = prepared.next() {
+            receive(&mut packet);
+        }
+    });
+}
+
 fn unprotect(c: &mut Criterion) {
     for profile in SrtpProfile::ALL {
         let name = profile.sdes_name();
         let mut group = c.benchmark_group(format!("srtp_unprotect/{name}"));
         group.throughput(Throughput::Bytes(RTP_LEN as u64));
+        let what = format!("unprotect {name}");
 
-        let mut send = our_sender(profile, 0);
         let mut rx = ours(profile, 0);
-        let mut seq = 0u16;
-        let mut receive = |packet: &mut Vec<u8>| {
-            black_box(rx.unprotect_rtp(black_box(packet)).unwrap());
-        };
-        group.bench_function("tandem", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
-        });
-        let mut prepared = (0..1001)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        report_allocations(&format!("unprotect {name} tandem"), || {
-            receive(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "tandem",
+            &what,
+            our_sender(profile, 0),
+            |packet| {
+                black_box(rx.unprotect_rtp(black_box(packet)).unwrap());
+            },
+        );
 
-        let mut send = their_sender(profile, 0);
         let mut rx = theirs(profile, 0, true);
-        let mut seq = 0u16;
-        let mut receive = |packet: &mut Vec<u8>| {
-            black_box(rx.decrypt_rtp(black_box(packet)).unwrap());
-        };
-        group.bench_function("webrtc-srtp", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut receive, &mut seq))
-        });
-        let mut prepared = (0..1001)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        report_allocations(&format!("unprotect {name} webrtc-srtp"), || {
-            receive(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "webrtc-srtp",
+            &what,
+            their_sender(profile, 0),
+            |packet| {
+                black_box(rx.decrypt_rtp(black_box(packet)).unwrap());
+            },
+        );
         group.finish();
     }
 }
@@ -245,48 +219,31 @@ fn relay(c: &mut Criterion) {
         let name = profile.sdes_name();
         let mut group = c.benchmark_group(format!("srtp_relay/{name}"));
         group.throughput(Throughput::Bytes(RTP_LEN as u64));
+        let what = format!("relay {name}");
 
-        let mut send = our_sender(profile, 1);
         let (mut leg_a, mut leg_b) = (ours(profile, 1), ours(profile, 2));
-        let mut seq = 0u16;
-        let mut forward = |packet: &mut Vec<u8>| {
-            let plain = leg_a.unprotect_rtp(packet).unwrap();
-            black_box(leg_b.protect_rtp(packet, plain).unwrap());
-        };
-        group.bench_function("tandem", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
-        });
-        let mut prepared = (0..1001)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        report_allocations(&format!("relay {name} tandem"), || {
-            forward(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "tandem",
+            &what,
+            our_sender(profile, 1),
+            |packet| {
+                let plain = leg_a.unprotect_rtp(packet).unwrap();
+                black_box(leg_b.protect_rtp(packet, plain).unwrap());
+            },
+        );
 
-        let mut send = their_sender(profile, 1);
         let (mut leg_a, mut leg_b) = (theirs(profile, 1, true), theirs(profile, 2, false));
-        let mut seq = 0u16;
-        let mut forward = |packet: &mut Vec<u8>| {
-            let plain = leg_a.decrypt_rtp(packet).unwrap();
-            black_box(leg_b.encrypt_rtp(&plain).unwrap());
-        };
-        group.bench_function("webrtc-srtp", |b| {
-            b.iter_custom(|iters| batched(iters, &mut send, &mut forward, &mut seq))
-        });
-        let mut prepared = (0..1001)
-            .map(|_| {
-                seq = seq.wrapping_add(1);
-                send(seq)
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
-        report_allocations(&format!("relay {name} webrtc-srtp"), || {
-            forward(&mut prepared.next().unwrap())
-        });
+        bench_receiving(
+            &mut group,
+            "webrtc-srtp",
+            &what,
+            their_sender(profile, 1),
+            |packet| {
+                let plain = leg_a.decrypt_rtp(packet).unwrap();
+                black_box(leg_b.encrypt_rtp(&plain).unwrap());
+            },
+        );
         group.finish();
     }
 }
@@ -308,7 +265,7 @@ fn srtcp_protect(c: &mut Criterion) {
             black_box(tx.protect_rtcp(black_box(&mut buf), len).unwrap());
         };
         group.bench_function("tandem", |b| b.iter(&mut step));
-        report_allocations(&format!("srtcp protect {name} tandem"), &mut step);
+        print_allocations(&format!("srtcp protect {name} tandem"), &mut step);
 
         let mut tx = theirs(profile, 0, false);
         let report = rtcp_sender_report();
@@ -316,7 +273,7 @@ fn srtcp_protect(c: &mut Criterion) {
             black_box(tx.encrypt_rtcp(black_box(&report)).unwrap());
         };
         group.bench_function("webrtc-srtp", |b| b.iter(&mut step));
-        report_allocations(&format!("srtcp protect {name} webrtc-srtp"), &mut step);
+        print_allocations(&format!("srtcp protect {name} webrtc-srtp"), &mut step);
         group.finish();
     }
 }

@@ -1,4 +1,5 @@
-//! RTP parsing: no input panics; a packet that parses is rebuilt from its fields and parses back the same.
+//! RTP parsing: no input panics; the header-only view agrees with the full parse; a packet that parses is
+//! rebuilt from its fields and parses back the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -6,11 +7,22 @@ use tandem_rtp_core::rtp::{ExtensionElement, RtpHeaderBuilder, RtpPacket, header
 
 fuzz_target!(|data: &[u8]| {
     let len = header_len(data);
+    // The header-only view (SRTP's) agrees with `header_len` and takes the whole rest as payload.
+    let header = RtpPacket::parse_header(data);
+    assert_eq!(len, header.map(|h| h.header_len()));
+    if let Ok(header) = header {
+        assert_eq!(header.len(), data.len());
+    }
     let Ok(packet) = RtpPacket::parse(data) else {
         return;
     };
     assert_eq!(len, Ok(packet.header_len()));
     assert_eq!(packet.len(), data.len());
+    let header = header.expect("a packet that parses has a header that parses");
+    assert_eq!(
+        (header.sequence_number(), header.ssrc(), header.extension()),
+        (packet.sequence_number(), packet.ssrc(), packet.extension())
+    );
 
     let csrcs: Vec<u32> = packet.csrcs().collect();
     let mut builder = RtpHeaderBuilder::new(

@@ -37,7 +37,7 @@
 pub const SAMPLES_PER_20MS: usize = 160;
 
 /// The sampling rate of G.711 and its RTP clock rate (RFC 3551 §4.5.14).
-pub const CLOCK_RATE: u32 = 8000;
+pub const SAMPLE_RATE: u32 = 8000;
 
 /// Which G.711 companding law a stream uses, named as in RTP/SDP (RFC 3551 table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //!
 //! The caller [`push`](JitterBuffer::push)es each received packet with its arrival time, and on every tick of
 //! its playout clock (once per packet interval, e.g. every 20 ms) calls [`pop`](JitterBuffer::pop), which
-//! returns at most one [`Playout`]: the next [`Frame`] once its playout time has come, a
+//! returns at most one [`Playout`]: the next [`MediaFrame`] once its playout time has come, a
 //! [`Playout::Lost`] placeholder for packet loss concealment, or [`Playout::Empty`] when there is nothing to
 //! play yet (before the first packet, during a DTX/comfort-noise pause, or on an underrun). Time comes only
 //! from the caller; [`poll_timeout`](JitterBuffer::poll_timeout) says when the next item is due.
@@ -34,11 +34,11 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use bytes::Bytes;
-//! use tandem_rtp_core::jitter_buffer::{Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome};
+//! use tandem_rtp_core::jitter_buffer::{JitterBuffer, JitterBufferConfig, MediaFrame, Playout, PushOutcome};
 //!
 //! let mut buffer = JitterBuffer::new(JitterBufferConfig::new(8000));
 //! let start = Instant::now();
-//! let frame = Frame { sequence: 1, timestamp: 160, marker: true, payload: Bytes::from_static(&[0xFF; 160]) };
+//! let frame = MediaFrame { sequence: 1, timestamp: 160, marker: true, payload: Bytes::from_static(&[0xFF; 160]) };
 //! assert_eq!(buffer.push(start, frame), PushOutcome::Buffered);
 //! assert_eq!(buffer.pop(start), Playout::Empty); // held for the initial delay
 //! assert!(matches!(buffer.pop(start + Duration::from_millis(60)), Playout::Frame(f) if f.sequence == 1));
@@ -116,7 +116,7 @@ impl JitterBufferConfig {
 
 /// One RTP packet's media as the buffer stores and plays it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
+pub struct MediaFrame {
     /// RTP sequence number.
     pub sequence: u16,
     /// RTP timestamp, in units of the clock rate.
@@ -148,7 +148,7 @@ pub enum PushOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Playout {
     /// A received packet, now due.
-    Frame(Frame),
+    Frame(MediaFrame),
     /// A packet that never arrived in time; conceal `samples` samples (e.g. with the codec's PLC).
     Lost {
         /// The missing sequence number.
@@ -192,7 +192,7 @@ pub struct JitterBufferStats {
 struct Slot {
     sequence: i64,
     timestamp: i64,
-    frame: Frame,
+    frame: MediaFrame,
 }
 
 /// The adaptive jitter buffer; see the [module documentation](self).
@@ -285,7 +285,7 @@ impl JitterBuffer {
     }
 
     /// Offers a received packet that arrived at `now`.
-    pub fn push(&mut self, now: Instant, frame: Frame) -> PushOutcome {
+    pub fn push(&mut self, now: Instant, frame: MediaFrame) -> PushOutcome {
         let epoch = *self.epoch.get_or_insert(now);
         let arrival = micros_since(epoch, now);
         let Some(stream) = self.stream.as_mut() else {
@@ -340,7 +340,7 @@ impl JitterBuffer {
     }
 
     /// Sets up a stream whose first packet is `frame`.
-    fn start_stream(&mut self, arrival: i64, frame: Frame) {
+    fn start_stream(&mut self, arrival: i64, frame: MediaFrame) {
         let sequence = i64::from(frame.sequence);
         let timestamp = i64::from(frame.timestamp);
         let samples_per_frame =
@@ -371,7 +371,7 @@ impl JitterBuffer {
     }
 
     /// Stores a packet that falls within the window, unless it is a duplicate or hopelessly late.
-    fn store(&mut self, arrival: i64, sequence: i64, frame: Frame) -> PushOutcome {
+    fn store(&mut self, arrival: i64, sequence: i64, frame: MediaFrame) -> PushOutcome {
         if self.slot(sequence).is_some() {
             self.stats.duplicates += 1;
             return PushOutcome::Duplicate;
@@ -415,7 +415,7 @@ impl JitterBuffer {
         }
     }
 
-    fn put(&mut self, sequence: i64, timestamp: i64, frame: Frame) {
+    fn put(&mut self, sequence: i64, timestamp: i64, frame: MediaFrame) {
         let index = self.index(sequence);
         if let Some(slot) = self.slots.get_mut(index) {
             *slot = Some(Slot {
@@ -444,7 +444,7 @@ impl JitterBuffer {
     }
 
     /// A packet far from the playout point: a new stream if it continues the previous such packet.
-    fn out_of_range(&mut self, arrival: i64, frame: Frame) -> PushOutcome {
+    fn out_of_range(&mut self, arrival: i64, frame: MediaFrame) -> PushOutcome {
         if self.probation == Some(frame.sequence) {
             self.stats.resyncs += 1;
             self.start_stream(arrival, frame);
@@ -756,7 +756,7 @@ mod tests {
         }
 
         fn push(&mut self, at_ms: u64, sequence: u16, timestamp: u32, marker: bool) -> PushOutcome {
-            let frame = Frame {
+            let frame = MediaFrame {
                 sequence,
                 timestamp,
                 marker,

@@ -15,6 +15,7 @@ use bytestring::ByteString;
 use crate::sdp::SdpError;
 use crate::sdp::error::FieldError;
 use crate::sdp::scanner::Scanner;
+use crate::srtp::SrtpProfile;
 
 /// Most key parameters (`;`-separated) in one `a=crypto` line, and most session parameters.
 const MAX_PARAMS: usize = 16;
@@ -135,17 +136,13 @@ impl fmt::Display for Crypto {
     }
 }
 
-/// An SRTP crypto suite name.
+/// The crypto suite of an `a=crypto` line: one of the [`SrtpProfile`]s this crate implements, or
+/// any other suite by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CryptoSuite {
-    /// `AES_CM_128_HMAC_SHA1_80` (RFC 4568): 128-bit key, 112-bit salt, 80-bit tag.
-    AesCm128HmacSha1_80,
-    /// `AES_CM_128_HMAC_SHA1_32` (RFC 4568): 128-bit key, 112-bit salt, 32-bit tag.
-    AesCm128HmacSha1_32,
-    /// `AEAD_AES_128_GCM` (RFC 7714): 128-bit key, 96-bit salt.
-    AeadAes128Gcm,
-    /// `AEAD_AES_256_GCM` (RFC 7714): 256-bit key, 96-bit salt.
-    AeadAes256Gcm,
+    /// A suite the [`srtp`](crate::srtp) module implements: `AES_CM_128_HMAC_SHA1_80`,
+    /// `AES_CM_128_HMAC_SHA1_32` (RFC 4568), `AEAD_AES_128_GCM`, `AEAD_AES_256_GCM` (RFC 7714).
+    Srtp(SrtpProfile),
     /// Any other suite, by name (its key is not length-checked).
     Other(ByteString),
 }
@@ -154,10 +151,7 @@ impl CryptoSuite {
     /// The name as written in `a=crypto`.
     pub fn name(&self) -> &str {
         match self {
-            CryptoSuite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
-            CryptoSuite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
-            CryptoSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
-            CryptoSuite::AeadAes256Gcm => "AEAD_AES_256_GCM",
+            CryptoSuite::Srtp(profile) => profile.sdes_name(),
             CryptoSuite::Other(name) => name,
         }
     }
@@ -165,38 +159,40 @@ impl CryptoSuite {
     /// The suite called `name` (exact, upper case as registered).
     pub fn from_name(name: impl Into<ByteString>) -> Self {
         let name = name.into();
-        match &*name {
-            "AES_CM_128_HMAC_SHA1_80" => CryptoSuite::AesCm128HmacSha1_80,
-            "AES_CM_128_HMAC_SHA1_32" => CryptoSuite::AesCm128HmacSha1_32,
-            "AEAD_AES_128_GCM" => CryptoSuite::AeadAes128Gcm,
-            "AEAD_AES_256_GCM" => CryptoSuite::AeadAes256Gcm,
-            _ => CryptoSuite::Other(name),
+        match SrtpProfile::from_sdes_name(&name) {
+            Some(profile) => CryptoSuite::Srtp(profile),
+            None => CryptoSuite::Other(name),
+        }
+    }
+
+    /// The SRTP profile to build an [`SrtpContext`](crate::srtp::SrtpContext) with (`None` for a
+    /// suite this crate does not implement).
+    pub fn profile(&self) -> Option<SrtpProfile> {
+        match self {
+            CryptoSuite::Srtp(profile) => Some(*profile),
+            CryptoSuite::Other(_) => None,
         }
     }
 
     /// Master key length in bytes (`None` for an unknown suite).
     pub fn key_len(&self) -> Option<usize> {
-        match self {
-            CryptoSuite::AesCm128HmacSha1_80
-            | CryptoSuite::AesCm128HmacSha1_32
-            | CryptoSuite::AeadAes128Gcm => Some(16),
-            CryptoSuite::AeadAes256Gcm => Some(32),
-            CryptoSuite::Other(_) => None,
-        }
+        self.profile().map(SrtpProfile::master_key_len)
     }
 
     /// Master salt length in bytes (`None` for an unknown suite).
     pub fn salt_len(&self) -> Option<usize> {
-        match self {
-            CryptoSuite::AesCm128HmacSha1_80 | CryptoSuite::AesCm128HmacSha1_32 => Some(14),
-            CryptoSuite::AeadAes128Gcm | CryptoSuite::AeadAes256Gcm => Some(12),
-            CryptoSuite::Other(_) => None,
-        }
+        self.profile().map(SrtpProfile::master_salt_len)
     }
 
     /// Length of the concatenated key and salt carried inline.
     pub fn key_salt_len(&self) -> Option<usize> {
         Some(self.key_len()? + self.salt_len()?)
+    }
+}
+
+impl From<SrtpProfile> for CryptoSuite {
+    fn from(profile: SrtpProfile) -> Self {
+        CryptoSuite::Srtp(profile)
     }
 }
 
@@ -409,7 +405,7 @@ mod tests {
     fn parses_rfc_4568_example() {
         let c = Crypto::parse(RFC_EXAMPLE).unwrap();
         assert_eq!(c.tag, 1);
-        assert_eq!(c.suite, CryptoSuite::AesCm128HmacSha1_80);
+        assert_eq!(c.suite, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80));
         let k = &c.key_params[0];
         assert_eq!(k.key_salt.len(), 30);
         assert_eq!(k.lifetime, Some(KeyLifetime::PowerOfTwo(20)));
@@ -528,22 +524,46 @@ mod tests {
 
     #[test]
     fn generates_keys_of_the_suite_length() {
-        for suite in [
-            CryptoSuite::AesCm128HmacSha1_80,
-            CryptoSuite::AesCm128HmacSha1_32,
-            CryptoSuite::AeadAes128Gcm,
-            CryptoSuite::AeadAes256Gcm,
-        ] {
+        for suite in SrtpProfile::ALL.map(CryptoSuite::from) {
             let c = Crypto::generate(1, suite.clone()).unwrap();
             let (key, salt) = c.key_params[0].split(&suite).unwrap();
             assert_eq!(Some(key.len()), suite.key_len());
             assert_eq!(Some(salt.len()), suite.salt_len());
             assert_eq!(Crypto::parse(&c.to_string()).unwrap(), c);
         }
-        let a = KeyParam::generate(&CryptoSuite::AeadAes256Gcm).unwrap();
-        let b = KeyParam::generate(&CryptoSuite::AeadAes256Gcm).unwrap();
+        let a = KeyParam::generate(&CryptoSuite::Srtp(SrtpProfile::AeadAes256Gcm)).unwrap();
+        let b = KeyParam::generate(&CryptoSuite::Srtp(SrtpProfile::AeadAes256Gcm)).unwrap();
         assert_ne!(a.key_salt, b.key_salt);
         assert!(KeyParam::generate(&CryptoSuite::Other("X".into())).is_err());
+    }
+
+    #[test]
+    fn suite_names_map_to_srtp_profiles() {
+        for profile in SrtpProfile::ALL {
+            let suite = CryptoSuite::from_name(profile.sdes_name());
+            assert_eq!(suite, CryptoSuite::Srtp(profile));
+            assert_eq!(suite.profile(), Some(profile));
+            assert_eq!(suite.name(), profile.sdes_name());
+        }
+        assert_eq!(CryptoSuite::from_name("aead_aes_128_gcm").profile(), None);
+    }
+
+    #[test]
+    fn a_generated_crypto_line_keys_srtp_contexts_at_both_ends() {
+        use crate::srtp::{SrtpContext, SrtpPolicy};
+
+        let offered = Crypto::generate(1, SrtpProfile::AeadAes128Gcm.into()).unwrap();
+        let received = Crypto::parse(&offered.to_string()).unwrap();
+        let keyed = |crypto: &Crypto| {
+            let profile = crypto.suite.profile().unwrap();
+            let (key, salt) = crypto.key_params[0].split(&crypto.suite).unwrap();
+            SrtpContext::new(&SrtpPolicy::new(profile), key, salt).unwrap()
+        };
+        let (mut sender, mut receiver) = (keyed(&offered), keyed(&received));
+        let mut buf = [0u8; 64];
+        buf[..12].copy_from_slice(&[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let len = sender.protect_rtp(&mut buf, 32).unwrap();
+        assert_eq!(receiver.unprotect_rtp(&mut buf[..len]), Ok(32));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use proptest::prelude::*;
 use tandem_rtp_core::jitter_buffer::{
-    Frame, JitterBuffer, JitterBufferConfig, Playout, PushOutcome,
+    JitterBuffer, JitterBufferConfig, MediaFrame, Playout, PushOutcome,
 };
 
 /// One sent packet of a synthetic 20 ms stream and what the network does to it.
@@ -40,13 +40,13 @@ fn schedule(
     start_sequence: u16,
     start_timestamp: u32,
     packets: &[Sent],
-) -> Vec<(u64, usize, Frame)> {
+) -> Vec<(u64, usize, MediaFrame)> {
     let mut arrivals = Vec::new();
     let mut frames_elapsed = 0u32;
     for (index, packet) in packets.iter().enumerate() {
         frames_elapsed += packet.pause;
         let sent_at = 20 * u64::from(frames_elapsed);
-        let frame = Frame {
+        let frame = MediaFrame {
             sequence: start_sequence.wrapping_add(index as u16),
             timestamp: start_timestamp.wrapping_add(160 * frames_elapsed),
             marker: packet.pause > 0,
@@ -71,7 +71,7 @@ type Outputs = (Vec<Vec<u16>>, Vec<(u16, usize, u32)>);
 
 /// Feeds `arrivals` and pops every `tick` ms; returns the played and lost sequence numbers in order, split
 /// into segments at each resynchronization, plus the played frames' stream indexes.
-fn drive(buffer: &mut JitterBuffer, arrivals: &[(u64, usize, Frame)], tick: u64) -> Outputs {
+fn drive(buffer: &mut JitterBuffer, arrivals: &[(u64, usize, MediaFrame)], tick: u64) -> Outputs {
     let start = Instant::now();
     let end = arrivals.last().map_or(0, |arrival| arrival.0) + 2000;
     let mut segments = vec![Vec::new()];
@@ -165,7 +165,7 @@ proptest! {
             .enumerate()
             .map(|(index, (at, sequence, timestamp, marker, len))| {
                 let payload = Bytes::from(vec![0u8; len]);
-                (at, index, Frame { sequence, timestamp, marker, payload })
+                (at, index, MediaFrame { sequence, timestamp, marker, payload })
             })
             .collect();
         let mut sorted = arrivals.clone();
@@ -184,7 +184,7 @@ proptest! {
             .into_iter()
             .enumerate()
             .map(|(index, (offset, at))| {
-                let frame = Frame {
+                let frame = MediaFrame {
                     sequence: start_sequence.wrapping_add(offset),
                     timestamp: 160 * u32::from(offset),
                     marker: false,

@@ -1,21 +1,14 @@
 //! RFC 3264 offer/answer behaviour and the edits a relay applies to descriptions.
 
+mod sdp_data;
+
 use std::net::IpAddr;
 
+use sdp_data::sample;
 use tandem_rtp_core::sdp::{
     AnswerOptions, Attribute, Codec, Connection, Direction, LocalMedia, Origin, SessionDescription,
     create_answer,
 };
-
-macro_rules! sample {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/sdp/",
-            $name
-        ))
-    };
-}
 
 const RELAY: &str = "198.51.100.7";
 

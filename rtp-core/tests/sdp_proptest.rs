@@ -10,6 +10,7 @@ use tandem_rtp_core::sdp::{
     Fmtp, Group, MediaDescription, Msid, Origin, Rtcp, RtcpFb, Rtpmap, SessionDescription, Setup,
     Ssrc, SsrcGroup, TimeDescription,
 };
+use tandem_rtp_core::srtp::SrtpProfile;
 
 fn token() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9][a-zA-Z0-9_.!~*+-]{0,11}"
@@ -92,12 +93,7 @@ fn candidate() -> impl Strategy<Value = Candidate> {
 }
 
 fn suite() -> impl Strategy<Value = CryptoSuite> {
-    prop_oneof![
-        Just(CryptoSuite::AesCm128HmacSha1_80),
-        Just(CryptoSuite::AesCm128HmacSha1_32),
-        Just(CryptoSuite::AeadAes128Gcm),
-        Just(CryptoSuite::AeadAes256Gcm),
-    ]
+    proptest::sample::select(SrtpProfile::ALL.map(CryptoSuite::from).to_vec())
 }
 
 fn key_param(len: usize) -> impl Strategy<Value = KeyParam> {

@@ -1,21 +1,15 @@
 //! Real browser descriptions (see tests/data/sdp/README.md) and hand-written SIP ones, parsed field by field
 //! and written back.
 
+mod sdp_data;
+
 use bytes::Bytes;
+use sdp_data::sample;
 use tandem_rtp_core::sdes::{CryptoSuite, KeyLifetime, Mki};
 use tandem_rtp_core::sdp::{
     Attribute, CandidateType, Direction, SdpError, SessionDescription, Setup,
 };
-
-macro_rules! sample {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/sdp/",
-            $name
-        ))
-    };
-}
+use tandem_rtp_core::srtp::SrtpProfile;
 
 const SAMPLES: &[(&str, &str)] = &[
     (
@@ -405,7 +399,7 @@ fn sip_sdes_offer_fields() {
     assert_eq!(cryptos.len(), 3);
     assert_eq!(
         (cryptos[0].tag, &cryptos[0].suite),
-        (1, &CryptoSuite::AesCm128HmacSha1_80)
+        (1, &CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80))
     );
     assert_eq!(
         cryptos[0].key_params[0].lifetime,
@@ -418,8 +412,14 @@ fn sip_sdes_offer_fields() {
             length: 4
         })
     );
-    assert_eq!(cryptos[1].suite, CryptoSuite::AesCm128HmacSha1_32);
-    assert_eq!(cryptos[2].suite, CryptoSuite::AeadAes256Gcm);
+    assert_eq!(
+        cryptos[1].suite,
+        CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_32)
+    );
+    assert_eq!(
+        cryptos[2].suite,
+        CryptoSuite::Srtp(SrtpProfile::AeadAes256Gcm)
+    );
     let (key, salt) = cryptos[2].key_params[0].split(&cryptos[2].suite).unwrap();
     assert_eq!((key.len(), salt.len()), (32, 12));
     assert!(sdp.is_on_hold(audio));

@@ -22,6 +22,19 @@ fn ssrcs_and_fci<'a>(frame: &Frame<'a>) -> Result<(u32, u32, &'a [u8]), RtcpErro
     Ok((be_u32(head, 0), be_u32(head, 4), fci))
 }
 
+/// Sender and media SSRC, then a non-empty FCI of whole `entry_len`-byte entries (NACK, FIR).
+fn ssrcs_and_entries<'a>(
+    frame: &Frame<'a>,
+    entry_len: usize,
+    expected: &'static str,
+) -> Result<(u32, u32, &'a [u8]), RtcpError> {
+    let (sender_ssrc, media_ssrc, fci) = ssrcs_and_fci(frame)?;
+    if fci.is_empty() || !fci.len().is_multiple_of(entry_len) {
+        return Err(RtcpError::malformed(frame.body_offset(8), expected));
+    }
+    Ok((sender_ssrc, media_ssrc, fci))
+}
+
 /// One generic NACK entry: a lost packet and a bitmask of the 16 packets after it that are lost too.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NackPair {
@@ -97,13 +110,8 @@ pub struct Nack<'a> {
 
 impl<'a> Nack<'a> {
     pub(crate) fn parse(frame: &Frame<'a>) -> Result<Self, RtcpError> {
-        let (sender_ssrc, media_ssrc, fci) = ssrcs_and_fci(frame)?;
-        if fci.is_empty() || !fci.len().is_multiple_of(4) {
-            return Err(RtcpError::malformed(
-                frame.body_offset(8),
-                "one or more 4-byte NACK entries",
-            ));
-        }
+        let (sender_ssrc, media_ssrc, fci) =
+            ssrcs_and_entries(frame, 4, "one or more 4-byte NACK entries")?;
         Ok(Nack {
             sender_ssrc,
             media_ssrc,
@@ -179,13 +187,8 @@ pub struct Fir<'a> {
 
 impl<'a> Fir<'a> {
     pub(crate) fn parse(frame: &Frame<'a>) -> Result<Self, RtcpError> {
-        let (sender_ssrc, media_ssrc, fci) = ssrcs_and_fci(frame)?;
-        if fci.is_empty() || !fci.len().is_multiple_of(8) {
-            return Err(RtcpError::malformed(
-                frame.body_offset(8),
-                "one or more 8-byte FIR entries",
-            ));
-        }
+        let (sender_ssrc, media_ssrc, fci) =
+            ssrcs_and_entries(frame, 8, "one or more 8-byte FIR entries")?;
         Ok(Fir {
             sender_ssrc,
             media_ssrc,

@@ -19,6 +19,8 @@ pub const PAYLOAD_FEEDBACK: u8 = 206;
 
 /// Length of the common header.
 pub(crate) const HEADER_LEN: usize = 4;
+/// The common header and the SSRC behind it: the part of a packet SRTCP leaves in clear (RFC 3711 §3.4).
+pub(crate) const HEADER_AND_SSRC_LEN: usize = 8;
 
 /// One packet of a compound, located but not yet interpreted.
 #[derive(Debug, Clone, Copy)]
@@ -47,14 +49,7 @@ pub(crate) fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, RtcpErr
     let (head, _) = buf
         .split_first_chunk::<HEADER_LEN>()
         .ok_or(RtcpError::truncated(offset, "4-byte RTCP header"))?;
-    let version = head[0] >> 6;
-    if version != 2 {
-        return Err(RtcpError::new(
-            offset,
-            RtcpErrorKind::Version(version),
-            "version 2",
-        ));
-    }
+    check_version(head[0], offset)?;
     let len = (usize::from(u16::from_be_bytes([head[2], head[3]])) + 1) * 4;
     let packet = buf.get(..len).ok_or(RtcpError::truncated(
         offset + 2,
@@ -81,6 +76,33 @@ pub(crate) fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, RtcpErr
         offset,
         len,
     })
+}
+
+/// The SSRC in bytes 4 to 7 of the first packet of `buf` (every packet type a compound may start with
+/// carries its sender's SSRC there), after checking the version.
+///
+/// Nothing past byte 8 is read, so this works on an SRTCP packet whose body is still encrypted.
+pub(crate) fn first_ssrc(buf: &[u8]) -> Result<u32, RtcpError> {
+    let (head, rest) = buf
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or(RtcpError::truncated(0, "4-byte RTCP header"))?;
+    check_version(head[0], 0)?;
+    let ssrc = rest.first_chunk::<4>().ok_or(RtcpError::truncated(
+        HEADER_LEN,
+        "SSRC after the RTCP header",
+    ))?;
+    Ok(u32::from_be_bytes(*ssrc))
+}
+
+fn check_version(first: u8, offset: usize) -> Result<(), RtcpError> {
+    match first >> 6 {
+        2 => Ok(()),
+        version => Err(RtcpError::new(
+            offset,
+            RtcpErrorKind::Version(version),
+            "version 2",
+        )),
+    }
 }
 
 /// Reads a big-endian u32 at `at` in `buf` (callers have checked the length).
@@ -128,6 +150,20 @@ mod tests {
         let err = read_frame(&buf, 0).unwrap_err();
         assert_eq!(err.kind, RtcpErrorKind::Padding);
         assert_eq!(err.offset, 7);
+    }
+
+    #[test]
+    fn first_ssrc_reads_only_the_clear_prefix() {
+        // A length field pointing far past the end does not matter: only 8 bytes are read.
+        let buf = [0x81, 200, 0xff, 0xff, 1, 2, 3, 4, 0xee];
+        assert_eq!(first_ssrc(&buf), Ok(0x0102_0304));
+        let err = first_ssrc(&buf[..7]).unwrap_err();
+        assert_eq!((err.kind, err.offset), (RtcpErrorKind::Truncated, 4));
+        assert_eq!(first_ssrc(&buf[..3]).unwrap_err().offset, 0);
+        assert_eq!(
+            first_ssrc(&[0xc0; 8]).unwrap_err().kind,
+            RtcpErrorKind::Version(3)
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub use feedback::{
     FMT_FIR, FMT_NACK, FMT_PLI, Feedback, FeedbackKind, Fir, FirEntry, Nack, NackPair, PackedNacks,
     Pli,
 };
+pub(crate) use header::{HEADER_AND_SSRC_LEN, first_ssrc};
 pub use receiver_report::ReceiverReport;
 pub(crate) use report_block::to_1_65536_secs;
 pub use report_block::{

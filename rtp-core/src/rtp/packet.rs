@@ -11,7 +11,7 @@ pub const FIXED_HEADER_LEN: usize = 12;
 /// The only RTP version this crate speaks (RFC 3550 §5.1).
 pub const RTP_VERSION: u8 = 2;
 
-/// The header fields [`header_len`] and [`RtpPacket::parse`] both need.
+/// The header fields [`header_len`] and [`RtpPacket::parse_header`] both need.
 struct Layout<'a> {
     fixed: &'a [u8; FIXED_HEADER_LEN],
     csrc: &'a [u8],
@@ -55,8 +55,8 @@ fn layout(buf: &[u8]) -> Result<Layout<'_>, RtpError> {
 /// Length of the RTP header at the start of `buf`: fixed header, CSRC list and header extension, without
 /// looking at padding or payload.
 ///
-/// This is the cheap check SRTP needs to find where encryption starts; it validates the version and that the
-/// CSRC list and extension fit in `buf`.
+/// It validates the version and that the CSRC list and extension fit in `buf`, like
+/// [`RtpPacket::parse_header`], which also gives the header's fields.
 pub fn header_len(buf: &[u8]) -> Result<usize, RtpError> {
     layout(buf).map(|l| l.header_len)
 }
@@ -80,33 +80,44 @@ impl<'a> RtpPacket<'a> {
     /// Parses and validates an RTP packet: version 2, CSRC list and extension inside the packet, and when the
     /// padding bit is set, a padding count between 1 and the bytes after the header.
     pub fn parse(buf: &'a [u8]) -> Result<Self, RtpError> {
+        let mut packet = Self::parse_header(buf)?;
+        if !packet.has_padding() {
+            return Ok(packet);
+        }
+        let body = packet.payload;
+        let count = body
+            .last()
+            .copied()
+            .ok_or(RtpError::truncated(buf.len(), "padding count octet"))?;
+        if count == 0 || usize::from(count) > body.len() {
+            return Err(RtpError::new(
+                buf.len().saturating_sub(1),
+                RtpErrorKind::Padding,
+                "padding count between 1 and the bytes after the header",
+            ));
+        }
+        packet.payload = body
+            .get(..body.len() - usize::from(count))
+            .unwrap_or_default();
+        packet.padding_len = count;
+        Ok(packet)
+    }
+
+    /// Parses the header only (version 2, CSRC list and extension inside the packet) and takes every byte
+    /// after it as the payload, without interpreting padding.
+    ///
+    /// This is the view of an SRTP packet, whose payload is encrypted: the padding count is ciphertext and
+    /// the payload ends with the authentication tag. [`padding_len`](Self::padding_len) is then 0 even when
+    /// [`has_padding`](Self::has_padding) is set.
+    pub fn parse_header(buf: &'a [u8]) -> Result<Self, RtpError> {
         let layout = layout(buf)?;
-        let body = buf.get(layout.header_len..).unwrap_or_default();
-        let padding_len = if layout.fixed[0] & 0x20 != 0 {
-            let count = body
-                .last()
-                .copied()
-                .ok_or(RtpError::truncated(buf.len(), "padding count octet"))?;
-            if count == 0 || usize::from(count) > body.len() {
-                return Err(RtpError::new(
-                    buf.len().saturating_sub(1),
-                    RtpErrorKind::Padding,
-                    "padding count between 1 and the bytes after the header",
-                ));
-            }
-            count
-        } else {
-            0
-        };
-        let payload_len = body.len() - usize::from(padding_len);
-        let payload = body.get(..payload_len).unwrap_or_default();
         Ok(RtpPacket {
             fixed: layout.fixed,
             csrc: layout.csrc,
             extension: layout.extension,
-            payload,
+            payload: buf.get(layout.header_len..).unwrap_or_default(),
             header_len: layout.header_len,
-            padding_len,
+            padding_len: 0,
         })
     }
 
@@ -184,7 +195,8 @@ impl<'a> RtpPacket<'a> {
         self.header_len..self.header_len + self.payload.len()
     }
 
-    /// Number of padding octets at the end of the packet, count octet included (0 without padding).
+    /// Number of padding octets at the end of the packet, count octet included (0 without padding, and after
+    /// [`parse_header`](Self::parse_header)).
     pub fn padding_len(&self) -> usize {
         usize::from(self.padding_len)
     }
@@ -258,6 +270,23 @@ mod tests {
         let p = RtpPacket::parse(&buf).unwrap();
         assert_eq!(p.payload(), b"");
         assert_eq!(p.padding_len(), 4);
+    }
+
+    #[test]
+    fn parse_header_leaves_padding_and_trailer_in_the_payload() {
+        // Padding bit set, last byte 0: invalid padding for `parse`, ordinary ciphertext for SRTP.
+        let buf = [
+            0xa0, 0, 0x12, 0x34, 0, 0, 0, 0, 0xca, 0xfe, 0xba, 0xbe, 9, 8, 0,
+        ];
+        let p = RtpPacket::parse_header(&buf).unwrap();
+        assert!(p.has_padding());
+        assert_eq!((p.sequence_number(), p.ssrc()), (0x1234, 0xcafe_babe));
+        assert_eq!(p.payload(), &[9, 8, 0]);
+        assert_eq!((p.padding_len(), p.len()), (0, buf.len()));
+        assert_eq!(
+            RtpPacket::parse(&buf).unwrap_err().kind,
+            RtpErrorKind::Padding
+        );
     }
 
     #[test]

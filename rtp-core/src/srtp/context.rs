@@ -2,12 +2,13 @@
 
 use core::fmt;
 
-use super::header::{RtpHeader, rtcp_ssrc};
 use super::key_derivation::{SRTCP_LABELS, SRTP_LABELS, SessionKeys};
 use super::packet_index::{estimate_index, roc_of};
 use super::provider::{CryptoProvider, default_provider};
-use super::transform::{MAX_SRTCP_INDEX, SrtcpTrailer, Transform};
+use super::transform::{MAX_SRTCP_INDEX, SrtcpTrailer, Transform, prefix_mut};
 use super::{ReplayWindow, SrtpError, SrtpPolicy, SrtpProfile};
+use crate::rtcp::first_ssrc;
+use crate::rtp::RtpPacket;
 
 /// An SRTP/SRTCP cryptographic context (RFC 3711 §3.2) for one direction of one session.
 ///
@@ -95,12 +96,8 @@ impl SrtpContext {
     /// Protects the RTP packet `buf[..len]` in place: encrypts its payload and appends the
     /// authentication tag. Returns the SRTP packet length, `len + profile.rtp_overhead()`.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let available = buf.len();
-        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
-            needed: len,
-            available,
-        })?;
-        let header = RtpHeader::read(packet)?;
+        let packet = prefix_mut(buf, len)?;
+        let header = HeaderFields::read(packet)?;
         let stream = self.streams.get_or_insert(header.ssrc)?;
         let index = estimate_index(
             stream.rtp_replay.highest(),
@@ -118,7 +115,7 @@ impl SrtpContext {
     /// Unprotects the SRTP packet `packet` in place: checks replay and authentication, then
     /// decrypts. Returns the RTP packet length (`packet[..len]`).
     pub fn unprotect_rtp(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
-        let header = RtpHeader::read(packet)?;
+        let header = HeaderFields::read(packet)?;
         if let Some(stream) = self.streams.find_mut(header.ssrc) {
             let index = estimate_index(
                 stream.rtp_replay.highest(),
@@ -149,12 +146,8 @@ impl SrtpContext {
     /// the policy turned SRTCP encryption off, appends E flag, SRTCP index and tag. Returns the
     /// SRTCP packet length, `len + profile.rtcp_overhead()`.
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        let available = buf.len();
-        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
-            needed: len,
-            available,
-        })?;
-        let ssrc = rtcp_ssrc(packet)?;
+        let packet = prefix_mut(buf, len)?;
+        let ssrc = first_ssrc(packet)?;
         let stream = self.streams.get_or_insert(ssrc)?;
         let index = stream.next_srtcp_index;
         if index > MAX_SRTCP_INDEX {
@@ -172,7 +165,7 @@ impl SrtpContext {
     /// Unprotects the SRTCP packet `packet` in place: checks replay of its SRTCP index and
     /// authentication, then decrypts if its E flag is set. Returns the RTCP packet length.
     pub fn unprotect_rtcp(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
-        let ssrc = rtcp_ssrc(packet)?;
+        let ssrc = first_ssrc(packet)?;
         let trailer = self.rtcp.srtcp_trailer(packet)?;
         let index = u64::from(trailer.index);
         if let Some(stream) = self.streams.find_mut(ssrc) {
@@ -224,6 +217,26 @@ impl fmt::Debug for SrtpContext {
             .field("encrypt_rtcp", &self.encrypt_rtcp)
             .field("streams", &self.streams.streams.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The RTP header fields SRTP works with, read through the RTP module's header view (the payload
+/// may be ciphertext, so padding is not interpreted).
+struct HeaderFields {
+    /// Bytes up to the payload: fixed header, CSRC list, header extension (never encrypted).
+    len: usize,
+    sequence: u16,
+    ssrc: u32,
+}
+
+impl HeaderFields {
+    fn read(packet: &[u8]) -> Result<Self, SrtpError> {
+        let header = RtpPacket::parse_header(packet)?;
+        Ok(HeaderFields {
+            len: header.header_len(),
+            sequence: header.sequence_number(),
+            ssrc: header.ssrc(),
+        })
     }
 }
 
@@ -559,6 +572,70 @@ mod tests {
         }
         let genuine = protect(&mut context(limited), &rtp(7, 0));
         assert_eq!(unprotect(&mut receiver, &genuine).unwrap(), rtp(7, 0));
+    }
+
+    #[test]
+    fn csrcs_and_header_extension_stay_in_clear() {
+        let mut plain = rtp(SSRC, 9);
+        plain[0] |= 0x10 | 2;
+        let payload = plain.split_off(12);
+        plain.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]); // two CSRCs
+        plain.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, 0xff, 0, 0]); // one-word extension
+        plain.extend_from_slice(&payload);
+        let (mut sender, mut receiver) = (context(policy()), context(policy()));
+        let srtp = protect(&mut sender, &plain);
+        assert_eq!(srtp[..28], plain[..28]);
+        assert_ne!(srtp[28..plain.len()], plain[28..]);
+        assert_eq!(unprotect(&mut receiver, &srtp).unwrap(), plain);
+    }
+
+    #[test]
+    fn malformed_headers_are_refused_with_the_rtp_or_rtcp_error() {
+        use crate::rtcp::RtcpErrorKind;
+        use crate::rtp::RtpErrorKind;
+
+        let mut receiver = context(policy());
+        let rtp_kind = |receiver: &mut SrtpContext, mut packet: Vec<u8>| match receiver
+            .unprotect_rtp(&mut packet)
+        {
+            Err(SrtpError::Rtp(e)) => (e.kind, e.offset),
+            other => panic!("expected an RTP header error, got {other:?}"),
+        };
+        assert_eq!(
+            rtp_kind(&mut receiver, vec![0x80; 11]),
+            (RtpErrorKind::Truncated, 0)
+        );
+        assert_eq!(
+            rtp_kind(&mut receiver, vec![0x40; 40]),
+            (RtpErrorKind::Version(1), 0)
+        );
+        let mut csrcs = rtp(SSRC, 1);
+        csrcs[0] |= 0x0f; // 15 CSRCs do not fit in 32 bytes
+        assert_eq!(
+            rtp_kind(&mut receiver, csrcs),
+            (RtpErrorKind::Truncated, 12)
+        );
+        let mut extension = rtp(SSRC, 1);
+        extension[0] |= 0x10;
+        extension[12..16].copy_from_slice(&[0xbe, 0xde, 0, 9]); // 36 bytes announced
+        assert_eq!(
+            rtp_kind(&mut receiver, extension),
+            (RtpErrorKind::Truncated, 16)
+        );
+
+        let mut short_rtcp = rtcp(SSRC);
+        short_rtcp.truncate(6);
+        assert!(matches!(
+            receiver.unprotect_rtcp(&mut short_rtcp),
+            Err(SrtpError::Rtcp(e)) if e.kind == RtcpErrorKind::Truncated && e.offset == 4
+        ));
+        let mut version_3 = rtcp(SSRC);
+        version_3[0] = 0xc0;
+        assert!(matches!(
+            receiver.unprotect_rtcp(&mut version_3),
+            Err(SrtpError::Rtcp(e)) if e.kind == RtcpErrorKind::Version(3)
+        ));
+        assert_eq!(receiver.roc(SSRC), None);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use thiserror::Error;
 
+use crate::rtcp::RtcpError;
+use crate::rtp::RtpError;
+
 /// Why an SRTP or SRTCP packet could not be protected or unprotected, or a context not built.
 ///
 /// On any error the packet is dropped: the context state (rollover counter, replay window, SRTCP
@@ -9,7 +12,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum SrtpError {
-    /// The packet ends before a field its format requires.
+    /// The packet ends before a field SRTP adds (authentication tag, SRTCP index).
     #[error("packet too short: {expected} needed at byte {offset}")]
     TooShort {
         /// Byte offset at which the missing field should have been.
@@ -17,12 +20,13 @@ pub enum SrtpError {
         /// What was expected there.
         expected: &'static str,
     },
-    /// The RTP or RTCP version field (first two bits) is not 2.
-    #[error("unsupported RTP/RTCP version {version} at byte 0")]
-    UnsupportedVersion {
-        /// The version found.
-        version: u8,
-    },
+    /// The RTP header is malformed (version, CSRC list or extension past the end), so the packet
+    /// cannot be SRTP.
+    #[error("SRTP packet: {0}")]
+    Rtp(#[from] RtpError),
+    /// The first 8 bytes (RTCP header and SSRC, the part SRTCP leaves in clear) are malformed.
+    #[error("SRTCP packet: {0}")]
+    Rtcp(#[from] RtcpError),
     /// The caller's buffer cannot hold the packet plus the authentication trailer, or `len`
     /// exceeds the buffer.
     #[error("buffer too small: {needed} bytes needed, {available} available")]

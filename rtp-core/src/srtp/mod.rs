@@ -24,7 +24,6 @@
 
 mod context;
 mod error;
-mod header;
 mod key_derivation;
 mod packet_index;
 mod policy;

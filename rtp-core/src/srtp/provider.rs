@@ -7,16 +7,19 @@
 //!
 //! Backends:
 //! - [`RustCryptoProvider`]: pure Rust (`aes`, `sha1`, `aes-gcm`).
-//! - [`RingProvider`] (feature `ring`, on by default): AES-GCM from `ring`'s assembly, which is
+//! - `RingProvider` (feature `ring`, on by default): AES-GCM from `ring`'s assembly, which is
 //!   about twice as fast as `aes-gcm`; AES-CM and HMAC-SHA1 as in [`RustCryptoProvider`]
 //!   (`ring` has no raw counter mode and its SHA-1 is slower than `sha1` with SHA-NI).
 //!
-//! Both share the AES-CM keystream (on x86-64 with AES-NI it interleaves eight counter blocks
-//! through the AES instructions directly, elsewhere it runs the `aes` crate in batches) and the
-//! HMAC-SHA1, which runs RFC 2104 on the `sha1` compression function from precomputed pad
-//! states.
+//! Both take the trait's default AES-CM keystream (on x86-64 with AES-NI it interleaves eight
+//! counter blocks through the AES instructions directly, elsewhere it runs the `aes` crate in
+//! batches) and HMAC-SHA1, which runs RFC 2104 on the `sha1` compression function from
+//! precomputed pad states. `docs/media-hot-path.md` in the repository gives the measurements
+//! behind these choices.
 
 mod aes_cm;
+// The crate's only `unsafe`: AES-NI intrinsics, used once the CPU feature is detected.
+#[allow(unsafe_code)]
 #[cfg(target_arch = "x86_64")]
 mod aes_ni;
 mod hmac_sha1;
@@ -26,6 +29,8 @@ mod rust_crypto;
 
 use core::fmt;
 
+use self::aes_cm::AesCm;
+use self::hmac_sha1::PrecomputedHmac;
 use super::SrtpError;
 
 #[cfg(feature = "ring")]
@@ -33,11 +38,19 @@ pub use self::ring::RingProvider;
 pub use self::rust_crypto::RustCryptoProvider;
 
 /// Builds the keyed primitives an SRTP context needs. Called only when a context is created.
+///
+/// [`aes_cm`](Self::aes_cm) and [`hmac_sha1`](Self::hmac_sha1) default to this crate's own AES
+/// counter mode and HMAC-SHA1 (described in the [module documentation](self)), which both built-in
+/// providers use; a provider only has to supply AES-GCM.
 pub trait CryptoProvider: fmt::Debug + Send + Sync {
     /// AES in counter mode (RFC 3711 §4.1.1) under a 16- or 32-byte key.
-    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError>;
+    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError> {
+        Ok(Box::new(AesCm::new(key)?))
+    }
     /// HMAC-SHA1 (RFC 2104) under `key`, with its pad states precomputed.
-    fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError>;
+    fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
+        Ok(Box::new(PrecomputedHmac::new(key)))
+    }
     /// AES-GCM with a 96-bit nonce and a 128-bit tag (RFC 7714) under a 16- or 32-byte key.
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError>;
 }
@@ -69,7 +82,7 @@ pub trait AesGcmCipher: Send + Sync {
     ) -> Result<(), SrtpError>;
 }
 
-/// The provider contexts use unless told otherwise: [`RingProvider`] with the `ring` feature,
+/// The provider contexts use unless told otherwise: `RingProvider` with the `ring` feature,
 /// else [`RustCryptoProvider`].
 pub fn default_provider() -> &'static dyn CryptoProvider {
     #[cfg(feature = "ring")]

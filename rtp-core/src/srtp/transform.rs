@@ -3,12 +3,12 @@
 
 use subtle::ConstantTimeEq;
 
-use super::header::RTCP_CLEAR_LEN;
 use super::key_derivation::SessionKeys;
 use super::packet_index::roc_of;
 use super::profile::SRTCP_INDEX_LEN;
 use super::provider::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
 use super::{SrtpError, SrtpProfile};
+use crate::rtcp::HEADER_AND_SSRC_LEN as RTCP_CLEAR_LEN;
 
 /// AES-GCM authentication tag length (RFC 7714 §6: 16 octets for every SRTP AEAD profile).
 const GCM_TAG_LEN: usize = 16;
@@ -105,13 +105,7 @@ impl Transform {
         index: u64,
     ) -> Result<usize, SrtpError> {
         let protected_len = len + self.tag_len();
-        let available = buf.len();
-        let out = buf
-            .get_mut(..protected_len)
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: protected_len,
-                available,
-            })?;
+        let out = prefix_mut(buf, protected_len)?;
         let (packet, tag_out) = out.split_at_mut(len);
         let (header, payload) = split_at_checked_mut(packet, header_len)?;
         match self {
@@ -205,13 +199,7 @@ impl Transform {
         trailer: SrtcpTrailer,
     ) -> Result<usize, SrtpError> {
         let protected_len = len + SRTCP_INDEX_LEN + self.tag_len();
-        let available = buf.len();
-        let out = buf
-            .get_mut(..protected_len)
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: protected_len,
-                available,
-            })?;
+        let out = prefix_mut(buf, protected_len)?;
         let word = trailer.word();
         match self {
             Transform::AesCmHmacSha1 {
@@ -371,6 +359,15 @@ fn split_at_checked_mut(bytes: &mut [u8], at: usize) -> Result<(&mut [u8], &mut 
     bytes.split_at_mut_checked(at).ok_or(SrtpError::TooShort {
         offset: len,
         expected: "packet header",
+    })
+}
+
+/// The first `len` bytes of `buf`, or [`SrtpError::BufferTooSmall`].
+pub(crate) fn prefix_mut(buf: &mut [u8], len: usize) -> Result<&mut [u8], SrtpError> {
+    let available = buf.len();
+    buf.get_mut(..len).ok_or(SrtpError::BufferTooSmall {
+        needed: len,
+        available,
     })
 }
 

@@ -2,26 +2,17 @@
 
 use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 
-use super::aes_cm::AesCm;
-use super::hmac_sha1::PrecomputedHmac;
-use super::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
+use super::{AesGcmCipher, CryptoProvider};
 use crate::srtp::SrtpError;
 
 /// AES-GCM from `ring` (single-pass AES-NI + CLMUL assembly, about twice as fast as `aes-gcm`);
-/// AES-CM and HMAC-SHA1 as in [`RustCryptoProvider`](super::RustCryptoProvider), since `ring`
-/// exposes no raw counter mode and its SHA-1 does not use SHA-NI.
+/// AES-CM and HMAC-SHA1 are the [`CryptoProvider`] defaults, as in
+/// [`RustCryptoProvider`](super::RustCryptoProvider), since `ring` exposes no raw counter mode and
+/// its SHA-1 does not use SHA-NI.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RingProvider;
 
 impl CryptoProvider for RingProvider {
-    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError> {
-        Ok(Box::new(AesCm::new(key)?))
-    }
-
-    fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
-        Ok(Box::new(PrecomputedHmac::new(key)))
-    }
-
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
         let algorithm = match key.len() {
             16 => &AES_128_GCM,

@@ -1,26 +1,17 @@
-//! The pure-Rust provider: RustCrypto `aes`, `hmac` + `sha1`, `aes-gcm`.
+//! The pure-Rust provider: AES-GCM from RustCrypto `aes-gcm`.
 
-use super::aes_cm::AesCm;
-use super::hmac_sha1::PrecomputedHmac;
-use super::{AesCmCipher, AesGcmCipher, CryptoProvider, HmacSha1};
+use super::{AesGcmCipher, CryptoProvider};
 use crate::srtp::SrtpError;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 
-/// Pure-Rust crypto: RustCrypto `aes` (AES-CM, on AES-NI when present), `sha1` (HMAC, on
-/// SHA-NI when present) and `aes-gcm`.
+/// Pure-Rust crypto: AES-GCM from RustCrypto `aes-gcm`; AES-CM and HMAC-SHA1 are the
+/// [`CryptoProvider`] defaults (AES-NI counter mode with the `aes` crate as fallback, HMAC on the
+/// `sha1` compression function, which uses SHA-NI when present).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCryptoProvider;
 
 impl CryptoProvider for RustCryptoProvider {
-    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError> {
-        Ok(Box::new(AesCm::new(key)?))
-    }
-
-    fn hmac_sha1(&self, key: &[u8]) -> Result<Box<dyn HmacSha1>, SrtpError> {
-        Ok(Box::new(PrecomputedHmac::new(key)))
-    }
-
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
         let cipher = match key.len() {
             16 => Aes128Gcm::new_from_slice(key).map(RustCryptoGcm::Aes128),

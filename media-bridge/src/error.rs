@@ -1,9 +1,10 @@
 //! The crate's error type.
 
 use crate::ice::IceError;
+use crate::ng::NgError;
 use crate::stun::StunError;
 
-/// Every error this crate returns, by layer.
+/// Every error this crate returns, one variant per layer.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -13,4 +14,7 @@ pub enum Error {
     /// The ICE agent refused an operation (bad credentials, candidate limits, no randomness).
     #[error("ICE: {0}")]
     Ice(#[from] IceError),
+    /// An NG control request could not be decoded (see [`crate::ng::NgError`]).
+    #[error(transparent)]
+    Ng(#[from] NgError),
 }

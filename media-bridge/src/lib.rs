@@ -14,6 +14,7 @@
 
 pub mod demux;
 pub mod ice;
+pub mod ng;
 pub mod stun;
 
 mod error;

@@ -1,10 +1,11 @@
-//! The crate's error type.
+//! The crate's one error type, nesting each layer's own error.
 
+use crate::dtls::DtlsError;
 use crate::ice::IceError;
 use crate::ng::NgError;
 use crate::stun::StunError;
 
-/// Every error this crate returns, one variant per layer.
+/// Any error from this crate. Each variant wraps the error type of one layer, which carries the details.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -14,6 +15,9 @@ pub enum Error {
     /// The ICE agent refused an operation (bad credentials, candidate limits, no randomness).
     #[error("ICE: {0}")]
     Ice(#[from] IceError),
+    /// DTLS-SRTP: certificate, fingerprint, handshake or key export.
+    #[error(transparent)]
+    Dtls(#[from] DtlsError),
     /// An NG control request could not be decoded (see [`crate::ng::NgError`]).
     #[error(transparent)]
     Ng(#[from] NgError),

@@ -13,6 +13,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod demux;
+pub mod dtls;
 pub mod ice;
 pub mod ng;
 pub mod stun;
@@ -25,6 +26,10 @@ mod error;
 struct ReadmeExample;
 
 pub use demux::{PacketKind, classify};
+pub use dtls::{
+    CertificateFingerprint, DtlsCertificate, DtlsConfig, DtlsError, DtlsEvent, DtlsRole,
+    DtlsTransport, SrtpKeys,
+};
 pub use error::Error;
 pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};

@@ -3,6 +3,7 @@
 use crate::dtls::DtlsError;
 use crate::ice::IceError;
 use crate::ng::NgError;
+use crate::session::SessionError;
 use crate::stun::StunError;
 
 /// Any error from this crate. Each variant wraps the error type of one layer, which carries the details.
@@ -21,4 +22,7 @@ pub enum Error {
     /// An NG control request could not be decoded (see [`crate::ng::NgError`]).
     #[error(transparent)]
     Ng(#[from] NgError),
+    /// The relay's control plane refused an offer, answer, delete or query.
+    #[error("session: {0}")]
+    Session(#[from] SessionError),
 }

@@ -16,6 +16,7 @@ pub mod demux;
 pub mod dtls;
 pub mod ice;
 pub mod ng;
+pub mod session;
 pub mod stun;
 
 mod error;

@@ -195,6 +195,8 @@ impl Call {
                     .protocol
                     .map_or(media.protocol.to_string(), |p| p.as_str().to_owned());
                 sections.push(rewrite::rejected_section(media, &protocol, sy.advertised));
+                // Kept for the answer: the section's mid goes back to the offerer.
+                sx.peer = Some(peer);
                 continue;
             }
             take_offer(sx, peer, &filter, res, index)?;

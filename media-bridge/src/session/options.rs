@@ -120,8 +120,8 @@ pub struct MediaOptions {
     pub rtcp_mux: RtcpMuxMode,
     /// `replace-origin`: write the relay's address in the `o=` line.
     pub replace_origin: bool,
-    /// `replace-session-connection`: write the relay's address in the session-level `c=` line too (media-level
-    /// `c=` lines always get it).
+    /// `replace-session-connection`: also add a session-level `c=` with the relay's address when the SDP has
+    /// none. (Media-level `c=` lines, and a session-level one that is present, always get the relay's address.)
     pub replace_session_connection: bool,
     /// Where to expect the sending endpoint's media from before latching.
     pub endpoint_address: EndpointAddress,

@@ -2,7 +2,8 @@
 //! attributes of the profile spoken with that side, on top of what the other side described.
 //!
 //! What is kept and what is removed, conservatively:
-//! - Always replaced: `c=` (media level), the `m=` port and protocol, `a=rtcp`, `a=rtcp-mux`, every ICE
+//! - Always replaced: `c=` (media level, and the session-level one unless it is a `0.0.0.0` hold; the
+//!   `replace-session-connection` option adds a session-level one where there was none), the `m=` port and protocol, `a=rtcp`, `a=rtcp-mux`, every ICE
 //!   attribute (`a=ice-*`, `a=candidate`, `a=end-of-candidates`, …), `a=fingerprint`, `a=setup`, `a=tls-id`,
 //!   `a=crypto`. These describe a transport, and the relay terminates transports.
 //! - Removed towards a profile without feedback (`RTP/AVP`, `RTP/SAVP`): `a=rtcp-fb` and `a=rtcp-rsize`.
@@ -425,7 +426,14 @@ pub(crate) fn session(
         out.origin.address = ByteString::from(parts.address.to_string());
         out.origin.addr_type = Connection::from_ip(parts.address).addr_type;
     }
-    if options.replace_session_connection {
+    // A session-level address other than the hold address is replaced even without the option: an endpoint
+    // that reads only that line would otherwise send around the relay.
+    let keep = out
+        .connection
+        .as_ref()
+        .is_some_and(Connection::is_unspecified);
+    let present = out.connection.is_some();
+    if (present && !keep) || (options.replace_session_connection && !present) {
         out.connection = Some(Connection::from_ip(parts.address));
     }
     out

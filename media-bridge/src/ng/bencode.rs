@@ -664,7 +664,9 @@ impl Decoder<'_> {
                     dict.push(key, value);
                 }
                 other => {
-                    return Err(self.error(BencodeErrorKind::UnexpectedByte(other), Expected::KeyOrEnd));
+                    return Err(
+                        self.error(BencodeErrorKind::UnexpectedByte(other), Expected::KeyOrEnd)
+                    );
                 }
             }
         }
@@ -681,7 +683,11 @@ impl Decoder<'_> {
                 return Ok(n);
             }
             if !b.is_ascii_digit() {
-                let expected = if self.pos == start { Expected::Digit } else { expected };
+                let expected = if self.pos == start {
+                    Expected::Digit
+                } else {
+                    expected
+                };
                 return Err(self.error(BencodeErrorKind::UnexpectedByte(b), expected));
             }
             if self.pos > start && self.input.get(start) == Some(&b'0') {
@@ -758,7 +764,10 @@ mod tests {
     fn err(s: &'static [u8]) -> BencodeError {
         match dec(s) {
             Err(e) => e,
-            Ok(v) => panic!("expected an error for {:?}, got {v}", String::from_utf8_lossy(s)),
+            Ok(v) => panic!(
+                "expected an error for {:?}, got {v}",
+                String::from_utf8_lossy(s)
+            ),
         }
     }
 
@@ -781,8 +790,14 @@ mod tests {
 
     #[test]
     fn decodes_integers_at_both_ends_of_i64() {
-        assert_eq!(dec(b"i9223372036854775807e").unwrap(), Value::Integer(i64::MAX));
-        assert_eq!(dec(b"i-9223372036854775808e").unwrap(), Value::Integer(i64::MIN));
+        assert_eq!(
+            dec(b"i9223372036854775807e").unwrap(),
+            Value::Integer(i64::MAX)
+        );
+        assert_eq!(
+            dec(b"i-9223372036854775808e").unwrap(),
+            Value::Integer(i64::MIN)
+        );
         assert_eq!(dec(b"i0e").unwrap(), Value::Integer(0));
     }
 
@@ -837,7 +852,10 @@ mod tests {
             if e.kind == BencodeErrorKind::UnexpectedEnd {
                 assert_eq!(e.offset, input.len());
             } else {
-                assert!(matches!(e.kind, BencodeErrorKind::LengthPastEnd { .. }), "{e}");
+                assert!(
+                    matches!(e.kind, BencodeErrorKind::LengthPastEnd { .. }),
+                    "{e}"
+                );
             }
         }
     }
@@ -936,7 +954,10 @@ mod tests {
     fn insert_replaces_in_place() {
         let mut d = Dict::new().with("a", 1i64).with("b", 2i64);
         assert_eq!(d.insert("a", 3i64), Some(Value::Integer(1)));
-        assert_eq!(Value::from(d).to_bytes(), Bytes::from_static(b"d1:ai3e1:bi2ee"));
+        assert_eq!(
+            Value::from(d).to_bytes(),
+            Bytes::from_static(b"d1:ai3e1:bi2ee")
+        );
     }
 
     #[test]
@@ -951,7 +972,8 @@ mod tests {
     fn value_strategy() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             any::<i64>().prop_map(Value::Integer),
-            proptest::collection::vec(any::<u8>(), 0..24).prop_map(|v| Value::Bytes(Bytes::from(v))),
+            proptest::collection::vec(any::<u8>(), 0..24)
+                .prop_map(|v| Value::Bytes(Bytes::from(v))),
         ];
         leaf.prop_recursive(6, 64, 8, |inner| {
             prop_oneof![

@@ -32,8 +32,10 @@ pub trait MediaControl {
     ) -> impl Future<Output = Result<SdpReply, Self::Error>> + Send;
 
     /// End a call or one of its branches.
-    fn delete(&self, request: Delete)
-    -> impl Future<Output = Result<DeleteReply, Self::Error>> + Send;
+    fn delete(
+        &self,
+        request: Delete,
+    ) -> impl Future<Output = Result<DeleteReply, Self::Error>> + Send;
 
     /// Report a call's statistics.
     fn query(&self, request: Query) -> impl Future<Output = Result<CallStats, Self::Error>> + Send;
@@ -59,9 +61,18 @@ pub async fn execute<C: MediaControl + ?Sized>(control: &C, command: Command) ->
     match command {
         Command::Ping => Reply::Pong,
         Command::Offer(r) => control.offer(r).await.map_or_else(Reply::error, Reply::Sdp),
-        Command::Answer(r) => control.answer(r).await.map_or_else(Reply::error, Reply::Sdp),
-        Command::Delete(r) => control.delete(r).await.map_or_else(Reply::error, Reply::Deleted),
-        Command::Query(r) => control.query(r).await.map_or_else(Reply::error, Reply::Query),
+        Command::Answer(r) => control
+            .answer(r)
+            .await
+            .map_or_else(Reply::error, Reply::Sdp),
+        Command::Delete(r) => control
+            .delete(r)
+            .await
+            .map_or_else(Reply::error, Reply::Deleted),
+        Command::Query(r) => control
+            .query(r)
+            .await
+            .map_or_else(Reply::error, Reply::Query),
         Command::List(r) => {
             let limit = usize::try_from(r.limit).unwrap_or(usize::MAX);
             match control.list(r).await {
@@ -72,5 +83,85 @@ pub async fn execute<C: MediaControl + ?Sized>(control: &C, command: Command) ->
                 Err(e) => Reply::error(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Poll a future that never waits (the stand-in engine below answers at once).
+    fn run<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the stand-in engine never waits"),
+        }
+    }
+
+    struct Calls;
+
+    impl MediaControl for Calls {
+        type Error = &'static str;
+
+        async fn offer(&self, r: SdpRequest) -> Result<SdpReply, Self::Error> {
+            Ok(SdpReply::new(r.sdp))
+        }
+
+        async fn answer(&self, _: SdpRequest) -> Result<SdpReply, Self::Error> {
+            Err("no such call")
+        }
+
+        async fn delete(&self, _: Delete) -> Result<DeleteReply, Self::Error> {
+            Ok(DeleteReply::default())
+        }
+
+        async fn query(&self, _: Query) -> Result<CallStats, Self::Error> {
+            Ok(CallStats::default())
+        }
+
+        async fn list(&self, _: List) -> Result<Vec<Bytes>, Self::Error> {
+            Ok(vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+                Bytes::from_static(b"c"),
+            ])
+        }
+    }
+
+    fn sdp_request() -> SdpRequest {
+        SdpRequest {
+            call_id: Bytes::from_static(b"c"),
+            from_tag: Bytes::from_static(b"f"),
+            to_tag: Some(Bytes::from_static(b"t")),
+            via_branch: None,
+            sdp: Bytes::from_static(b"v=0"),
+            options: Default::default(),
+        }
+    }
+
+    #[test]
+    fn maps_engine_results_and_errors_to_replies() {
+        assert_eq!(run(execute(&Calls, Command::Ping)), Reply::Pong);
+        assert_eq!(
+            run(execute(&Calls, Command::Offer(sdp_request()))),
+            Reply::Sdp(SdpReply::new("v=0"))
+        );
+        assert_eq!(
+            run(execute(&Calls, Command::Answer(sdp_request()))),
+            Reply::Error("no such call".into())
+        );
+    }
+
+    #[test]
+    fn truncates_the_call_list_to_the_requested_limit() {
+        let reply = run(execute(&Calls, Command::List(List { limit: 2 })));
+        assert_eq!(
+            reply,
+            Reply::List(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")])
+        );
     }
 }

@@ -121,7 +121,10 @@ impl CookieCache {
             return false;
         };
         // A key re-inserted after this record was queued has a newer generation; leave it.
-        if self.entries.get(&key).is_some_and(|e| e.generation == generation)
+        if self
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.generation == generation)
             && let Some(entry) = self.entries.remove(&key)
         {
             self.forget_reply(&entry);
@@ -141,7 +144,10 @@ mod tests {
     use super::*;
 
     fn key(cookie: &'static str) -> CookieKey {
-        ("127.0.0.1:5060".parse().unwrap(), Bytes::from_static(cookie.as_bytes()))
+        (
+            "127.0.0.1:5060".parse().unwrap(),
+            Bytes::from_static(cookie.as_bytes()),
+        )
     }
 
     #[test]

@@ -78,8 +78,9 @@ pub enum Action {
         /// What was wrong with the request.
         error: NgError,
     },
-    /// Execute the request against the media engine, then call [`NgEndpoint::complete`].
-    Execute(Pending),
+    /// Execute the request against the media engine, then call [`NgEndpoint::complete`]. (Boxed: a
+    /// request with its options is much larger than the other variants.)
+    Execute(Box<Pending>),
     /// Send nothing. `Some(error)`: the datagram could not be framed, so there is no cookie to answer with.
     /// `None`: a retransmission of a request still executing; its reply is on the way.
     Drop(Option<NgError>),
@@ -167,15 +168,18 @@ impl NgEndpoint {
         self.stats.requests += 1;
         self.stats.ignored_entries += request.ignored.len() as u64;
         if request.command == Command::Ping {
-            return Action::Reply(encode_frame(&frame.cookie, &Value::from(Reply::Pong.to_dict())));
+            return Action::Reply(encode_frame(
+                &frame.cookie,
+                &Value::from(Reply::Pong.to_dict()),
+            ));
         }
         let (peer, cookie) = key;
         self.cache.begin(now, (peer, cookie.clone()));
-        Action::Execute(Pending {
+        Action::Execute(Box::new(Pending {
             peer,
             cookie,
             request,
-        })
+        }))
     }
 
     /// The media engine's reply to a [`Pending`] request: returns the datagram to send, and remembers it
@@ -235,7 +239,11 @@ mod tests {
     fn reply_dict(datagram: &Bytes, cookie: &str) -> bencode::Dict {
         let frame = Frame::parse(datagram).unwrap();
         assert_eq!(&frame.cookie[..], cookie.as_bytes());
-        bencode::decode(&frame.body).unwrap().as_dict().unwrap().clone()
+        bencode::decode(&frame.body)
+            .unwrap()
+            .as_dict()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -246,7 +254,9 @@ mod tests {
             peer(),
             Bytes::from_static(b"5323_1 d7:command4:pinge"),
         );
-        let Action::Reply(reply) = action else { panic!("{action:?}") };
+        let Action::Reply(reply) = action else {
+            panic!("{action:?}")
+        };
         assert_eq!(&reply[..], b"5323_1 d6:result4:ponge");
     }
 
@@ -259,8 +269,15 @@ mod tests {
         };
         assert_eq!(p.request.command.name(), "offer");
         // Retransmitted while the engine works: dropped.
-        assert!(matches!(ep.handle_datagram(now, peer(), offer("7_1")), Action::Drop(None)));
-        let sent = ep.complete(p.peer, p.cookie, &Reply::Sdp(SdpReply::new("v=0 rewritten")));
+        assert!(matches!(
+            ep.handle_datagram(now, peer(), offer("7_1")),
+            Action::Drop(None)
+        ));
+        let sent = ep.complete(
+            p.peer,
+            p.cookie,
+            &Reply::Sdp(SdpReply::new("v=0 rewritten")),
+        );
         // Retransmitted after the reply: the same bytes again, not a second execution.
         let Action::Reply(again) = ep.handle_datagram(now, peer(), offer("7_1")) else {
             panic!()
@@ -268,7 +285,11 @@ mod tests {
         assert_eq!(again, sent);
         let stats = ep.stats();
         assert_eq!(
-            (stats.requests, stats.retransmissions, stats.retransmissions_in_flight),
+            (
+                stats.requests,
+                stats.retransmissions,
+                stats.retransmissions_in_flight
+            ),
             (1, 1, 1)
         );
     }
@@ -283,14 +304,23 @@ mod tests {
         ep.complete(p.peer, p.cookie, &Reply::Sdp(SdpReply::new("x")));
         assert_eq!(ep.poll_timeout(), Some(start + Duration::from_secs(30)));
         let later = start + Duration::from_secs(31);
-        assert!(matches!(ep.handle_datagram(later, peer(), offer("7_1")), Action::Execute(_)));
+        assert!(matches!(
+            ep.handle_datagram(later, peer(), offer("7_1")),
+            Action::Execute(_)
+        ));
     }
 
     #[test]
     fn answers_malformed_bencode_with_an_error_result() {
         let mut ep = NgEndpoint::new(EndpointConfig::default());
-        let action = ep.handle_datagram(Instant::now(), peer(), Bytes::from_static(b"9_9 d7:commande"));
-        let Action::Reject { reply, error } = action else { panic!() };
+        let action = ep.handle_datagram(
+            Instant::now(),
+            peer(),
+            Bytes::from_static(b"9_9 d7:commande"),
+        );
+        let Action::Reject { reply, error } = action else {
+            panic!()
+        };
         assert!(matches!(error, NgError::Bencode(_)));
         let d = reply_dict(&reply, "9_9");
         assert_eq!(d.get(b"result").and_then(Value::as_str), Some("error"));
@@ -314,7 +344,13 @@ mod tests {
             ..EndpointConfig::default()
         });
         let action = ep.handle_datagram(Instant::now(), peer(), offer("1"));
-        assert!(matches!(action, Action::Reject { error: NgError::TooLarge { .. }, .. }));
+        assert!(matches!(
+            action,
+            Action::Reject {
+                error: NgError::TooLarge { .. },
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -326,7 +362,11 @@ mod tests {
         let Action::Execute(p) = ep.handle_datagram(Instant::now(), peer(), offer("1")) else {
             panic!()
         };
-        let sent = ep.complete(p.peer, p.cookie, &Reply::Sdp(SdpReply::new(vec![b'a'; 500])));
+        let sent = ep.complete(
+            p.peer,
+            p.cookie,
+            &Reply::Sdp(SdpReply::new(vec![b'a'; 500])),
+        );
         let d = reply_dict(&sent, "1");
         assert_eq!(d.get(b"result").and_then(Value::as_str), Some("error"));
         assert_eq!(ep.stats().oversized_replies, 1);
@@ -336,7 +376,10 @@ mod tests {
     fn counts_ignored_entries() {
         let mut ep = NgEndpoint::new(EndpointConfig::default());
         let d = Bytes::from_static(b"1 d7:command4:ping3:fooi1e3:bari2ee");
-        assert!(matches!(ep.handle_datagram(Instant::now(), peer(), d), Action::Reply(_)));
+        assert!(matches!(
+            ep.handle_datagram(Instant::now(), peer(), d),
+            Action::Reply(_)
+        ));
         assert_eq!(ep.stats().ignored_entries, 2);
     }
 }

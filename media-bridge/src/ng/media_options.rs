@@ -452,7 +452,14 @@ impl CodecOptions {
     /// Apply a `codec-OP-NAME` flag word (or `transcode-NAME`). Returns false if it is not one.
     fn apply_flag(&mut self, flag: &Bytes) -> bool {
         const OPS: [&str; 8] = [
-            "strip", "mask", "offer", "transcode", "except", "accept", "consume", "set",
+            "strip",
+            "mask",
+            "offer",
+            "transcode",
+            "except",
+            "accept",
+            "consume",
+            "set",
         ];
         if let Some(name) = word::strip_prefix(flag, "transcode-") {
             self.transcode.push(name);
@@ -557,16 +564,26 @@ impl MediaOptions {
                 Some(())
             }),
             () if word::eq(key, "codec") => self.apply_codec(key, value, ignored),
-            () if word::eq(key, "ICE") => set_word(&mut self.ice, value, bad, |w| lookup(&Ice::WORDS, w)),
-            () if word::eq(key, "DTLS") => set_word(&mut self.dtls, value, bad, |w| lookup(&Dtls::WORDS, w)),
+            () if word::eq(key, "ICE") => {
+                set_word(&mut self.ice, value, bad, |w| lookup(&Ice::WORDS, w))
+            }
+            () if word::eq(key, "DTLS") => {
+                set_word(&mut self.dtls, value, bad, |w| lookup(&Dtls::WORDS, w))
+            }
             () if word::eq(key, "transport-protocol") => {
                 set_word(&mut self.transport_protocol, value, bad, transport_override)
             }
             () if word::eq(key, "address-family") => {
-                set_word(&mut self.address_family, value, bad, |w| lookup(&AddressFamily::WORDS, w))
+                set_word(&mut self.address_family, value, bad, |w| {
+                    lookup(&AddressFamily::WORDS, w)
+                })
             }
-            () if word::eq(key, "media-address") => set_word(&mut self.media_address, value, bad, parse_ip),
-            () if word::eq(key, "record-call") => set_word(&mut self.record_call, value, bad, yes_no),
+            () if word::eq(key, "media-address") => {
+                set_word(&mut self.media_address, value, bad, parse_ip)
+            }
+            () if word::eq(key, "record-call") => {
+                set_word(&mut self.record_call, value, bad, yes_no)
+            }
             () if word::eq(key, "label") || word::eq(key, "from-label") => {
                 set_word(&mut self.label, value, bad, |w| Some(w.clone()))
             }
@@ -605,11 +622,15 @@ impl MediaOptions {
 
     /// Apply one word of the `flags` list. Returns false if the word is not understood.
     fn apply_flag(&mut self, flag: &Bytes) -> bool {
-        if let Some(Some(r)) = word::strip_prefix(flag, "replace-").map(|w| lookup(&Replace::WORDS, &w)) {
+        if let Some(Some(r)) =
+            word::strip_prefix(flag, "replace-").map(|w| lookup(&Replace::WORDS, &w))
+        {
             push_unique(&mut self.replace, r);
             return true;
         }
-        if let Some(Some(m)) = word::strip_prefix(flag, "rtcp-mux-").map(|w| lookup(&RtcpMux::WORDS, &w)) {
+        if let Some(Some(m)) =
+            word::strip_prefix(flag, "rtcp-mux-").map(|w| lookup(&RtcpMux::WORDS, &w))
+        {
             push_unique(&mut self.rtcp_mux, m);
             return true;
         }
@@ -668,7 +689,7 @@ impl MediaOptions {
             Value::Bytes(_) => Some(value),
             _ => None,
         };
-        match address.and_then(Value::as_bytes).and_then(|b| parse_ip(b)) {
+        match address.and_then(Value::as_bytes).and_then(parse_ip) {
             Some(ip) => self.received_from = Some(ip),
             None => bad(value),
         }
@@ -775,7 +796,10 @@ mod tests {
 
     fn apply(options: &mut MediaOptions, key: &'static str, value: Value) -> Vec<Ignored> {
         let mut ignored = Vec::new();
-        assert!(options.apply(&b(key), &value, &mut ignored), "{key} not an option key");
+        assert!(
+            options.apply(&b(key), &value, &mut ignored),
+            "{key} not an option key"
+        );
         ignored
     }
 
@@ -882,7 +906,10 @@ mod tests {
         assert!(apply(&mut o, "ptime", "20".into()).is_empty());
         assert_eq!(o.ptime, Some(20));
         assert_eq!(apply(&mut o, "ptime", Value::Integer(-5)).len(), 1);
-        assert_eq!(apply(&mut o, "received-from", list(&["IP4", "nowhere"])).len(), 1);
+        assert_eq!(
+            apply(&mut o, "received-from", list(&["IP4", "nowhere"])).len(),
+            1
+        );
     }
 
     #[test]

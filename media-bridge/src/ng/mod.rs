@@ -13,7 +13,8 @@
 //! * [`NgEndpoint`]: the sans-IO endpoint: framing, decoding, error results for bad requests, the
 //!   retransmission cache (a retransmitted cookie is answered from the cache, not executed twice).
 //! * [`MediaControl`]: what the media engine implements; [`execute`] runs a command against it.
-//! * `NgServer` (feature `tokio`): the UDP server on port [`DEFAULT_PORT`](crate::ng::DEFAULT_PORT).
+//! * `NgServer` (feature `tokio`): the UDP server, by default on port 22222
+//!   ([`DEFAULT_PORT`]).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -47,11 +48,12 @@ pub use media_options::{
     TransportOverride, TransportProtocol,
 };
 pub use protocol::{
-    Command, Delete, Frame, List, MAX_COOKIE_LEN, NgError, Query, Request, SdpRequest, encode_frame,
+    Command, DEFAULT_PORT, Delete, Frame, List, MAX_COOKIE_LEN, NgError, Query, Request,
+    SdpRequest, encode_frame,
 };
 pub use reply::{
     CallStats, Counters, DeleteReply, MAX_REASON_LEN, MediaFlag, MediaStats, Reply, SdpReply,
     StreamKind, StreamStats, TagStats, Totals,
 };
 #[cfg(feature = "tokio")]
-pub use server::{DEFAULT_PORT, NgServer, NgServerConfig};
+pub use server::{NgServer, NgServerConfig};

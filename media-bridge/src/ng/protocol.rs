@@ -12,6 +12,9 @@ use super::bencode::{self, BencodeError, Dict, Limits, Value, ValueKind};
 use super::media_options::{Ignored, MediaOptions, number};
 use super::word;
 
+/// The conventional NG control port (rtpengine's `listen-ng` in Kamailio's examples).
+pub const DEFAULT_PORT: u16 = 22222;
+
 /// The longest cookie accepted. Kamailio's are under 35 bytes.
 pub const MAX_COOKIE_LEN: usize = 128;
 
@@ -215,9 +218,15 @@ impl Request {
         let mut ignored = Vec::new();
         let command = match () {
             () if word::eq(&command, "ping") => decode_ping(&dict, &mut ignored),
-            () if word::eq(&command, "offer") => Command::Offer(decode_sdp(&dict, false, &mut ignored)?),
-            () if word::eq(&command, "answer") => Command::Answer(decode_sdp(&dict, true, &mut ignored)?),
-            () if word::eq(&command, "delete") => Command::Delete(decode_delete(&dict, &mut ignored)?),
+            () if word::eq(&command, "offer") => {
+                Command::Offer(decode_sdp(&dict, false, &mut ignored)?)
+            }
+            () if word::eq(&command, "answer") => {
+                Command::Answer(decode_sdp(&dict, true, &mut ignored)?)
+            }
+            () if word::eq(&command, "delete") => {
+                Command::Delete(decode_delete(&dict, &mut ignored)?)
+            }
             () if word::eq(&command, "query") => Command::Query(decode_query(&dict, &mut ignored)?),
             () if word::eq(&command, "list") => Command::List(decode_list(&dict, &mut ignored)?),
             () => return Err(unsupported(&command)),
@@ -285,7 +294,11 @@ impl CallIds {
     }
 }
 
-fn decode_sdp(dict: &Dict, answer: bool, ignored: &mut Vec<Ignored>) -> Result<SdpRequest, NgError> {
+fn decode_sdp(
+    dict: &Dict,
+    answer: bool,
+    ignored: &mut Vec<Ignored>,
+) -> Result<SdpRequest, NgError> {
     let mut ids = CallIds::default();
     let mut sdp = None;
     let mut options = MediaOptions::default();
@@ -380,7 +393,11 @@ fn decode_query(dict: &Dict, ignored: &mut Vec<Ignored>) -> Result<Query, NgErro
         ignore_key(key, value, ignored);
     }
     if let Some(branch) = ids.via_branch.take() {
-        ignore_key(&Bytes::from_static(b"via-branch"), &Value::Bytes(branch), ignored);
+        ignore_key(
+            &Bytes::from_static(b"via-branch"),
+            &Value::Bytes(branch),
+            ignored,
+        );
     }
     Ok(Query {
         call_id: ids.call_id()?,
@@ -422,7 +439,9 @@ fn required_bytes(dict: &Dict, key: &'static str) -> Result<Bytes, NgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ng::media_options::{Dtls, Flag, Ice, Replace, RtcpMux, TransportOverride, TransportProtocol};
+    use crate::ng::media_options::{
+        Dtls, Flag, Ice, Replace, RtcpMux, TransportOverride, TransportProtocol,
+    };
 
     fn decode(body: &'static [u8]) -> Result<Request, NgError> {
         Request::decode(&Bytes::from_static(body), &Limits::default())
@@ -439,7 +458,10 @@ mod tests {
     #[test]
     fn rejects_a_datagram_without_cookie() {
         for d in [&b"d7:command4:pinge"[..], b" d7:command4:pinge", b""] {
-            assert_eq!(Frame::parse(&Bytes::copy_from_slice(d)), Err(NgError::MissingCookie));
+            assert_eq!(
+                Frame::parse(&Bytes::copy_from_slice(d)),
+                Err(NgError::MissingCookie)
+            );
         }
     }
 
@@ -449,14 +471,19 @@ mod tests {
         d.extend_from_slice(b" de");
         assert_eq!(
             Frame::parse(&Bytes::from(d)),
-            Err(NgError::CookieTooLong { limit: MAX_COOKIE_LEN })
+            Err(NgError::CookieTooLong {
+                limit: MAX_COOKIE_LEN
+            })
         );
     }
 
     #[test]
     fn frames_a_reply_with_the_cookie() {
         let reply = Value::from(Dict::new().with("result", "pong"));
-        assert_eq!(&encode_frame(b"5323_1", &reply)[..], b"5323_1 d6:result4:ponge");
+        assert_eq!(
+            &encode_frame(b"5323_1", &reply)[..],
+            b"5323_1 d6:result4:ponge"
+        );
     }
 
     #[test]
@@ -542,7 +569,10 @@ mod tests {
             decode(b"d7:command10:frobnicatee").unwrap_err(),
             NgError::UnsupportedCommand("frobnicate".into())
         );
-        assert_eq!(decode(b"d3:foo3:bare").unwrap_err(), NgError::MissingKey("command"));
+        assert_eq!(
+            decode(b"d3:foo3:bare").unwrap_err(),
+            NgError::MissingKey("command")
+        );
         assert_eq!(
             decode(b"d7:commandi1ee").unwrap_err(),
             NgError::WrongType {
@@ -550,13 +580,18 @@ mod tests {
                 expected: ValueKind::Bytes
             }
         );
-        assert_eq!(decode(b"le").unwrap_err(), NgError::NotADictionary(ValueKind::List));
+        assert_eq!(
+            decode(b"le").unwrap_err(),
+            NgError::NotADictionary(ValueKind::List)
+        );
     }
 
     #[test]
     fn reports_malformed_bencode_with_its_offset() {
         let e = decode(b"d7:command4:pin").unwrap_err();
-        let NgError::Bencode(b) = e else { panic!("{e:?}") };
+        let NgError::Bencode(b) = e else {
+            panic!("{e:?}")
+        };
         assert_eq!(b.offset, 10);
     }
 
@@ -566,7 +601,9 @@ mod tests {
             b"d7:command6:delete7:call-id1:c8:from-tag1:f5:flagsl5:fatal3:fooe12:delete delayi0ee",
         )
         .unwrap();
-        let Command::Delete(d) = r.command else { panic!() };
+        let Command::Delete(d) = r.command else {
+            panic!()
+        };
         assert!(d.fatal);
         assert_eq!(d.delete_delay, Some(0));
         assert_eq!(d.to_tag, None);
@@ -605,9 +642,14 @@ mod tests {
               7:replacel18:session-connectionee",
         )
         .unwrap();
-        let Command::Offer(o) = r.command else { panic!() };
+        let Command::Offer(o) = r.command else {
+            panic!()
+        };
         assert_eq!(o.options.flags, [Flag::TrustAddress]);
-        assert_eq!(o.options.replace, [Replace::Origin, Replace::SessionConnection]);
+        assert_eq!(
+            o.options.replace,
+            [Replace::Origin, Replace::SessionConnection]
+        );
         assert_eq!(o.options.rtcp_mux, [RtcpMux::Demux]);
     }
 }

@@ -202,7 +202,11 @@ impl TagStats {
         if let Some(peer) = &self.in_dialogue_with {
             d.insert("in dialogue with", peer.clone());
         }
-        let medias = self.medias.iter().map(|m| Value::Dict(m.to_dict())).collect::<Vec<_>>();
+        let medias = self
+            .medias
+            .iter()
+            .map(|m| Value::Dict(m.to_dict()))
+            .collect::<Vec<_>>();
         d.with("medias", medias)
     }
 }
@@ -262,8 +266,16 @@ impl MediaStats {
         if let Some(p) = self.protocol {
             d.insert("protocol", p.as_str());
         }
-        let flags = self.flags.iter().map(|f| Value::from(f.as_str())).collect::<Vec<_>>();
-        let streams = self.streams.iter().map(|s| Value::Dict(s.to_dict())).collect::<Vec<_>>();
+        let flags = self
+            .flags
+            .iter()
+            .map(|f| Value::from(f.as_str()))
+            .collect::<Vec<_>>();
+        let streams = self
+            .streams
+            .iter()
+            .map(|s| Value::Dict(s.to_dict()))
+            .collect::<Vec<_>>();
         d.with("flags", flags).with("streams", streams)
     }
 }
@@ -362,7 +374,9 @@ mod tests {
     #[test]
     fn cuts_a_long_reason_at_a_character_boundary() {
         let reason = "é".repeat(MAX_REASON_LEN);
-        let Reply::Error(text) = Reply::error(&reason) else { panic!() };
+        let Reply::Error(text) = Reply::error(&reason) else {
+            panic!()
+        };
         let d = Reply::Error(text).to_dict();
         let sent = d.get(b"error-reason").and_then(Value::as_str).unwrap();
         assert!(sent.len() <= MAX_REASON_LEN && sent.len() >= MAX_REASON_LEN - 1);
@@ -413,16 +427,47 @@ mod tests {
         };
         let d = Reply::Query(stats).to_dict();
         assert_eq!(d.get(b"result").and_then(Value::as_str), Some("ok"));
-        assert_eq!(d.get(b"last signal").and_then(Value::as_integer), Some(1_700_000_005));
-        let tag = d.get(b"tags").and_then(Value::as_dict).and_then(|t| t.get(b"ft")).unwrap();
-        let media = &tag.as_dict().unwrap().get(b"medias").unwrap().as_list().unwrap()[0];
+        assert_eq!(
+            d.get(b"last signal").and_then(Value::as_integer),
+            Some(1_700_000_005)
+        );
+        let tag = d
+            .get(b"tags")
+            .and_then(Value::as_dict)
+            .and_then(|t| t.get(b"ft"))
+            .unwrap();
+        let media = &tag
+            .as_dict()
+            .unwrap()
+            .get(b"medias")
+            .unwrap()
+            .as_list()
+            .unwrap()[0];
         let media = media.as_dict().unwrap();
-        assert_eq!(media.get(b"protocol").and_then(Value::as_str), Some("UDP/TLS/RTP/SAVPF"));
+        assert_eq!(
+            media.get(b"protocol").and_then(Value::as_str),
+            Some("UDP/TLS/RTP/SAVPF")
+        );
         let stream = &media.get(b"streams").unwrap().as_list().unwrap()[0];
-        let endpoint = stream.as_dict().unwrap().get(b"endpoint").unwrap().to_string();
-        assert_eq!(endpoint, r#"{"family": "IPv4", "address": "192.0.2.1", "port": 4000}"#);
-        let rtp = d.get(b"totals").and_then(Value::as_dict).and_then(|t| t.get(b"RTP")).unwrap();
-        assert_eq!(rtp.to_string(), r#"{"packets": 10, "bytes": 1720, "errors": 0}"#);
+        let endpoint = stream
+            .as_dict()
+            .unwrap()
+            .get(b"endpoint")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            endpoint,
+            r#"{"family": "IPv4", "address": "192.0.2.1", "port": 4000}"#
+        );
+        let rtp = d
+            .get(b"totals")
+            .and_then(Value::as_dict)
+            .and_then(|t| t.get(b"RTP"))
+            .unwrap();
+        assert_eq!(
+            rtp.to_string(),
+            r#"{"packets": 10, "bytes": 1720, "errors": 0}"#
+        );
     }
 
     #[test]
@@ -432,6 +477,9 @@ mod tests {
             ..Counters::default()
         }
         .to_dict();
-        assert_eq!(d.get(b"packets").and_then(Value::as_integer), Some(i64::MAX));
+        assert_eq!(
+            d.get(b"packets").and_then(Value::as_integer),
+            Some(i64::MAX)
+        );
     }
 }

@@ -15,10 +15,8 @@ use tokio::task::{self, JoinSet};
 
 use super::control::{MediaControl, execute};
 use super::endpoint::{Action, EndpointConfig, NgEndpoint, NgStats};
+use super::protocol::DEFAULT_PORT;
 use super::reply::Reply;
-
-/// The NG port Kamailio's `rtpengine` module uses by default.
-pub const DEFAULT_PORT: u16 = 22222;
 
 /// Configuration of an [`NgServer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +135,10 @@ where
         tasks: &mut JoinSet<Finished>,
         owners: &mut HashMap<task::Id, (SocketAddr, Bytes)>,
     ) {
-        match self.endpoint.handle_datagram(Instant::now(), peer, datagram) {
+        match self
+            .endpoint
+            .handle_datagram(Instant::now(), peer, datagram)
+        {
             Action::Reply(reply) => self.send(&reply, peer).await,
             Action::Reject { reply, error } => {
                 self.control.rejected(peer, &error);

@@ -33,9 +33,12 @@ impl DtlsCertificate {
     /// Generates a fresh P-256 key pair and a certificate valid from 1975 to 4096 (validity is
     /// not checked in WebRTC; a wide window avoids trouble with peers whose clock is off).
     pub fn generate() -> Result<Self, DtlsError> {
-        let key_pair =
-            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(DtlsError::CertificateGeneration)?;
-        let mut params = CertificateParams::default();
+        Self::generate_with(CertificateParams::default())
+    }
+
+    fn generate_with(mut params: CertificateParams) -> Result<Self, DtlsError> {
+        let key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+            .map_err(DtlsError::CertificateGeneration)?;
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, Self::COMMON_NAME);
         params.distinguished_name = name;
@@ -55,6 +58,17 @@ impl DtlsCertificate {
             private_key_pkcs8,
             fingerprint,
         }
+    }
+
+    /// A certificate bloated by `names` subject alternative names, to test peers whose
+    /// certificate does not fit one datagram.
+    #[cfg(test)]
+    pub(crate) fn generate_large(names: usize) -> Self {
+        let names: Vec<String> = (0..names)
+            .map(|i| format!("name-{i}.tandem.invalid"))
+            .collect();
+        let params = CertificateParams::new(names).expect("valid names");
+        Self::generate_with(params).expect("certificate")
     }
 
     /// The SHA-256 fingerprint to announce in `a=fingerprint` (what every browser accepts).

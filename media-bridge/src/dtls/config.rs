@@ -8,8 +8,8 @@ use super::{DtlsCertificate, DtlsError};
 
 /// The certificate and DTLS engine settings, built once and shared (cloning is cheap).
 ///
-/// Building validates the crypto provider, which takes a few milliseconds: do it at start-up,
-/// not per call.
+/// Building runs the crypto provider's self-tests (key exchange, signatures, AEAD): do it once at
+/// start-up, not per call.
 ///
 /// ```
 /// use std::time::Duration;

@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn refuses_holdconn_and_an_undecided_answer() {
-        assert_eq!(DtlsRole::for_answer(Setup::HoldConn, DtlsRole::Client), None);
+        assert_eq!(
+            DtlsRole::for_answer(Setup::HoldConn, DtlsRole::Client),
+            None
+        );
         assert_eq!(DtlsRole::from_answer(Setup::ActPass), None);
         assert_eq!(DtlsRole::from_answer(Setup::HoldConn), None);
     }

@@ -84,8 +84,7 @@ impl SrtpKeys {
     /// The context to protect outgoing SRTP/SRTCP with.
     pub fn outbound_context(&self, policy: &SrtpPolicy) -> Result<SrtpContext, DtlsError> {
         self.check_policy(policy)?;
-        let context =
-            SrtpContext::new(policy, self.local_master_key(), self.local_master_salt())?;
+        let context = SrtpContext::new(policy, self.local_master_key(), self.local_master_salt())?;
         Ok(context)
     }
 
@@ -114,7 +113,9 @@ impl SrtpKeys {
             DtlsRole::Client => 0,
             DtlsRole::Server => key_len,
         };
-        self.material.get(start..start + key_len).unwrap_or_default()
+        self.material
+            .get(start..start + key_len)
+            .unwrap_or_default()
     }
 
     /// The write salt of `writer`.
@@ -125,7 +126,9 @@ impl SrtpKeys {
             DtlsRole::Client => keys_len,
             DtlsRole::Server => keys_len + salt_len,
         };
-        self.material.get(start..start + salt_len).unwrap_or_default()
+        self.material
+            .get(start..start + salt_len)
+            .unwrap_or_default()
     }
 }
 
@@ -168,10 +171,22 @@ mod tests {
             let material = labelled(profile);
             let client = SrtpKeys::from_exported(profile, DtlsRole::Client, &material).unwrap();
             let server = SrtpKeys::from_exported(profile, DtlsRole::Server, &material).unwrap();
-            assert_eq!(client.local_master_key(), vec![0xC1; profile.master_key_len()]);
-            assert_eq!(client.local_master_salt(), vec![0xC5; profile.master_salt_len()]);
-            assert_eq!(client.remote_master_key(), vec![0x51; profile.master_key_len()]);
-            assert_eq!(client.remote_master_salt(), vec![0x55; profile.master_salt_len()]);
+            assert_eq!(
+                client.local_master_key(),
+                vec![0xC1; profile.master_key_len()]
+            );
+            assert_eq!(
+                client.local_master_salt(),
+                vec![0xC5; profile.master_salt_len()]
+            );
+            assert_eq!(
+                client.remote_master_key(),
+                vec![0x51; profile.master_key_len()]
+            );
+            assert_eq!(
+                client.remote_master_salt(),
+                vec![0x55; profile.master_salt_len()]
+            );
             assert_eq!(client.local_master_key(), server.remote_master_key());
             assert_eq!(client.local_master_salt(), server.remote_master_salt());
         }

@@ -19,8 +19,8 @@ pub enum DtlsEvent {
         /// The master keys and salts of both directions.
         keys: SrtpKeys,
     },
-    /// The handshake failed; the transport is dead and ignores further input. Start a new one
-    /// (with new SDP) to retry.
+    /// The handshake failed, or a connected association got a fatal alert; the transport is dead
+    /// and ignores further input. Start a new one (with new SDP) to retry.
     Failed(DtlsError),
     /// The peer closed the association (`close_notify`) after it was connected.
     Closed,
@@ -387,5 +387,62 @@ fn srtp_profile(profile: dimpl::SrtpProfile) -> Option<SrtpProfile> {
         dimpl::SrtpProfile::AEAD_AES_128_GCM => Some(SrtpProfile::AeadAes128Gcm),
         dimpl::SrtpProfile::AEAD_AES_256_GCM => Some(SrtpProfile::AeadAes256Gcm),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtls::DtlsCertificate;
+
+    fn pump(a: &mut DtlsTransport, b: &mut DtlsTransport, now: Instant) {
+        for _ in 0..20 {
+            while let Some(datagram) = a.poll_transmit() {
+                b.handle_packet(now, &datagram);
+            }
+            while let Some(datagram) = b.poll_transmit() {
+                a.handle_packet(now, &datagram);
+            }
+        }
+    }
+
+    #[test]
+    fn transports_can_move_to_worker_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<DtlsTransport>();
+        assert_send::<DtlsConfig>();
+    }
+
+    #[test]
+    fn a_peer_certificate_larger_than_a_datagram_is_taken_in() {
+        // dimpl panics if the peer's certificate does not fit the output buffer; the buffer
+        // must grow with the handshake input.
+        let big = DtlsConfig::new(DtlsCertificate::generate_large(400)).unwrap();
+        assert!(big.certificate().der().len() > 4 * DtlsTransport::MIN_SCRATCH);
+        let small = DtlsConfig::new(DtlsCertificate::generate().unwrap()).unwrap();
+        let now = Instant::now();
+        let fingerprint = |c: &DtlsConfig| Some(c.certificate().fingerprint().clone());
+        for (client, server) in [(&big, &small), (&small, &big)] {
+            let mut a = DtlsTransport::new(client, DtlsRole::Client, fingerprint(server), now);
+            let mut b = DtlsTransport::new(server, DtlsRole::Server, fingerprint(client), now);
+            pump(&mut a, &mut b, now);
+            assert!(a.is_connected() && b.is_connected(), "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn handshake_input_beyond_the_limit_fails_the_handshake() {
+        let ours = DtlsConfig::new(DtlsCertificate::generate().unwrap()).unwrap();
+        let now = Instant::now();
+        let mut server = DtlsTransport::new(&ours, DtlsRole::Server, None, now);
+        let junk = vec![22; 60_000];
+        for _ in 0..5 {
+            server.handle_packet(now, &junk);
+        }
+        assert!(matches!(
+            server.poll_event(),
+            Some(DtlsEvent::Failed(DtlsError::HandshakeTooLarge { .. }))
+        ));
+        assert_eq!(server.poll_timeout(), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Why the relay's control plane refused a request.
 
-use tandem_rtp_core::SdesError;
+use tandem_rtp_core::{SdesError, SdpError};
 
 use crate::dtls::DtlsError;
 use crate::ice::IceError;
@@ -10,6 +10,15 @@ use crate::ice::IceError;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
+    /// The SDP of a request does not parse.
+    #[error("invalid SDP: {0}")]
+    InvalidSdp(#[from] SdpError),
+    /// A control request lacks something the relay needs (a to-tag in an answer, UTF-8 identifiers).
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What is missing or wrong.
+        reason: &'static str,
+    },
     /// No call has this Call-ID.
     #[error("no call with Call-ID {call_id:?}")]
     CallNotFound {

@@ -62,6 +62,7 @@ mod call;
 mod config;
 mod error;
 mod leg;
+mod ng_control;
 mod options;
 mod payload_map;
 mod peer;
@@ -74,6 +75,7 @@ mod stats;
 pub use config::{Interface, RelayConfig};
 pub use error::SessionError;
 pub use leg::{DtlsParams, IceParams, LegMedia, MediaUpdate, SdesKeys, SrtpSetup, StreamId};
+pub use ng_control::{RelayControl, from_ng_options};
 pub use options::{
     AnswerRequest, DeleteRequest, DtlsMode, EndpointAddress, IceMode, MediaOptions, OfferRequest,
     RtcpMuxMode, SdesOptions,

@@ -6,10 +6,13 @@
 //! - [`ice`]: an ICE-lite agent (RFC 8445 §2.5) for one rtcp-muxed component, with consent freshness
 //!   (RFC 7675) and ICE restart, plus the SDP attribute lines for our side.
 //! - [`demux`]: RFC 7983 classification of packets sharing one port.
+//! - [`session`]: the relay's control plane: calls with caller and callee legs, a port pool, SDP rewritten
+//!   between RTP/AVP, RTP/AVPF, RTP/SAVP (SDES) and UDP/TLS/RTP/SAVPF (DTLS, ICE-lite) with rtcp-mux and
+//!   payload type mapping, immutable per-stream snapshots for the packet path, and the NG adapter
+//!   ([`session::RelayControl`]).
 //!
-//! Still to come: DTLS-SRTP (RFC 5764), call sessions with legs of any RTP profile bridged both ways,
-//! symmetric RTP latching, a port pool, and an NG protocol control server compatible with Kamailio's
-//! rtpengine module.
+//! Still to come: the packet path (worker threads, symmetric RTP latching, SRTP translation, batched
+//! socket I/O) and the `tandem media` daemon.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod demux;
@@ -33,4 +36,7 @@ pub use dtls::{
 };
 pub use error::Error;
 pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};
+pub use session::{
+    LegMedia, MediaUpdate, Relay, RelayConfig, RelayControl, SessionError, StreamId,
+};
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};

@@ -347,17 +347,12 @@ fn an_answer_with_the_wrong_number_of_sections_changes_nothing() {
 }
 
 #[test]
-fn answers_need_a_call_and_a_pending_offer_from_the_from_tag() {
+fn answers_need_a_call_and_the_offerers_tag() {
     let mut relay = relay();
     let answer = || AnswerRequest::new("c", "a", "b", parse(ANSWER));
     assert!(matches!(
         relay.answer(answer(), now()),
         Err(SessionError::CallNotFound { .. })
-    ));
-    established(&mut relay, "c");
-    assert!(matches!(
-        relay.answer(answer(), now()),
-        Err(SessionError::NoPendingOffer { .. })
     ));
     call(&mut relay, "c").unwrap();
     let wrong = AnswerRequest::new("c", "b", "a", parse(ANSWER));
@@ -365,6 +360,43 @@ fn answers_need_a_call_and_a_pending_offer_from_the_from_tag() {
         relay.answer(wrong, now()),
         Err(SessionError::LegNotFound { .. })
     ));
+}
+
+#[test]
+fn a_later_answer_to_the_same_offer_replaces_the_earlier_one() {
+    let mut relay = relay();
+    call(&mut relay, "c").unwrap();
+    // 183 Session Progress with PCMU only...
+    let early = ANSWER.replace(" 0 101\r\n", " 0\r\n");
+    let first = reparse(
+        &relay
+            .answer(AnswerRequest::new("c", "a", "b", parse(&early)), now())
+            .unwrap(),
+    );
+    assert_eq!(formats(&first.media[0]), ["0"]);
+    // ...then 200 OK from another branch of the fork, on another port, with telephone-event too.
+    let ok = ANSWER.replace("40000", "40010");
+    let second = reparse(
+        &relay
+            .answer(AnswerRequest::new("c", "a", "b2", parse(&ok)), now())
+            .unwrap(),
+    );
+    assert_eq!(formats(&second.media[0]), ["0", "101"]);
+    assert_eq!(second.media[0].port, first.media[0].port);
+    let callee = leg_media(&relay, "c", Some("b2"), 0);
+    assert_eq!(
+        callee.remote_rtp,
+        Some("198.51.100.20:40010".parse().unwrap())
+    );
+    assert_eq!(callee.telephone_event(), Some(101));
+    assert!(
+        relay
+            .query("c")
+            .unwrap()
+            .legs
+            .iter()
+            .all(|l| l.tag.as_deref() != Some("b"))
+    );
 }
 
 #[test]

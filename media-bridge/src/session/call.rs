@@ -103,10 +103,11 @@ pub(crate) struct Call {
     pub(crate) last_signal: Instant,
     /// The caller's leg (tag of the first offer), then the callee's.
     pub(crate) legs: [Leg; 2],
-    /// The leg whose offer waits for an answer.
-    pending: Option<usize>,
-    /// The mids of the pending offer's BUNDLE group that the relay carries, for the answer.
-    pending_bundle: Vec<String>,
+    /// The leg that sent the latest offer. Answers apply to that offer, as often as they come: a 183 and
+    /// then a 200 answer the same offer, and a forked call may be answered by several branches.
+    offerer: usize,
+    /// The mids of the latest offer's BUNDLE group that the relay carries, for the answer.
+    offer_bundle: Vec<String>,
 }
 
 impl Call {
@@ -116,8 +117,8 @@ impl Call {
             created: now,
             last_signal: now,
             legs: [Leg::new(Some(from_tag), now), Leg::new(None, now)],
-            pending: None,
-            pending_bundle: Vec::new(),
+            offerer: 0,
+            offer_bundle: Vec::new(),
         }
     }
 
@@ -216,13 +217,14 @@ impl Call {
             },
             options,
         );
-        self.pending = Some(x);
-        self.pending_bundle = bundle;
+        self.offerer = x;
+        self.offer_bundle = bundle;
         self.last_signal = now;
         Ok(out)
     }
 
-    /// Applies the answer to the pending offer from leg `y`, tagged `to_tag`; returns the SDP for the offerer.
+    /// Applies an answer to the latest offer from the other leg, tagged `to_tag`; returns the SDP for the
+    /// offerer.
     pub(crate) fn apply_answer(
         &mut self,
         res: &mut Resources<'_>,
@@ -232,9 +234,7 @@ impl Call {
         options: &MediaOptions,
         now: Instant,
     ) -> Result<SessionDescription, SessionError> {
-        let x = self.pending.ok_or_else(|| SessionError::NoPendingOffer {
-            call_id: self.id.clone(),
-        })?;
+        let x = self.offerer;
         if self.leg_index(from_tag) != Some(x) {
             return Err(SessionError::LegNotFound {
                 call_id: self.id.clone(),
@@ -253,7 +253,7 @@ impl Call {
             EndpointAddress::Sdp => None,
         };
         let local = res.local();
-        let bundle = std::mem::take(&mut self.pending_bundle);
+        let bundle = self.offer_bundle.clone();
         let (lx, ly) = self.pair_mut(x);
         if ly.tag.as_deref().is_some_and(|t| t != to_tag) {
             // A forked INVITE answered by another branch: the latest answer owns the callee's leg.
@@ -275,7 +275,7 @@ impl Call {
             }
             take_answer(sy, peer, res, index)?;
             finish_offerer(sx, options, res.config);
-            let negotiated = negotiate(&sx.codecs, &sy.codecs);
+            let negotiated = negotiate(&sx.offered_codecs, &sy.codecs);
             if negotiated.is_empty() {
                 reject(sx, res);
                 reject(sy, res);
@@ -307,7 +307,6 @@ impl Call {
             },
             options,
         );
-        self.pending = None;
         self.last_signal = now;
         Ok(out)
     }
@@ -446,6 +445,7 @@ fn take_offer(
     }
     sx.protocol = Some(protocol);
     sx.media_type.clone_from(&peer.media_type);
+    sx.offered_codecs.clone_from(&codecs);
     sx.codecs = codecs;
     sx.rejected = false;
     sx.peer = Some(peer);

@@ -33,12 +33,6 @@ pub enum SessionError {
         /// The tag asked for.
         tag: String,
     },
-    /// An answer arrived for a call with no offer waiting for it.
-    #[error("call {call_id:?} has no offer waiting for an answer")]
-    NoPendingOffer {
-        /// The Call-ID.
-        call_id: String,
-    },
     /// The answer does not have one media section per offered one (RFC 3264 §6).
     #[error("the answer has {answered} media sections, the offer had {offered}")]
     MediaCountMismatch {

@@ -273,8 +273,11 @@ pub(crate) struct Stream {
     pub(crate) ice: Option<IceSide>,
     pub(crate) sdes: SdesSide,
     pub(crate) dtls: Option<DtlsSide>,
-    /// The codecs this endpoint receives, in its numbering.
+    /// The codecs this endpoint receives, in its numbering: offered ones until an answer, then the
+    /// negotiated ones.
     pub(crate) codecs: Vec<Codec>,
+    /// The codecs of this endpoint's latest offer (minus stripped ones), which answers are matched against.
+    pub(crate) offered_codecs: Vec<Codec>,
     pub(crate) payload_map: PayloadMap,
     pub(crate) traffic: Traffic,
     /// The last snapshot handed to the packet path.
@@ -297,6 +300,7 @@ impl Stream {
             sdes: SdesSide::default(),
             dtls: None,
             codecs: Vec::new(),
+            offered_codecs: Vec::new(),
             payload_map: PayloadMap::empty(),
             traffic: Traffic::default(),
             published: None,

@@ -112,9 +112,10 @@ impl Relay {
         }
     }
 
-    /// Takes the answer to the call's pending offer and returns its SDP rewritten for the offerer. The
-    /// callee's leg takes `to_tag` (a later answer from another branch of a forked call replaces it). On
-    /// error nothing changes, and the offer still waits for an answer.
+    /// Takes an answer to the call's latest offer and returns its SDP rewritten for the offerer. Answers may
+    /// repeat (a 183 and then a 200 both answer the offer): each one replaces what the previous one set. The
+    /// answering leg takes `to_tag` (an answer from another branch of a forked call replaces it). On error
+    /// nothing changes.
     pub fn answer(
         &mut self,
         request: AnswerRequest,

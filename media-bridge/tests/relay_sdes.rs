@@ -175,6 +175,12 @@ fn webrtc_offer_to_an_sdes_phone_offers_each_suite_and_keys_the_answered_tag() {
         ]
     );
 
+    // Until the phone answers, no key is agreed: its stream refuses media.
+    assert_eq!(
+        leg_media(&relay, CALL, None, 0).srtp,
+        SrtpSetup::AwaitingSdes
+    );
+
     let phone_key = Crypto::generate(2, CryptoSuite::AesCm128HmacSha1_32).unwrap();
     let answer = format!(
         "v=0\r\no=- 1 1 IN IP4 198.51.100.30\r\ns=-\r\nc=IN IP4 198.51.100.30\r\nt=0 0\r\n\

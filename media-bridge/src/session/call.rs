@@ -293,10 +293,10 @@ impl Call {
                 })
             })
             .collect();
-        let address = lx
-            .streams
-            .first()
-            .map_or(sdp_address(sdp), |s| s.advertised);
+        let address = match lx.streams.first() {
+            Some(s) => s.advertised,
+            None => res.interface(None)?,
+        };
         let out = rewrite::session(
             sdp,
             SessionParts {
@@ -310,13 +310,6 @@ impl Call {
         self.last_signal = now;
         Ok(out)
     }
-}
-
-fn sdp_address(sdp: &SessionDescription) -> IpAddr {
-    sdp.connection
-        .as_ref()
-        .and_then(|c| c.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 fn rejected_for(media: &MediaDescription, to: &Stream) -> MediaDescription {

@@ -12,7 +12,7 @@ use tandem_rtp_core::sdp::{Codec, Direction, Setup};
 use tandem_rtp_core::srtp::{SrtpContext, SrtpError, SrtpPolicy, SrtpProfile};
 
 use super::peer::PeerMedia;
-use super::{PayloadMap, PortPair, Traffic, TransportProtocol};
+use super::{Keying, PayloadMap, PortPair, Traffic, TransportProtocol};
 use crate::dtls::{CertificateFingerprint, DtlsRole};
 use crate::ice::Credentials;
 
@@ -118,6 +118,9 @@ pub struct IceParams {
 pub enum SrtpSetup {
     /// Plain RTP.
     Plain,
+    /// SDES, but the keys are not agreed yet (our offer went out, the answer has not come): nothing can be
+    /// protected or unprotected, so media is dropped.
+    AwaitingSdes,
     /// SDES: both keys are known from SDP.
     Sdes(SdesKeys),
     /// DTLS-SRTP: keys come from the handshake on the media path.
@@ -315,9 +318,12 @@ impl Stream {
                 remote_fingerprint: dtls.remote_fingerprint.clone(),
             });
         }
+        if self.protocol.map(TransportProtocol::keying) != Some(Keying::Sdes) {
+            return SrtpSetup::Plain;
+        }
         let keys = self.sdes.local.as_ref().zip(self.sdes.remote.as_ref());
         let Some((local, remote)) = keys else {
-            return SrtpSetup::Plain;
+            return SrtpSetup::AwaitingSdes;
         };
         let profile = SrtpProfile::from_sdes_name(local.suite.name());
         let outbound = local.key_params.first().map(|k| k.key_salt.clone());
@@ -326,7 +332,8 @@ impl Stream {
             (Some(profile), Some(inbound), Some(outbound)) => {
                 SrtpSetup::Sdes(SdesKeys::new(profile, inbound, outbound))
             }
-            _ => SrtpSetup::Plain,
+            // Lines are checked when taken, so this is unreachable; refusing media is the safe reading.
+            _ => SrtpSetup::AwaitingSdes,
         }
     }
 

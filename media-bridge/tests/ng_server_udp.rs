@@ -9,10 +9,10 @@ use bytes::Bytes;
 use tandem_media_bridge::ng::bencode::{self, Dict, Value};
 use tandem_media_bridge::ng::{
     CallStats, Counters, Delete, DeleteReply, Frame, Ice, Ignored, List, MediaControl, NgError,
-    NgServer, NgServerConfig, NgStats, Query, SdpReply, SdpRequest, Totals,
+    NgServer, NgServerConfig, NgStats, Query, SdpReply, SdpRequest, StatsWatch, Totals,
 };
 use tokio::net::UdpSocket;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::time::timeout;
 
 /// Generous bound so a broken server fails the test instead of hanging it; not a performance assertion.
@@ -107,7 +107,7 @@ struct Harness {
     engine: Arc<RecordingEngine>,
     client: UdpSocket,
     server: SocketAddr,
-    stats: watch::Receiver<NgStats>,
+    stats: StatsWatch,
     _stop: oneshot::Sender<()>,
 }
 
@@ -157,11 +157,10 @@ impl Harness {
     }
 
     async fn stats_when(&mut self, done: impl Fn(&NgStats) -> bool) -> NgStats {
-        let stats = timeout(PATIENCE, self.stats.wait_for(|s| done(s)))
+        timeout(PATIENCE, self.stats.wait_for(|s| done(s)))
             .await
             .expect("the counters never reached the expected state")
-            .unwrap();
-        *stats
+            .expect("the server stopped")
     }
 }
 

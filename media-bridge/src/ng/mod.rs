@@ -56,4 +56,4 @@ pub use reply::{
     StreamKind, StreamStats, TagStats, Totals,
 };
 #[cfg(feature = "tokio")]
-pub use server::{NgServer, NgServerConfig};
+pub use server::{NgServer, NgServerConfig, StatsWatch};

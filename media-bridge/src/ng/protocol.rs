@@ -80,22 +80,20 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Split `datagram` at its first space.
+    /// Split `datagram` at its first space. Only the first [`MAX_COOKIE_LEN`] + 1 bytes are searched.
     pub fn parse(datagram: &Bytes) -> Result<Frame, NgError> {
-        let space = datagram
-            .iter()
-            .position(|&b| b == b' ')
-            .filter(|&at| at > 0)
-            .ok_or(NgError::MissingCookie)?;
-        if space > MAX_COOKIE_LEN {
-            return Err(NgError::CookieTooLong {
+        let window = datagram.get(..=MAX_COOKIE_LEN).unwrap_or(datagram);
+        match window.iter().position(|&b| b == b' ') {
+            Some(0) => Err(NgError::MissingCookie),
+            Some(space) => Ok(Frame {
+                cookie: datagram.slice(..space),
+                body: datagram.slice(space + 1..),
+            }),
+            None if datagram.len() > MAX_COOKIE_LEN => Err(NgError::CookieTooLong {
                 limit: MAX_COOKIE_LEN,
-            });
+            }),
+            None => Err(NgError::MissingCookie),
         }
-        Ok(Frame {
-            cookie: datagram.slice(..space),
-            body: datagram.slice(space + 1..),
-        })
     }
 }
 
@@ -463,6 +461,15 @@ mod tests {
                 Err(NgError::MissingCookie)
             );
         }
+    }
+
+    #[test]
+    fn accepts_a_cookie_of_the_maximum_length() {
+        let mut d = vec![b'7'; MAX_COOKIE_LEN];
+        d.extend_from_slice(b" de");
+        let f = Frame::parse(&Bytes::from(d)).unwrap();
+        assert_eq!(f.cookie.len(), MAX_COOKIE_LEN);
+        assert_eq!(&f.body[..], b"de");
     }
 
     #[test]

@@ -75,8 +75,8 @@ where
     }
 
     /// A view of the counters, updated as the server runs.
-    pub fn stats(&self) -> watch::Receiver<NgStats> {
-        self.stats.subscribe()
+    pub fn stats(&self) -> StatsWatch {
+        StatsWatch(self.stats.subscribe())
     }
 
     /// Serve forever (or until a socket error other than an ICMP-induced one).
@@ -166,6 +166,22 @@ where
     async fn send(&self, datagram: &[u8], peer: SocketAddr) {
         // A lost reply is recovered by the client's retransmission, answered from the cache.
         let _ = self.socket.send_to(datagram, peer).await;
+    }
+}
+
+/// The counters of a running [`NgServer`]. Values are copied out, so holding one never blocks the server.
+#[derive(Debug, Clone)]
+pub struct StatsWatch(watch::Receiver<NgStats>);
+
+impl StatsWatch {
+    /// The counters now.
+    pub fn current(&self) -> NgStats {
+        *self.0.borrow()
+    }
+
+    /// Wait until the counters satisfy `condition` and return them; `None` if the server has stopped.
+    pub async fn wait_for(&mut self, condition: impl FnMut(&NgStats) -> bool) -> Option<NgStats> {
+        self.0.wait_for(condition).await.ok().map(|stats| *stats)
     }
 }
 

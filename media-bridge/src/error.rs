@@ -1,9 +1,12 @@
-//! The crate's error type.
+//! The crate's one error type, nesting each layer's own error.
 
+use crate::dtls::DtlsError;
 use crate::ice::IceError;
+use crate::ng::NgError;
+use crate::session::SessionError;
 use crate::stun::StunError;
 
-/// Every error this crate returns, by layer.
+/// Any error from this crate. Each variant wraps the error type of one layer, which carries the details.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -15,5 +18,11 @@ pub enum Error {
     Ice(#[from] IceError),
     /// DTLS-SRTP: certificate, fingerprint, handshake or key export.
     #[error(transparent)]
-    Dtls(#[from] crate::dtls::DtlsError),
+    Dtls(#[from] DtlsError),
+    /// An NG control request could not be decoded (see [`crate::ng::NgError`]).
+    #[error(transparent)]
+    Ng(#[from] NgError),
+    /// The relay's control plane refused an offer, answer, delete or query.
+    #[error("session: {0}")]
+    Session(#[from] SessionError),
 }

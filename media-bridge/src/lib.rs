@@ -7,15 +7,21 @@
 //!   (RFC 7675) and ICE restart, plus the SDP attribute lines for our side.
 //! - [`demux`]: RFC 7983 classification of packets sharing one port.
 //! - [`dtls`]: DTLS-SRTP (RFC 5764) over `dimpl`, with fingerprint checks and SRTP key export into rtp-core.
+//! - [`ng`]: the rtpengine NG control protocol (bencode over UDP) as Kamailio's `rtpengine` module speaks it.
+//! - [`session`]: the relay's control plane: calls with caller and callee legs, a port pool, SDP rewritten
+//!   between RTP/AVP, RTP/AVPF, RTP/SAVP (SDES) and UDP/TLS/RTP/SAVPF (DTLS, ICE-lite) with rtcp-mux and
+//!   payload type mapping, immutable per-stream snapshots for the packet path, and the NG adapter
+//!   ([`session::RelayControl`]).
 //!
-//! Still to come: call sessions with legs of any RTP profile bridged both ways,
-//! symmetric RTP latching, a port pool, and an NG protocol control server compatible with Kamailio's
-//! rtpengine module.
+//! Still to come: the packet path (worker threads, symmetric RTP latching, SRTP translation, batched
+//! socket I/O) and the `tandem media` daemon.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod demux;
 pub mod dtls;
 pub mod ice;
+pub mod ng;
+pub mod session;
 pub mod stun;
 
 mod error;
@@ -32,4 +38,7 @@ pub use dtls::{
 };
 pub use error::Error;
 pub use ice::{Candidate, Credentials, Event, IceAgent, IceConfig, IceError, IceSdp};
+pub use session::{
+    LegMedia, MediaUpdate, Relay, RelayConfig, RelayControl, SessionError, StreamId,
+};
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};

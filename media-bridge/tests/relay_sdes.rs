@@ -181,7 +181,8 @@ fn webrtc_offer_to_an_sdes_phone_offers_each_suite_and_keys_the_answered_tag() {
         SrtpSetup::AwaitingSdes
     );
 
-    let phone_key = Crypto::generate(2, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_32)).unwrap();
+    let phone_key =
+        Crypto::generate(2, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_32)).unwrap();
     let answer = format!(
         "v=0\r\no=- 1 1 IN IP4 198.51.100.30\r\ns=-\r\nc=IN IP4 198.51.100.30\r\nt=0 0\r\n\
          m=audio 41000 RTP/SAVP 0\r\na=crypto:{phone_key}\r\n"
@@ -221,7 +222,10 @@ fn sdes_only_option_limits_the_offered_suites() {
     let out = reparse(&relay.offer(offer, now()).unwrap());
     let offered = cryptos(&out, 0);
     assert_eq!(offered.len(), 1);
-    assert_eq!(offered[0].suite, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80));
+    assert_eq!(
+        offered[0].suite,
+        CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80)
+    );
 }
 
 #[test]
@@ -230,7 +234,8 @@ fn an_answer_choosing_no_offered_tag_is_refused_and_the_offer_still_waits() {
     let offer = OfferRequest::new(CALL, BROWSER, sample("chromium-offer-audio.sdp"))
         .with_options(towards_sdes_phone());
     relay.offer(offer, now()).unwrap();
-    let stranger = Crypto::generate(9, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80)).unwrap();
+    let stranger =
+        Crypto::generate(9, CryptoSuite::Srtp(SrtpProfile::Aes128CmHmacSha1_80)).unwrap();
     let answer = |line: &Crypto| {
         parse(&format!(
             "v=0\r\no=- 1 1 IN IP4 198.51.100.30\r\ns=-\r\nc=IN IP4 198.51.100.30\r\nt=0 0\r\n\

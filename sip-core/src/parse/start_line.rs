@@ -7,7 +7,7 @@ use crate::method::{Method, StatusCode};
 use crate::uri::Uri;
 use bytes::Bytes;
 use nom::Parser;
-use nom::bytes::complete::{tag_no_case, take_while_m_n, take_while1};
+use nom::bytes::complete::{tag_no_case, take_while1};
 use nom::character::complete::{char, digit1};
 
 /// What the start line says.
@@ -110,13 +110,21 @@ fn request_line(buf: &Bytes, line: &Line<'_>) -> Result<StartLine, ParseError> {
 
 fn status_line(buf: &Bytes, line: &Line<'_>) -> Result<StartLine, ParseError> {
     let (rest, version) = sip_version(line, line.text)?;
-    let (rest, _) = char(' ')
-        .parse(rest)
-        .map_err(line.syntax("a single SP after the SIP-Version"))?;
-    let (rest, code) = take_while_m_n(3, 3, |c: u8| c.is_ascii_digit())
-        .parse(rest)
-        .map_err(line.syntax("a three-digit Status-Code"))?;
-    let code_offset = line.offset_of(rest) - code.len();
+    let Some((b' ', rest)) = rest.split_first() else {
+        return Err(ParseError::syntax(
+            line.offset_of(rest),
+            "a single SP after the SIP-Version",
+        ));
+    };
+    let code_offset = line.offset_of(rest);
+    let (code, rest) = match rest {
+        [a, b, c, rest @ ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+            (three_digits(&[*a, *b, *c]), rest)
+        }
+        _ => {
+            return Err(ParseError::syntax(code_offset, "a three-digit Status-Code"));
+        }
+    };
     let reason = match rest.split_first() {
         None => &[][..],
         Some((b' ', reason)) => reason,
@@ -127,7 +135,7 @@ fn status_line(buf: &Bytes, line: &Line<'_>) -> Result<StartLine, ParseError> {
             ));
         }
     };
-    let status = StatusCode::new(three_digits(code)).ok_or(ParseError {
+    let status = StatusCode::new(code).ok_or(ParseError {
         offset: code_offset,
         kind: ParseErrorKind::OutOfRange,
         expected: "a Status-Code from 100 to 699",

@@ -29,7 +29,11 @@ fn relays_rtp_both_ways_and_renumbers_telephone_events() {
     caller.send_to(&voice, relay_at(to_caller)).unwrap();
     let (got, from) = recv(&callee);
     assert_eq!(got, voice, "PCMU passes unchanged, marker bit included");
-    assert_eq!(from, relay_at(to_callee), "sent from the callee-facing port");
+    assert_eq!(
+        from,
+        relay_at(to_callee),
+        "sent from the callee-facing port"
+    );
 
     let event = rtp(126, true, 2, 0x1111, &[5, 0x8a, 0, 160]);
     caller.send_to(&event, relay_at(to_caller)).unwrap();
@@ -133,12 +137,14 @@ fn rtcp_crosses_between_a_muxed_leg_and_a_separate_rtcp_port() {
     );
 
     let back = rtcp_rr(0x1234);
-    callee_rtcp
-        .send_to(&back, relay_at(to_callee + 1))
-        .unwrap();
+    callee_rtcp.send_to(&back, relay_at(to_callee + 1)).unwrap();
     let (got, from) = recv(&caller);
     assert_eq!(got, back);
-    assert_eq!(from, relay_at(to_caller), "muxed onto the caller's RTP port");
+    assert_eq!(
+        from,
+        relay_at(to_caller),
+        "muxed onto the caller's RTP port"
+    );
 
     // RTP still flows on the RTP ports.
     callee_rtp

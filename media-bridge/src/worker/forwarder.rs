@@ -357,10 +357,11 @@ fn relay_packet(
             .map_or(8000, |c| c.clock_rate);
         from.counters
             .received_rtp(len, fields, clock_rate, now, epoch);
-        if let Some(pt) = from.media.payload_map.translate(fields.payload_type) {
-            if let Some(byte) = buffer.get_mut(1) {
-                *byte = (*byte & 0x80) | pt;
-            }
+        if let (Some(pt), Some(byte)) = (
+            from.media.payload_map.translate(fields.payload_type),
+            buffer.get_mut(1),
+        ) {
+            *byte = (*byte & 0x80) | pt;
         }
     }
     let len = to.protect(buffer, len, rtcp)?;

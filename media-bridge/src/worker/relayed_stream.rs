@@ -292,16 +292,16 @@ impl RelayedStream {
 
     /// Runs due timers (ICE consent, DTLS retransmission).
     pub(crate) fn handle_timers(&mut self, now: Instant) {
-        if let Some(ice) = &mut self.ice {
-            if ice.poll_timeout().is_some_and(|t| t <= now) {
-                ice.handle_timeout(now);
-            }
+        if let Some(ice) = &mut self.ice
+            && ice.poll_timeout().is_some_and(|t| t <= now)
+        {
+            ice.handle_timeout(now);
         }
         self.drain_ice_events();
-        if let Some(dtls) = &mut self.dtls {
-            if dtls.poll_timeout().is_some_and(|t| t <= now) {
-                dtls.handle_timeout(now);
-            }
+        if let Some(dtls) = &mut self.dtls
+            && dtls.poll_timeout().is_some_and(|t| t <= now)
+        {
+            dtls.handle_timeout(now);
         }
         self.after_dtls();
     }

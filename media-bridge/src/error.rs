@@ -5,6 +5,7 @@ use crate::ice::IceError;
 use crate::ng::NgError;
 use crate::session::SessionError;
 use crate::stun::StunError;
+use crate::worker::WorkerError;
 
 /// Any error from this crate. Each variant wraps the error type of one layer, which carries the details.
 #[non_exhaustive]
@@ -25,4 +26,7 @@ pub enum Error {
     /// The relay's control plane refused an offer, answer, delete or query.
     #[error("session: {0}")]
     Session(#[from] SessionError),
+    /// The packet path could not start (sockets, threads) or has stopped.
+    #[error("data plane: {0}")]
+    Worker(#[from] WorkerError),
 }

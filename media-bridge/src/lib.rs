@@ -13,8 +13,11 @@
 //!   payload type mapping, immutable per-stream snapshots for the packet path, and the NG adapter
 //!   ([`session::RelayControl`]).
 //!
-//! Still to come: the packet path (worker threads, symmetric RTP latching, SRTP translation, batched
-//! socket I/O) and the `tandem media` daemon.
+//! - [`worker`]: the packet path: worker threads with batched socket I/O, symmetric RTP latching and
+//!   strict source checks, SRTP/SDES/DTLS translation, payload type renumbering, rtcp-mux bridging and
+//!   per-stream statistics, tied to the control plane by [`MediaRelay`].
+//!
+//! Still to come: the `tandem media` daemon.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod demux;
@@ -23,6 +26,7 @@ pub mod ice;
 pub mod ng;
 pub mod session;
 pub mod stun;
+pub mod worker;
 
 mod error;
 
@@ -42,3 +46,4 @@ pub use session::{
     LegMedia, MediaUpdate, Relay, RelayConfig, RelayControl, SessionError, StreamId,
 };
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};
+pub use worker::{DataPlaneConfig, DropReason, MediaRelay, StreamStats, WorkerError};

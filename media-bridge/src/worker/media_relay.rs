@@ -1,0 +1,360 @@
+//! [`MediaRelay`]: the control plane ([`Relay`] behind a mutex) joined to worker threads that move packets.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::WorkerError;
+use super::forwarder::{ControlMessage, Worker, WorkerCommand, WorkerReport, wake};
+use super::relayed_stream::StreamSettings;
+use super::stream_stats::StreamStats;
+use crate::dtls::DtlsConfig;
+use crate::session::{MediaUpdate, Relay, RelayConfig, RelayControl, StreamId};
+
+/// How the packet path runs.
+#[non_exhaustive]
+#[derive(Clone)]
+pub struct DataPlaneConfig {
+    /// Worker threads; 0 means one per available core.
+    pub workers: usize,
+    /// The local address media sockets bind to (the ports come from the relay's port pool).
+    pub bind: IpAddr,
+    /// The DTLS certificate and settings for DTLS-SRTP legs (its fingerprint must be the one in
+    /// [`RelayConfig::fingerprint`]). Without it DTLS legs carry no media.
+    pub dtls: Option<DtlsConfig>,
+    /// How often workers report statistics to the control plane.
+    pub stats_interval: Duration,
+    /// How often the control thread looks for control-plane changes and expires silent calls, at most.
+    pub control_interval: Duration,
+}
+
+impl DataPlaneConfig {
+    /// One worker per core, sockets on all IPv4 addresses, no DTLS, statistics every second, control
+    /// changes picked up within 10 ms (or at once with [`MediaRelay::sync`]).
+    pub fn new() -> Self {
+        DataPlaneConfig {
+            workers: 0,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dtls: None,
+            stats_interval: Duration::from_secs(1),
+            control_interval: Duration::from_millis(10),
+        }
+    }
+
+    /// The same configuration with `workers` threads.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The same configuration binding media sockets to `bind`.
+    pub fn with_bind(mut self, bind: IpAddr) -> Self {
+        self.bind = bind;
+        self
+    }
+
+    /// The same configuration with a DTLS certificate for DTLS-SRTP legs.
+    pub fn with_dtls(mut self, dtls: DtlsConfig) -> Self {
+        self.dtls = Some(dtls);
+        self
+    }
+}
+
+impl Default for DataPlaneConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for DataPlaneConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataPlaneConfig")
+            .field("workers", &self.workers)
+            .field("bind", &self.bind)
+            .field("dtls", &self.dtls.is_some())
+            .field("stats_interval", &self.stats_interval)
+            .field("control_interval", &self.control_interval)
+            .finish()
+    }
+}
+
+/// A running media relay: the [`Relay`] control plane, a control thread that hands its
+/// [`MediaUpdate`]s to the workers and their statistics back to it, and the worker threads.
+///
+/// Calls are made through [`MediaRelay::relay`] (or [`MediaRelay::control`] for the NG server). Both legs
+/// of a call live on the same worker (sharded by Call-ID), so forwarding never crosses threads.
+pub struct MediaRelay {
+    relay: Arc<Mutex<Relay>>,
+    stats: Arc<Mutex<HashMap<StreamId, StreamStats>>>,
+    control: Sender<ControlMessage>,
+    control_thread: Option<JoinHandle<()>>,
+    workers: usize,
+}
+
+impl MediaRelay {
+    /// Builds the control plane from `config` and starts the threads.
+    pub fn start(config: RelayConfig, data_plane: DataPlaneConfig) -> Result<Self, crate::Error> {
+        let relay = Arc::new(Mutex::new(Relay::new(config.clone())?));
+        let count = match data_plane.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let settings = StreamSettings {
+            bind: data_plane.bind,
+            dtls: data_plane.dtls.clone(),
+            ice: config.ice.clone(),
+        };
+        let (control_tx, control_rx) = mpsc::channel();
+        let waker = bind_loopback("wake sender")?;
+        let mut workers = Vec::with_capacity(count);
+        for index in 0..count {
+            let (tx, rx) = mpsc::channel();
+            let wake_socket = bind_loopback("wake socket")?;
+            let wake_address = wake_socket
+                .local_addr()
+                .map_err(|e| WorkerError::io("wake socket address", &e))?;
+            let reports = control_tx.clone();
+            let worker = Worker::new(
+                settings.clone(),
+                rx,
+                reports,
+                wake_socket,
+                data_plane.stats_interval,
+            );
+            let thread = std::thread::Builder::new()
+                .name(format!("media-worker-{index}"))
+                .spawn(move || worker.run())
+                .map_err(|e| WorkerError::io("spawn worker", &e))?;
+            workers.push(WorkerHandle {
+                commands: tx,
+                wake: wake_address,
+                thread: Some(thread),
+            });
+        }
+        let stats = Arc::new(Mutex::new(HashMap::new()));
+        let mut control = ControlLoop {
+            relay: Arc::clone(&relay),
+            stats: Arc::clone(&stats),
+            inbound: control_rx,
+            workers,
+            waker,
+            routes: HashMap::new(),
+            interval: data_plane.control_interval,
+        };
+        let control_thread = std::thread::Builder::new()
+            .name("media-control".to_owned())
+            .spawn(move || control.run())
+            .map_err(|e| WorkerError::io("spawn control thread", &e))?;
+        Ok(MediaRelay {
+            relay,
+            stats,
+            control: control_tx,
+            control_thread: Some(control_thread),
+            workers: count,
+        })
+    }
+
+    /// The control plane. Hold the lock briefly: the control thread takes it to deliver changes.
+    pub fn relay(&self) -> &Arc<Mutex<Relay>> {
+        &self.relay
+    }
+
+    /// The NG adapter over this relay's control plane, for [`NgServer`](crate::ng).
+    pub fn control(&self) -> RelayControl {
+        RelayControl::new(Arc::clone(&self.relay))
+    }
+
+    /// How many worker threads run.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+    }
+
+    /// Hands every pending control-plane change to the workers and collects their statistics now, returning
+    /// once the workers applied both. Changes are otherwise picked up within
+    /// [`DataPlaneConfig::control_interval`] and statistics every [`DataPlaneConfig::stats_interval`].
+    pub fn sync(&self) -> Result<(), WorkerError> {
+        let (tx, rx) = mpsc::channel();
+        self.control
+            .send(ControlMessage::Sync(tx))
+            .map_err(|_| WorkerError::Stopped)?;
+        rx.recv().map_err(|_| WorkerError::Stopped)
+    }
+
+    /// The packet path's statistics of a stream, as last reported.
+    pub fn stream_stats(&self, id: StreamId) -> Option<StreamStats> {
+        lock(&self.stats).get(&id).copied()
+    }
+
+    /// Stops the control thread and the workers, closing every media socket.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.control.send(ControlMessage::Shutdown);
+        if let Some(thread) = self.control_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MediaRelay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for MediaRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaRelay")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+struct WorkerHandle {
+    commands: Sender<WorkerCommand>,
+    wake: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The control thread: drains the relay's updates to the workers, applies their reports, sweeps.
+struct ControlLoop {
+    relay: Arc<Mutex<Relay>>,
+    stats: Arc<Mutex<HashMap<StreamId, StreamStats>>>,
+    inbound: Receiver<ControlMessage>,
+    workers: Vec<WorkerHandle>,
+    waker: UdpSocket,
+    /// Which worker holds each stream.
+    routes: HashMap<StreamId, usize>,
+    interval: Duration,
+}
+
+impl ControlLoop {
+    fn run(&mut self) {
+        let mut next_sweep = Instant::now() + Duration::from_secs(1);
+        loop {
+            match self.inbound.recv_timeout(self.interval) {
+                Ok(ControlMessage::Report(report)) => self.apply(report),
+                Ok(ControlMessage::Sync(done)) => {
+                    self.dispatch();
+                    self.flush();
+                    let _ = done.send(());
+                }
+                Ok(ControlMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let now = Instant::now();
+            if now >= next_sweep {
+                let expired = lock(&self.relay).sweep(now);
+                for call in expired {
+                    tracing::info!(call_id = %call.call_id, "call expired: no media or signalling");
+                }
+                next_sweep = now + Duration::from_secs(1);
+            }
+            self.dispatch();
+        }
+        for worker in &mut self.workers {
+            let _ = worker.commands.send(WorkerCommand::Shutdown);
+            wake(&self.waker, worker.wake);
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// Sends the relay's pending updates to the workers that own the streams.
+    fn dispatch(&mut self) {
+        let mut relay = lock(&self.relay);
+        let mut woken = vec![false; self.workers.len()];
+        while let Some(update) = relay.poll_update() {
+            let (index, command) = match update {
+                MediaUpdate::Upsert(media) => {
+                    let index = shard(&media.call_id, self.workers.len());
+                    self.routes.insert(media.id, index);
+                    (index, WorkerCommand::Upsert(media))
+                }
+                MediaUpdate::Remove { id, .. } => {
+                    let Some(index) = self.routes.remove(&id) else {
+                        continue;
+                    };
+                    lock(&self.stats).remove(&id);
+                    (index, WorkerCommand::Remove(id))
+                }
+            };
+            if let Some(worker) = self.workers.get(index) {
+                let _ = worker.commands.send(command);
+                if let Some(w) = woken.get_mut(index) {
+                    *w = true;
+                }
+            }
+        }
+        drop(relay);
+        for (worker, woken) in self.workers.iter().zip(woken) {
+            if woken {
+                wake(&self.waker, worker.wake);
+            }
+        }
+    }
+
+    /// Asks every worker for its statistics and applies them.
+    fn flush(&mut self) {
+        let (tx, rx) = mpsc::channel();
+        let mut asked = 0;
+        for worker in &self.workers {
+            if worker
+                .commands
+                .send(WorkerCommand::Flush(tx.clone()))
+                .is_ok()
+            {
+                wake(&self.waker, worker.wake);
+                asked += 1;
+            }
+        }
+        drop(tx);
+        for _ in 0..asked {
+            match rx.recv() {
+                Ok(report) => self.apply(report),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn apply(&mut self, report: WorkerReport) {
+        let mut relay = lock(&self.relay);
+        let mut stats = lock(&self.stats);
+        for (id, stream) in report.streams {
+            // A report may trail the stream's removal: then it is dropped.
+            if relay.record_traffic(id, stream.traffic) {
+                stats.insert(id, stream);
+            }
+        }
+    }
+}
+
+/// Both legs of a call land on the same worker.
+fn shard(call_id: &str, workers: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    call_id.hash(&mut hasher);
+    (hasher.finish() % workers.max(1) as u64) as usize
+}
+
+fn bind_loopback(what: &'static str) -> Result<UdpSocket, WorkerError> {
+    let socket =
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| WorkerError::io(what, &e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| WorkerError::io(what, &e))?;
+    Ok(socket)
+}
+
+/// A poisoned lock means a panic elsewhere already; the data is still the best there is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

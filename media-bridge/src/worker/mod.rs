@@ -1,0 +1,66 @@
+//! The packet path: worker threads that own the media sockets and move RTP, RTCP, STUN and DTLS between the
+//! two legs of each call, driven by the control plane's [`MediaUpdate`](crate::session::MediaUpdate)s.
+//!
+//! [`MediaRelay::start`] builds the [`Relay`](crate::session::Relay) (behind a mutex, for the control plane
+//! only), a control thread and the workers. Both legs of a call are sharded to one worker (by Call-ID), so a
+//! packet is received, transformed and sent on one thread without locks. Per datagram, on the stream it
+//! arrived on:
+//!
+//! 1. [`classify`](crate::demux::classify) (RFC 7983): STUN goes to the stream's ICE-lite agent (answered
+//!    from the same socket; the nominated pair is where media goes), DTLS to its DTLS-SRTP association
+//!    (whose keys become the SRTP contexts), RTP and RTCP are relayed.
+//! 2. Source check: an ICE stream accepts media only from the selected pair; any other stream learns the
+//!    endpoint's real address from its first (authenticated) packet — symmetric RTP, which gets through NAT
+//!    — and afterwards drops packets from elsewhere.
+//! 3. SRTP/SRTCP unprotect in place (SDES or DTLS keys), RTP payload type renumbered in place through the
+//!    stream's [`PayloadMap`](crate::session::PayloadMap) (RFC 4733 events included), SRTP protect in place
+//!    for the peer (the buffer has room for the tag).
+//! 4. Sent from the peer stream's socket to its latched (else advertised) address; RTCP leaves from the
+//!    peer's RTCP port when it is not muxed, whichever port it arrived on.
+//!
+//! Workers report per-stream statistics ([`StreamStats`]: counters, drops by [`DropReason`], loss and
+//! jitter, last activity) every [`DataPlaneConfig::stats_interval`]; the control thread records them with
+//! [`Relay::record_traffic`](crate::session::Relay::record_traffic), which is what lets
+//! [`Relay::sweep`](crate::session::Relay::sweep) expire silent calls (the control thread sweeps every
+//! second).
+//!
+//! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
+//! and readiness comes from `poll(2)`; other platforms use `recv_from` and a short sleep.
+
+mod forwarder;
+mod media_relay;
+mod relayed_stream;
+mod socket_batch;
+mod stream_stats;
+
+pub use media_relay::{DataPlaneConfig, MediaRelay};
+pub use stream_stats::{DropReason, StreamStats};
+
+/// Why the packet path could not start or answer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkerError {
+    /// An operating-system call failed while starting.
+    #[error("{operation}: {message}")]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The kind of the I/O error.
+        kind: std::io::ErrorKind,
+        /// The error's text.
+        message: String,
+    },
+    /// The control thread has stopped.
+    #[error("the media relay has stopped")]
+    Stopped,
+}
+
+impl WorkerError {
+    pub(crate) fn io(operation: &'static str, error: &std::io::Error) -> Self {
+        WorkerError::Io {
+            operation,
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Batched, nonblocking datagram I/O for the workers. All of the crate's `unsafe` lives here: on Linux,
+//! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call and `poll(2)` waits for readiness; elsewhere
+//! a portable fallback uses `recv_from` and a short sleep.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+/// Room for one datagram: an Ethernet MTU plus the SRTP tag and SRTCP trailer added in place.
+pub(crate) const PACKET_CAPACITY: usize = 2048;
+
+/// Datagrams read per batch.
+pub(crate) const BATCH: usize = 32;
+
+/// Reusable receive buffers: allocated once per worker, never per packet.
+pub(crate) struct PacketBatch {
+    buffers: Box<[[u8; PACKET_CAPACITY]; BATCH]>,
+    lens: [usize; BATCH],
+    sources: [Option<SocketAddr>; BATCH],
+}
+
+impl PacketBatch {
+    pub(crate) fn new() -> Self {
+        PacketBatch {
+            buffers: Box::new([[0; PACKET_CAPACITY]; BATCH]),
+            lens: [0; BATCH],
+            sources: [None; BATCH],
+        }
+    }
+
+    /// Reads what `socket` has queued, up to [`BATCH`] datagrams. `Ok(0)` when nothing is queued.
+    pub(crate) fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        let result = sys::recv_batch(socket, &mut self.buffers, &mut self.lens, &mut self.sources);
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    }
+
+    /// Datagram `i` of the last batch: its buffer (with spare room after `len`), length and source.
+    pub(crate) fn get_mut(
+        &mut self,
+        i: usize,
+    ) -> Option<(&mut [u8; PACKET_CAPACITY], usize, SocketAddr)> {
+        let len = *self.lens.get(i)?;
+        let source = (*self.sources.get(i)?)?;
+        let buffer = self.buffers.get_mut(i)?;
+        Some((buffer, len, source))
+    }
+}
+
+/// Waits until one of a set of sockets is readable.
+pub(crate) struct Poller {
+    inner: sys::PollSet,
+}
+
+impl Poller {
+    pub(crate) fn new() -> Self {
+        Poller {
+            inner: sys::PollSet::default(),
+        }
+    }
+
+    /// Replaces the watched sockets (index order is kept for [`Poller::is_ready`]).
+    pub(crate) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
+        self.inner.watch(sockets);
+    }
+
+    /// Blocks up to `timeout`; returns how many sockets are readable (an estimate on the fallback).
+    pub(crate) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+        self.inner.wait(timeout)
+    }
+
+    /// Whether the socket at `index` (in [`Poller::watch`] order) was readable after the last wait.
+    pub(crate) fn is_ready(&self, index: usize) -> bool {
+        self.inner.is_ready(index)
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::io;
+    use std::mem::{size_of, zeroed};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    use super::{BATCH, PACKET_CAPACITY};
+
+    pub(super) fn recv_batch(
+        socket: &UdpSocket,
+        buffers: &mut [[u8; PACKET_CAPACITY]; BATCH],
+        lens: &mut [usize; BATCH],
+        sources: &mut [Option<SocketAddr>; BATCH],
+    ) -> io::Result<usize> {
+        // SAFETY: iovec, sockaddr_storage and mmsghdr are plain C structs for which all-zero bytes are a
+        // valid value (null pointers, zero lengths).
+        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut names: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for ((iov, buf), (name, header)) in iovecs
+            .iter_mut()
+            .zip(buffers.iter_mut())
+            .zip(names.iter_mut().zip(headers.iter_mut()))
+        {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = PACKET_CAPACITY;
+            header.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+            header.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            header.msg_hdr.msg_iov = iov;
+            header.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at one live iovec (covering one whole buffer of PACKET_CAPACITY
+        // bytes) and one live sockaddr_storage with its true size; all of them outlive the call, which
+        // writes at most BATCH entries and never more than the stated lengths. MSG_DONTWAIT makes it
+        // return at once; a null timeout means none.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        for i in 0..n.min(BATCH) {
+            let (Some(header), Some(name)) = (headers.get(i), names.get(i)) else {
+                break;
+            };
+            if let Some(len) = lens.get_mut(i) {
+                // A datagram larger than the buffer is truncated (MSG_TRUNC); it then fails parsing or
+                // authentication downstream, which is the right outcome for an oversized packet.
+                *len = (header.msg_len as usize).min(PACKET_CAPACITY);
+            }
+            if let Some(source) = sources.get_mut(i) {
+                *source = socket_addr(name);
+            }
+        }
+        Ok(n.min(BATCH))
+    }
+
+    fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+        match libc::c_int::from(storage.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the family says the kernel wrote a sockaddr_in, and sockaddr_storage is large
+                // and aligned enough for any socket address type.
+                let v4 = unsafe {
+                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+                };
+                let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(v4.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: as above, for sockaddr_in6.
+                let v6 = unsafe {
+                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+                };
+                let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    u16::from_be(v6.sin6_port),
+                    v6.sin6_flowinfo,
+                    v6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    #[derive(Default)]
+    pub(super) struct PollSet {
+        fds: Vec<libc::pollfd>,
+    }
+
+    impl PollSet {
+        pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
+            self.fds.clear();
+            self.fds.extend(sockets.map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }));
+        }
+
+        pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+            let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: `fds` is a live, exclusively borrowed array of `len` pollfd structs; poll writes only
+            // their `revents` fields.
+            let n = unsafe {
+                libc::poll(
+                    self.fds.as_mut_ptr(),
+                    self.fds.len() as libc::nfds_t,
+                    millis,
+                )
+            };
+            match usize::try_from(n) {
+                Ok(n) => Ok(n),
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        Ok(0)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        }
+
+        pub(super) fn is_ready(&self, index: usize) -> bool {
+            self.fds
+                .get(index)
+                .is_some_and(|p| p.revents & (libc::POLLIN | libc::POLLERR) != 0)
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    use std::io;
+    use std::net::{SocketAddr, UdpSocket};
+    use std::time::Duration;
+
+    use super::{BATCH, PACKET_CAPACITY};
+
+    pub(super) fn recv_batch(
+        socket: &UdpSocket,
+        buffers: &mut [[u8; PACKET_CAPACITY]; BATCH],
+        lens: &mut [usize; BATCH],
+        sources: &mut [Option<SocketAddr>; BATCH],
+    ) -> io::Result<usize> {
+        let mut n = 0;
+        for ((buf, len), source) in buffers.iter_mut().zip(lens).zip(sources) {
+            match socket.recv_from(buf) {
+                Ok((l, from)) => {
+                    *len = l;
+                    *source = Some(from);
+                    n += 1;
+                }
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+
+    /// Without a portable readiness API in std, every socket is tried after a short sleep.
+    #[derive(Default)]
+    pub(super) struct PollSet {
+        count: usize,
+    }
+
+    impl PollSet {
+        pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
+            self.count = sockets.count();
+        }
+
+        pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+            std::thread::sleep(timeout.min(Duration::from_millis(1)));
+            Ok(self.count)
+        }
+
+        pub(super) fn is_ready(&self, index: usize) -> bool {
+            index < self.count
+        }
+    }
+}

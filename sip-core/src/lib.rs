@@ -3,6 +3,8 @@
 //! and the validation a UAS or proxy applies before choosing its reply.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod auth;
+pub mod dialog;
 pub mod error;
 mod grammar;
 pub mod header;
@@ -10,10 +12,13 @@ pub mod message;
 pub mod method;
 pub mod params;
 pub mod parse;
+mod random;
 pub mod transaction;
 pub mod uri;
 pub mod validate;
 
+pub use auth::{AuthError, ChallengeKind, DigestClient, DigestServer};
+pub use dialog::{Dialog, DialogError, DialogId, DialogState};
 pub use error::{Error, ParseError, ParseErrorKind};
 pub use header::{
     CSeq, CallId, Contact, ContentLength, ContentType, FromHeader, HeaderName, MaxForwards,

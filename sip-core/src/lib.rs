@@ -15,6 +15,7 @@ pub mod params;
 pub mod parse;
 mod random;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;
 
@@ -37,6 +38,9 @@ pub use transaction::{
     Target, TimerConfig, TransactionError, TransactionEvent, TransactionId, TransactionLayer,
     TransactionState, Transmit, TransportKind,
 };
+#[cfg(feature = "tokio")]
+pub use transport::{Incoming, TransportEvent, TransportLayer};
+pub use transport::{TransportError, response_target, stamp_received};
 pub use uri::{Host, SipUri, TelUri, Uri};
 pub use validate::{
     Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,

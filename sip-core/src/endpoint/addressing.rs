@@ -69,6 +69,15 @@ fn kind_from_param(param: &[u8]) -> Option<TransportKind> {
     .map(|(_, kind)| kind)
 }
 
+/// The transport a SIP URI names: its `transport` parameter, else TLS for `sips:`, else `default`.
+pub(crate) fn uri_transport(sip: &SipUri, default: TransportKind) -> TransportKind {
+    match sip.transport().and_then(kind_from_param) {
+        Some(kind) => kind,
+        None if sip.is_secure() => TransportKind::Tls,
+        None => default,
+    }
+}
+
 /// Where a request to `uri` goes.
 ///
 /// A SIP URI with an IP address host gives the target directly: its `transport` parameter (TLS for `sips:`,
@@ -82,11 +91,7 @@ pub fn target_for_uri(uri: &Uri, fallback: Option<Target>) -> Option<Target> {
     let Some(ip) = sip.host().ip() else {
         return fallback;
     };
-    let kind = match sip.transport().and_then(kind_from_param) {
-        Some(kind) => kind,
-        None if sip.is_secure() => TransportKind::Tls,
-        None => fallback.map_or(TransportKind::Udp, |f| f.transport),
-    };
+    let kind = uri_transport(sip, fallback.map_or(TransportKind::Udp, |f| f.transport));
     let addr = SocketAddr::new(ip, sip.port().unwrap_or_else(|| default_port(kind)));
     let target = Target::new(kind, addr);
     match fallback {

@@ -6,7 +6,7 @@ use crate::transaction::TransactionError;
 
 /// Why an endpoint operation failed.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EndpointError {
     /// The transaction layer refused the operation.
     #[error(transparent)]
@@ -42,8 +42,8 @@ pub enum EndpointError {
     #[error("cannot resolve {0}")]
     Unresolvable(String),
     /// A transport could not be set up or used.
-    #[error("transport: {0}")]
-    Transport(String),
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     /// The endpoint has shut down.
     #[error("the endpoint has shut down")]
     Closed,

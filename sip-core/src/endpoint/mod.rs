@@ -7,8 +7,16 @@
 //!   application API (client transaction handles, incoming server transactions, dialog helpers, a B2BUA).
 
 mod addressing;
+#[cfg(feature = "tokio")]
+mod driver;
 mod error;
+#[cfg(feature = "tokio")]
+mod handles;
 mod ok_retransmission;
+#[cfg(feature = "tokio")]
+mod outgoing;
+#[cfg(feature = "tokio")]
+mod sessions;
 mod user_agent;
 
 pub use addressing::target_for_uri;
@@ -17,3 +25,14 @@ pub use user_agent::{
     DialogEnd, DialogRef, IncomingRequest, Outbound, RequestId, RequestOutcome, UaEvent, UaLoad,
     UserAgent, UserAgentConfig,
 };
+
+#[cfg(feature = "tokio")]
+pub use driver::{Endpoint, EndpointBuilder};
+#[cfg(feature = "tokio")]
+pub use handles::{
+    ClientTransactionHandle, DialogEvent, DialogHandle, DialogRequest, ServerTransaction,
+};
+#[cfg(feature = "tokio")]
+pub use outgoing::{OutgoingRequest, resolve};
+#[cfg(feature = "tokio")]
+pub use sessions::{B2bua, Leg};

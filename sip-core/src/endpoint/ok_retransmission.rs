@@ -85,7 +85,9 @@ mod tests {
         );
         let source = Target::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap());
         let message = crate::parse::parse_message(wire).unwrap();
-        layer.handle_incoming(Instant::now(), message, source).unwrap();
+        layer
+            .handle_incoming(Instant::now(), message, source)
+            .unwrap();
         match layer.poll_event() {
             Some(TransactionEvent::NewRequest { id, .. }) => id,
             other => panic!("{other:?}"),

@@ -169,7 +169,12 @@ impl UserAgent {
     }
 
     /// A response from the transaction layer.
-    pub(super) fn on_response(&mut self, now: Instant, transaction: TransactionId, response: Response) {
+    pub(super) fn on_response(
+        &mut self,
+        now: Instant,
+        transaction: TransactionId,
+        response: Response,
+    ) {
         if self.cancels.contains(&transaction) {
             return;
         }

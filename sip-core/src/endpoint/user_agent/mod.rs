@@ -27,9 +27,7 @@ use super::addressing;
 use super::ok_retransmission::OkRetransmission;
 use crate::auth::DigestClient;
 use crate::dialog::{Dialog, DialogId, generate_branch, generate_call_id, generate_tag};
-use crate::header::{
-    CSeq, CallId, FromHeader, HeaderName, MaxForwards, NameAddr, ToHeader,
-};
+use crate::header::{CSeq, CallId, FromHeader, HeaderName, MaxForwards, NameAddr, ToHeader};
 use crate::message::{HeaderField, Request, RequestBuilder, Response};
 use crate::method::{Method, StatusCode};
 use crate::transaction::{
@@ -396,9 +394,16 @@ impl UserAgent {
     }
 
     /// Feed a message received from `source` (requests with their top Via already stamped, RFC 3581).
-    pub fn handle_incoming(&mut self, now: Instant, message: crate::message::Message, source: Target) {
+    pub fn handle_incoming(
+        &mut self,
+        now: Instant,
+        message: crate::message::Message,
+        source: Target,
+    ) {
         match message {
-            crate::message::Message::Request(request) => self.incoming_request(now, request, source),
+            crate::message::Message::Request(request) => {
+                self.incoming_request(now, request, source)
+            }
             crate::message::Message::Response(response) => {
                 self.incoming_response(now, response, source)
             }
@@ -521,7 +526,8 @@ impl UserAgent {
         if let Some(ok) = &entry.ok {
             self.ok_deadlines.remove(&(ok.deadline(), dialog));
         }
-        self.events.push_back(UaEvent::DialogEnded { dialog, reason });
+        self.events
+            .push_back(UaEvent::DialogEnded { dialog, reason });
     }
 
     /// Send a BYE in `dialog` on the UA's own account (hanging up), then end it with `reason`.

@@ -44,7 +44,8 @@ impl UserAgent {
     /// The checks of RFC 3261 §8.2 with the configured policy, then the Max-Forwards rule.
     fn screen(&self, request: &Request) -> Result<(), Rejection> {
         validate_request(request, &self.config.policy)?;
-        let zero_hops = request.headers().max_forwards().and_then(Result::ok) == Some(MaxForwards(0));
+        let zero_hops =
+            request.headers().max_forwards().and_then(Result::ok) == Some(MaxForwards(0));
         if self.config.reject_zero_max_forwards
             && zero_hops
             && !matches!(request.method(), Method::Options | Method::Ack)
@@ -228,8 +229,12 @@ impl UserAgent {
         let ok = Response::from_request(cancel, StatusCode::OK, Some(&entry.to_tag)).build();
         let terminated = match (&entry.invite, entry.final_sent) {
             (Some(request), false) => Some(
-                Response::from_request(request, StatusCode::REQUEST_TERMINATED, Some(&entry.to_tag))
-                    .build(),
+                Response::from_request(
+                    request,
+                    StatusCode::REQUEST_TERMINATED,
+                    Some(&entry.to_tag),
+                )
+                .build(),
             ),
             _ => None,
         };
@@ -237,8 +242,9 @@ impl UserAgent {
         if let Some(response) = terminated
             && self.respond(now, invite, response).is_ok()
         {
-            self.events
-                .push_back(UaEvent::Cancelled { transaction: invite });
+            self.events.push_back(UaEvent::Cancelled {
+                transaction: invite,
+            });
         }
     }
 

@@ -26,6 +26,7 @@ pub(super) enum ClientUpdate {
 
 /// What a new [`DialogHandle`] is made of, created by the driver when the application first hears of a
 /// dialog.
+#[derive(Debug)]
 pub(super) struct DialogAttach {
     pub(super) dialog: DialogRef,
     pub(super) id: DialogId,
@@ -156,6 +157,8 @@ pub struct ServerTransaction {
     final_sent: bool,
     cancelled: Option<oneshot::Receiver<()>>,
     was_cancelled: bool,
+    /// The early dialog a provisional response created, kept for the final response.
+    early: Option<DialogAttach>,
 }
 
 impl ServerTransaction {
@@ -170,6 +173,7 @@ impl ServerTransaction {
             final_sent: false,
             cancelled,
             was_cancelled: false,
+            early: None,
         }
     }
 
@@ -214,16 +218,19 @@ impl ServerTransaction {
             .map_err(|_| EndpointError::Closed)?;
         let attach = rx.await.map_err(|_| EndpointError::Closed)??;
         self.final_sent |= is_final;
-        Ok(attach)
+        Ok(attach.or_else(|| self.early.take()))
     }
 
     /// Send `response` (provisional or final). A 101–299 to an INVITE gets a Contact if it has none; a 2xx
-    /// to an INVITE is retransmitted until the ACK (use [`super::Endpoint::create_uas`] to keep the
-    /// dialog).
+    /// to an INVITE is retransmitted until the ACK. Use [`super::Endpoint::create_uas`] to keep the dialog a
+    /// 2xx creates: without a handle it lasts until the peer's BYE.
     pub async fn respond(&mut self, response: Response) -> Result<(), EndpointError> {
+        let provisional = response.status().is_provisional();
         let attach = self.respond_in(response).await?;
-        // A dialog nobody keeps is let go when its handle drops here.
-        drop(attach.map(DialogHandle::from_attach));
+        if provisional {
+            // Kept for the final response (a 2xx confirms it; see `Endpoint::create_uas`).
+            self.early = attach;
+        }
         Ok(())
     }
 

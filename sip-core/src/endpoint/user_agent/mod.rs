@@ -27,7 +27,9 @@ use super::addressing;
 use super::ok_retransmission::OkRetransmission;
 use crate::auth::DigestClient;
 use crate::dialog::{Dialog, DialogId, generate_branch, generate_call_id, generate_tag};
-use crate::header::{CSeq, CallId, FromHeader, HeaderName, MaxForwards, NameAddr, ToHeader};
+use crate::header::{
+    CSeq, CallId, FromHeader, HeaderName, MaxForwards, MediaType, NameAddr, ToHeader,
+};
 use crate::message::{HeaderField, Request, RequestBuilder, Response};
 use crate::method::{Method, StatusCode};
 use crate::transaction::{
@@ -52,7 +54,7 @@ pub struct UserAgentConfig {
     /// Transaction timers.
     pub timers: TimerConfig,
     /// What incoming requests are checked against; the default UAS policy allows INVITE, ACK, CANCEL, BYE,
-    /// OPTIONS, INFO, UPDATE, REFER and NOTIFY and accepts SDP bodies.
+    /// OPTIONS, INFO, UPDATE, REFER and NOTIFY and accepts SDP, DTMF relay and sipfrag bodies.
     pub policy: ValidationPolicy,
     /// Answer requests other than OPTIONS that arrive with `Max-Forwards: 0` with 483 (Too Many Hops).
     ///
@@ -72,12 +74,18 @@ impl Default for UserAgentConfig {
         let crate::validate::Role::Uas {
             supported,
             mut allowed,
-            accepted,
+            mut accepted,
         } = crate::validate::Role::uas()
         else {
             return UserAgentConfig::with_policy(ValidationPolicy::uas());
         };
         allowed.extend([Method::Info, Method::Update, Method::Refer, Method::Notify]);
+        // Bodies of INFO (RFC 6086 DTMF relay) and of NOTIFY after a REFER (RFC 3515).
+        accepted.extend([
+            MediaType::new("application", "dtmf-relay"),
+            MediaType::new("application", "dtmf"),
+            MediaType::new("message", "sipfrag"),
+        ]);
         let role = crate::validate::Role::Uas {
             supported,
             allowed,

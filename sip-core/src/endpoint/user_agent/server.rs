@@ -29,6 +29,9 @@ impl UserAgent {
                 .handle_incoming(now, Message::Request(request), source);
             return;
         };
+        if !answerable(&request) {
+            return;
+        }
         let copy = request.clone();
         self.pending_rejection = Some(rejection);
         if self
@@ -81,17 +84,7 @@ impl UserAgent {
 
     /// Send `rejection`'s reply to `request` outside any transaction, if the reply can be routed.
     fn reply_statelessly(&mut self, request: &Request, rejection: &Rejection, source: Target) {
-        let headers = request.headers();
-        let answerable = [
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-        ]
-        .iter()
-        .all(|name| headers.contains(name))
-            && matches!(headers.via(), Some(Ok(_)));
-        if !answerable {
+        if !answerable(request) {
             return;
         }
         let tag = crate::dialog::generate_tag();
@@ -433,4 +426,19 @@ impl UserAgent {
         self.events
             .push_back(UaEvent::ServerEnded { transaction: id });
     }
+}
+
+/// Whether a reply to `request` can be built and routed: it needs a parsable Via and the From, To, Call-ID
+/// and CSeq to copy (RFC 3261 §8.2.6.2); without them the request is dropped.
+fn answerable(request: &Request) -> bool {
+    let headers = request.headers();
+    [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ]
+    .iter()
+    .all(|name| headers.contains(name))
+        && matches!(headers.via(), Some(Ok(_)))
 }

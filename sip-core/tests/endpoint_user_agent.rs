@@ -19,9 +19,10 @@ fn addr(last: u8) -> SocketAddr {
 }
 
 fn ua(local: SocketAddr) -> UserAgent {
-    let mut config = UserAgentConfig::default();
-    config.local_addresses = vec![(TransportKind::Udp, local)];
-    UserAgent::new(config)
+    UserAgent::new(UserAgentConfig {
+        local_addresses: vec![(TransportKind::Udp, local)],
+        ..UserAgentConfig::default()
+    })
 }
 
 fn udp(peer: SocketAddr) -> Target {

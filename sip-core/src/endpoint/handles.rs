@@ -157,8 +157,9 @@ pub struct ServerTransaction {
     final_sent: bool,
     cancelled: Option<oneshot::Receiver<()>>,
     was_cancelled: bool,
-    /// The early dialog a provisional response created, kept for the final response.
-    early: Option<DialogAttach>,
+    /// The early dialog a provisional response created, kept for the final response (boxed: server
+    /// transactions travel through channels whose slots are as large as they are).
+    early: Option<Box<DialogAttach>>,
 }
 
 impl ServerTransaction {
@@ -218,7 +219,7 @@ impl ServerTransaction {
             .map_err(|_| EndpointError::Closed)?;
         let attach = rx.await.map_err(|_| EndpointError::Closed)??;
         self.final_sent |= is_final;
-        Ok(attach.or_else(|| self.early.take()))
+        Ok(attach.or_else(|| self.early.take().map(|early| *early)))
     }
 
     /// Send `response` (provisional or final). A 101–299 to an INVITE gets a Contact if it has none; a 2xx
@@ -227,9 +228,9 @@ impl ServerTransaction {
     pub async fn respond(&mut self, response: Response) -> Result<(), EndpointError> {
         let provisional = response.status().is_provisional();
         let attach = self.respond_in(response).await?;
-        if provisional {
+        if provisional && let Some(attach) = attach {
             // Kept for the final response (a 2xx confirms it; see `Endpoint::create_uas`).
-            self.early = attach;
+            self.early = Some(Box::new(attach));
         }
         Ok(())
     }

@@ -331,7 +331,7 @@ impl UserAgent {
     fn new_uac_dialog(&mut self, id: RequestId, response: &Response) -> Option<DialogRef> {
         let entry = self.clients.get(&id)?;
         let invite = entry.sent.as_ref()?;
-        let dialog = Dialog::new_uac(invite, response).ok()?;
+        let dialog = Dialog::new_uac(invite, &super::compact_response(response)).ok()?;
         let credentials: Vec<HeaderField> = invite
             .headers()
             .iter()

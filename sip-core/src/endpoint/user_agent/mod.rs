@@ -312,7 +312,8 @@ pub struct UserAgent {
     client_by_transaction: HashMap<TransactionId, RequestId>,
     cancels: HashSet<TransactionId>,
     servers: HashMap<TransactionId, ServerEntry>,
-    dialogs: HashMap<DialogRef, DialogEntry>,
+    /// Boxed: a dialog is large and the map keeps spare capacity.
+    dialogs: HashMap<DialogRef, Box<DialogEntry>>,
     dialog_by_id: HashMap<DialogId, DialogRef>,
     /// Deadlines of the 2xx retransmissions, earliest first.
     ok_deadlines: BTreeSet<(Instant, DialogRef)>,
@@ -513,14 +514,14 @@ impl UserAgent {
         self.dialog_by_id.insert(dialog.id().clone(), reference);
         self.dialogs.insert(
             reference,
-            DialogEntry {
+            Box::new(DialogEntry {
                 dialog,
                 fallback,
                 credentials,
                 invite_credentials,
                 ok: None,
                 bye_after_ack: false,
-            },
+            }),
         );
         reference
     }
@@ -607,6 +608,24 @@ pub struct UaLoad {
     pub requests: usize,
     /// Server transactions the application was told about and that have not ended.
     pub server_transactions: usize,
+}
+
+/// `request` in a buffer of its own. Received messages are slices of the transport's receive blocks; a
+/// dialog lasts minutes or hours, and values sliced from its dialog-creating messages would keep a whole
+/// block of other messages alive with them.
+fn compact_request(request: &Request) -> Request {
+    match crate::parse::parse_message(request.to_bytes()) {
+        Ok(crate::message::Message::Request(copy)) => copy,
+        _ => request.clone(),
+    }
+}
+
+/// `response` in a buffer of its own; see [`compact_request`].
+fn compact_response(response: &Response) -> Response {
+    match crate::parse::parse_message(response.to_bytes()) {
+        Ok(crate::message::Message::Response(copy)) => copy,
+        _ => response.clone(),
+    }
 }
 
 /// A header field holding a name-addr (Contact, From, To …) written out.

@@ -377,8 +377,8 @@ impl UserAgent {
             let _ = state.dialog.handle_sent_response(response);
             return Some(dialog);
         }
-        let invite = entry.invite.as_ref()?;
-        let dialog = Dialog::new_uas(invite, response).ok()?;
+        let invite = super::compact_request(entry.invite.as_ref()?);
+        let dialog = Dialog::new_uas(&invite, &super::compact_response(response)).ok()?;
         let reference = self.add_dialog(dialog, source, None, Vec::new());
         if let Some(entry) = self.servers.get_mut(&transaction) {
             entry.dialog = Some(reference);

@@ -69,6 +69,7 @@ pub(super) enum Command {
 pub struct EndpointBuilder {
     config: UserAgentConfig,
     transports: TransportLayerBuilder,
+    advertised: Option<std::net::IpAddr>,
 }
 
 impl EndpointBuilder {
@@ -162,6 +163,13 @@ impl EndpointBuilder {
         self
     }
 
+    /// The IP address put in Via and Contact instead of the listeners' own (needed when they are bound to
+    /// `0.0.0.0` or `::`, or sit behind a static NAT); ports stay the bound ones.
+    pub fn advertise(mut self, ip: std::net::IpAddr) -> EndpointBuilder {
+        self.advertised = Some(ip);
+        self
+    }
+
     /// Whether requests other than OPTIONS with `Max-Forwards: 0` get 483 (on by default).
     pub fn reject_zero_max_forwards(mut self, reject: bool) -> EndpointBuilder {
         self.config.reject_zero_max_forwards = reject;
@@ -174,7 +182,8 @@ impl EndpointBuilder {
         let mut ua = UserAgent::new(self.config);
         let mut listeners = Vec::new();
         for &(kind, addr) in transports.listeners() {
-            ua.set_local_address(from_kind(kind), addr);
+            let advertised = SocketAddr::new(self.advertised.unwrap_or(addr.ip()), addr.port());
+            ua.set_local_address(from_kind(kind), advertised);
             listeners.push((from_kind(kind), addr));
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -212,21 +221,26 @@ struct Shared {
 /// A running SIP endpoint: transports, transactions and dialogs driven by one tokio task, and the API an
 /// application (the transaction user) works with. Cheap to clone.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), tandem_sip_core::endpoint::EndpointError> {
-/// use tandem_sip_core::{Method, StatusCode};
-/// use tandem_sip_core::endpoint::Endpoint;
+/// A UAS answering OPTIONS (and anything else) with 200 and calls with an SDP answer:
 ///
-/// let endpoint = Endpoint::builder().bind_udp("127.0.0.1:5060".parse().unwrap()).build().await?;
-/// while let Some(mut tx) = endpoint.incoming().await {
-///     match tx.request().method() {
-///         Method::Invite => {
-///             let _call = endpoint.create_uas(tx, "v=0\r\n…").await?;
+/// ```no_run
+/// use tandem_sip_core::endpoint::Endpoint;
+/// use tandem_sip_core::{Method, StatusCode};
+/// # const ANSWER: &str = "v=0\r\n";
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let endpoint = Endpoint::builder().bind_udp("127.0.0.1:5060".parse()?).build().await?;
+///     while let Some(mut request) = endpoint.incoming().await {
+///         if *request.request().method() != Method::Invite {
+///             request.reply(StatusCode::OK).await?;
+///             continue;
 ///         }
-///         _ => tx.reply(StatusCode::OK).await?,
+///         let mut call = endpoint.create_uas(request, ANSWER).await?;
+///         tokio::spawn(async move { call.ended().await }); // the endpoint answers the BYE
 ///     }
+///     Ok(())
 /// }
-/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Endpoint {
@@ -247,6 +261,7 @@ impl Endpoint {
         EndpointBuilder {
             config: UserAgentConfig::default(),
             transports: TransportLayer::builder(),
+            advertised: None,
         }
     }
 

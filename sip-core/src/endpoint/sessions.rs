@@ -67,6 +67,26 @@ impl Endpoint {
     /// Call `uri` with INVITE carrying `offer` (an SDP body) and return the dialog of the first 2xx (already
     /// acknowledged); a non-2xx final response is [`EndpointError::Refused`]. See
     /// [`Endpoint::create_uac_with`] for credentials, headers or a target.
+    ///
+    /// A UAC placing a call with digest credentials, holding it five seconds and hanging up:
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tandem_sip_core::endpoint::Endpoint;
+    /// use tandem_sip_core::{Method, Uri};
+    /// # const OFFER: &str = "v=0\r\n";
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let endpoint = Endpoint::builder().bind_udp("127.0.0.1:0".parse()?).build().await?;
+    ///     let uri = Uri::parse(&"sip:bob@127.0.0.1:5060".into())?;
+    ///     let invite = endpoint.request(Method::Invite, uri).body("application/sdp", OFFER);
+    ///     let mut call = endpoint.create_uac_with(invite.credentials("alice", "secret")).await?;
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     println!("BYE answered {}", call.bye().await?.status());
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn create_uac(
         &self,
         uri: Uri,

@@ -4,9 +4,8 @@
 
 use bytes::Bytes;
 use std::time::Duration;
-use tandem_sip_core::dialog::{
-    Rejection, RequestAction, ResponseAction, Role, unknown_dialog_response,
-};
+use tandem_sip_core::dialog::{RequestAction, ResponseAction, Role, unknown_dialog_response};
+use tandem_sip_core::header::RetryAfter;
 use tandem_sip_core::{
     Dialog, DialogError, DialogState, HeaderName, Host, Message, Method, Request, Response,
     StatusCode, Transport, Uri, Via, parse_message,
@@ -252,7 +251,7 @@ fn first_remote_cseq_is_recorded_and_a_lower_one_gets_500() {
     };
     assert_eq!(rejection.status, StatusCode::SERVER_INTERNAL_ERROR);
     assert_eq!(bob.remote_seq(), Some(5));
-    let response = rejection.response(&late);
+    let response = rejection.response(&late, None);
     assert_eq!(response.status(), StatusCode::SERVER_INTERNAL_ERROR);
     assert_eq!(
         response
@@ -283,21 +282,17 @@ fn reinvite_glare_gets_491_at_both_ends_with_backoff_by_call_id_owner() {
             .unwrap()
             .build(),
     );
-    let glare = Rejection {
-        status: StatusCode::REQUEST_PENDING,
-        retry_after: None,
+    let Ok(RequestAction::Reject(at_bob)) = bob.handle_request(&alice_reinvite) else {
+        panic!("glare at Bob");
     };
-    assert_eq!(
-        bob.handle_request(&alice_reinvite),
-        Ok(RequestAction::Reject(glare))
-    );
-    assert_eq!(
-        alice.handle_request(&bob_reinvite),
-        Ok(RequestAction::Reject(glare))
-    );
+    let Ok(RequestAction::Reject(at_alice)) = alice.handle_request(&bob_reinvite) else {
+        panic!("glare at Alice");
+    };
+    assert_eq!(at_bob.status, StatusCode::REQUEST_PENDING);
+    assert_eq!(at_alice.status, StatusCode::REQUEST_PENDING);
 
-    let to_alice = wire_response(glare.response(&alice_reinvite));
-    let to_bob = wire_response(glare.response(&bob_reinvite));
+    let to_alice = wire_response(at_bob.response(&alice_reinvite, None));
+    let to_bob = wire_response(at_alice.response(&bob_reinvite, None));
     assert_eq!(
         alice.handle_response(&to_alice),
         Ok(ResponseAction::RetryAfter(
@@ -329,11 +324,13 @@ fn second_invite_before_the_first_is_answered_gets_500_with_retry_after() {
         panic!("an overlapping INVITE is rejected");
     };
     assert_eq!(rejection.status, StatusCode::SERVER_INTERNAL_ERROR);
-    let seconds = rejection.retry_after.expect("Retry-After is set");
-    assert!(seconds <= 10);
-    let response = rejection.response(&second);
-    let retry_after = response.headers().get(&HeaderName::RetryAfter).unwrap();
-    assert_eq!(retry_after.value().as_ref(), seconds.to_string().as_bytes());
+    let response = wire_response(rejection.response(&second, None));
+    let retry_after = response
+        .headers()
+        .typed::<RetryAfter>()
+        .expect("Retry-After is set")
+        .unwrap();
+    assert!(retry_after.seconds() <= 10);
 
     // Once the first INVITE is answered, a new one is accepted.
     let ok = Response::from_request(&first, StatusCode::OK, None).build();

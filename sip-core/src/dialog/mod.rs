@@ -28,7 +28,7 @@ pub use glare::{glare_backoff, random_delay};
 pub use id::{DialogId, generate_branch, generate_call_id, generate_tag};
 pub use route_set::{MAX_ROUTE_SET, RequestTarget, RouteSet};
 pub use uac::{ResponseAction, cancel_request};
-pub use uas::{Rejection, RequestAction, unknown_dialog_response};
+pub use uas::{RequestAction, unknown_dialog_response};
 
 use crate::error::ParseError;
 use crate::header::{CSeq, Contact, FromHeader, HeaderName, NameAddr, ToHeader, TypedHeader};

@@ -4,43 +4,30 @@ use super::glare::overlapping_invite_retry_after;
 use super::uac::is_target_refresh;
 use super::{Dialog, DialogError, DialogId, DialogState, required};
 use crate::header::{CSeq, RetryAfter};
-use crate::message::{Request, Response};
+use crate::message::{HeaderField, Request, Response};
 use crate::method::{Method, StatusCode};
+use crate::validate::Rejection;
+use std::borrow::Cow;
 
 /// What the TU does with a request received within a dialog; see [`Dialog::handle_request`].
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestAction {
     /// Process the request (an ACK is absorbed by the TU: it ends the 2xx retransmissions).
     Accept,
-    /// Answer with this rejection; the request goes no further.
+    /// Answer with this rejection ([`Rejection::response`]); the request goes no further: 500 for an out of
+    /// order CSeq, or an overlapping INVITE (with Retry-After), 491 for glare, 481 in a terminated dialog.
     Reject(Rejection),
 }
 
-/// A response refusing a request within a dialog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejection {
-    /// 500 (out of order CSeq, overlapping INVITE), 491 (glare) or 481 (dialog terminated).
-    pub status: StatusCode,
-    /// Seconds for a `Retry-After` header field (the 500 for an overlapping INVITE, RFC 3261 §14.2).
-    pub retry_after: Option<u32>,
-}
-
-impl Rejection {
-    fn status(status: StatusCode) -> Rejection {
-        Rejection {
-            status,
-            retry_after: None,
-        }
-    }
-
-    /// The response to `request` (its To already carries this UA's tag).
-    pub fn response(&self, request: &Request) -> Response {
-        let mut builder = Response::from_request(request, self.status, None);
-        if let Some(seconds) = self.retry_after {
-            builder = builder.typed(&RetryAfter::new(seconds));
-        }
-        builder.build()
+/// A rejection with the status code's canonical reason phrase.
+fn rejection(status: StatusCode) -> Rejection {
+    Rejection {
+        status,
+        reason: Cow::Borrowed(status.canonical_reason()),
+        headers: Vec::new(),
+        header: None,
+        cause: None,
     }
 }
 
@@ -66,13 +53,13 @@ impl Dialog {
             return Ok(RequestAction::Accept);
         }
         if self.state == DialogState::Terminated {
-            return Ok(RequestAction::Reject(Rejection::status(
+            return Ok(RequestAction::Reject(rejection(
                 StatusCode::CALL_DOES_NOT_EXIST,
             )));
         }
         let cseq: CSeq = required(request.headers())?;
         if self.remote_seq.is_some_and(|remote| cseq.seq < remote) {
-            return Ok(RequestAction::Reject(Rejection::status(
+            return Ok(RequestAction::Reject(rejection(
                 StatusCode::SERVER_INTERNAL_ERROR,
             )));
         }
@@ -92,13 +79,14 @@ impl Dialog {
     /// Why an INVITE received now cannot proceed, if it cannot.
     fn invite_conflict(&self) -> Option<Rejection> {
         if self.pending_remote_invite.is_some() {
-            return Some(Rejection {
-                status: StatusCode::SERVER_INTERNAL_ERROR,
-                retry_after: Some(overlapping_invite_retry_after()),
-            });
+            let mut r = rejection(StatusCode::SERVER_INTERNAL_ERROR);
+            r.headers.push(HeaderField::from_typed(&RetryAfter::new(
+                overlapping_invite_retry_after(),
+            )));
+            return Some(r);
         }
         self.pending_invite
-            .map(|_| Rejection::status(StatusCode::REQUEST_PENDING))
+            .map(|_| rejection(StatusCode::REQUEST_PENDING))
     }
 
     /// Record a response this UA sent to a request the peer sent within the dialog, including later responses

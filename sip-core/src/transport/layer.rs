@@ -250,7 +250,9 @@ impl TransportLayer {
     ///
     /// The call returns once the bytes are written to the socket. A failed write closes the connection and
     /// returns [`TransportError::Send`]: tell the transaction that sent it (RFC 3261 §17.1.4, §17.2.4).
-    /// Connecting waits up to the connect and handshake timeouts; spawn the call to avoid waiting.
+    /// Connecting waits up to the connect and handshake timeouts; spawn the call to avoid waiting. Two
+    /// sends racing to an address with no connection may open one connection each; later sends use the
+    /// newest.
     pub async fn send(&self, target: Target, payload: Bytes) -> Result<FlowId, TransportError> {
         if self.shared.is_shut_down() {
             return Err(TransportError::Shutdown);

@@ -8,25 +8,31 @@
 //! - [`transport_for_request`]: a request too large for UDP goes over TCP (RFC 3261 §18.1.1), with
 //!   [`set_top_via_transport`].
 //!
-//! With the `tokio` feature, [`TransportLayer`] drives UDP sockets and TCP connections; `tls` adds TLS
-//! (rustls; see [`tls`]) and `ws` adds WebSocket, WSS with both. Received messages arrive as
-//! [`TransportEvent`]s, each with the [`FlowId`] of the connection or socket it came over; messages are
-//! sent to a [`Target`], over its flow when it has one (responses, and requests to clients reachable
-//! only through their own connection), else over an open connection to the address or a new one.
-//!
-//! Choices made here:
-//! - Datagrams (UDP, WebSocket messages) that are not well-formed messages are counted; those that still
-//!   start with a request's start line and header fields are handed on as [`TransportEvent::Malformed`]
-//!   so the endpoint can answer 400 (or 513 when over the size limit). Malformed responses and garbage are
-//!   dropped. On TCP and TLS a framing error closes the connection: a stream cannot be resynchronised.
-//! - A datagram or stream segment of CR and LF only is a keep-alive; on streams a double CRLF is answered
-//!   with a single CRLF (RFC 5626 §3.5.1).
-//! - Connections are limited in number (total, and accepted per remote IP); a connection is closed after
-//!   an idle timeout unless leased ([`TransportLayer::lease`]), when a started message does not complete
-//!   within the message timeout, and when its TLS or WebSocket handshake takes too long
-//!   ([`ConnectionLimits`]).
-//! - WebSocket connections are accepted only when the client offers the `sip` subprotocol (RFC 7118 §4);
-//!   they are never opened by this layer.
+//! With the `tokio` feature, `TransportLayer` drives UDP sockets and TCP connections; `tls` adds TLS
+//! (rustls with the ring provider, module `tls`) and `ws` adds WebSocket, WSS with both.
+#![cfg_attr(
+    feature = "tokio",
+    doc = r#"
+[`TransportLayer`] hands received messages on as [`TransportEvent`]s, each with the [`FlowId`] of the
+connection or socket it came over, and sends messages to a [`Target`]: over its flow when it has one
+(responses, and requests to clients reachable only through their own connection), else over an open
+connection to the address or a new one.
+
+Choices made here:
+- Datagrams (UDP, WebSocket messages) that are not well-formed messages are counted; those that still
+  start with a request's start line and header fields are handed on as [`TransportEvent::Malformed`] so the
+  endpoint can answer 400 (or 513 when over the size limit). Malformed responses and garbage are dropped.
+  On TCP and TLS a framing error closes the connection: a stream cannot be resynchronised.
+- Received requests get their top Via stamped ([`stamp_received`]) before they are handed on.
+- A datagram of CR and LF only is a keep-alive; on streams a double CRLF is answered with a single CRLF
+  (RFC 5626 §3.5.1).
+- Connections are limited in number (total, and accepted per remote IP); a connection is closed after an
+  idle timeout unless leased ([`TransportLayer::lease`]), when a started message does not complete within
+  the message timeout, and when its TLS or WebSocket handshake takes too long ([`ConnectionLimits`]).
+- WebSocket connections are accepted only when the client offers the `sip` subprotocol (RFC 7118 §4);
+  they are never opened by this layer.
+"#
+)]
 
 mod error;
 mod mtu;

@@ -8,7 +8,7 @@ use crate::uri::Host;
 use std::net::{IpAddr, SocketAddr};
 
 /// The target of a response, from its top Via and from where its request came (`received_on`, the
-/// request's [`super::Incoming::target`], if the response answers a request this layer received).
+/// request's `Incoming::target()`, if the response answers a request this layer received).
 ///
 /// RFC 3261 §18.2.2, with RFC 3581 §4:
 /// - Reliable transports (TCP, TLS, WS, WSS): back over the request's connection (`received_on`'s flow);

@@ -4,7 +4,7 @@ use crate::header::Transport;
 use std::fmt;
 use std::net::SocketAddr;
 
-/// The transport protocols a [`super::TransportLayer`] speaks.
+/// The transport protocols of SIP that this crate's transports speak.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {

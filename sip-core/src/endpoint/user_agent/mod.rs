@@ -1,24 +1,4 @@
-//! The user agent core (RFC 3261 §8, §12–§15) above the transaction layer, sans-IO.
-//!
-//! A [`UserAgent`] owns a [`TransactionLayer`] and the dialogs of one SIP element and applies the rules a
-//! transaction user (TU) must, so that the application only decides *what* to answer:
-//!
-//! - incoming requests are screened ([`validate_request`] with the configured [`ValidationPolicy`], and
-//!   `Max-Forwards: 0` → 483) and refused through their server transaction; malformed requests that can be
-//!   answered get 400 or 513 ([`UserAgent::handle_malformed`]);
-//! - CANCEL is answered (200, and 487 to the INVITE) or refused (481), and the application is told;
-//! - requests within a dialog are checked by the [`Dialog`] (CSeq order, glare), BYE is answered 200 and
-//!   ends the dialog, requests naming an unknown dialog get 481;
-//! - a 2xx or a 1xx with a To tag to an INVITE creates a dialog ([`UserAgent::respond`] returns it), a 2xx is
-//!   retransmitted until its ACK arrives (§13.3.1.4) and the session ended with BYE if it never does;
-//! - on the client side, 2xx responses to INVITEs create or confirm dialogs and are acknowledged, their
-//!   retransmissions acknowledged again, second 2xx from other forks acknowledged and hung up (§13.2.2.4);
-//!   401/407 challenges are answered when the request was sent with credentials ([`DigestClient`]).
-//!
-//! It never touches a socket or a clock: feed it messages ([`UserAgent::handle_incoming`]), the
-//! application's decisions and `now`; drain [`UserAgent::poll_transmit`] and [`UserAgent::poll_event`]; call
-//! [`UserAgent::handle_timeout`] at [`UserAgent::poll_timeout`]. The tokio [`crate::endpoint::Endpoint`]
-//! does exactly that.
+//! The user agent core above the transaction layer, sans-IO; see [`UserAgent`].
 
 mod client;
 mod server;
@@ -302,7 +282,27 @@ struct DialogEntry {
     bye_after_ack: bool,
 }
 
-/// The user agent core; see the [module documentation](self).
+/// The user agent core (RFC 3261 §8, §12–§15) above the transaction layer, sans-IO.
+///
+/// A [`UserAgent`] owns a [`TransactionLayer`] and the dialogs of one SIP element and applies the rules a
+/// transaction user (TU) must, so that the application only decides *what* to answer:
+///
+/// - incoming requests are screened ([`validate_request`](crate::validate::validate_request) with the configured [`ValidationPolicy`], and
+///   `Max-Forwards: 0` → 483) and refused through their server transaction; malformed requests that can be
+///   answered get 400 or 513 ([`UserAgent::handle_malformed`]);
+/// - CANCEL is answered (200, and 487 to the INVITE) or refused (481), and the application is told;
+/// - requests within a dialog are checked by the [`Dialog`] (CSeq order, glare), BYE is answered 200 and
+///   ends the dialog, requests naming an unknown dialog get 481;
+/// - a 2xx or a 1xx with a To tag to an INVITE creates a dialog ([`UserAgent::respond`] returns it), a 2xx is
+///   retransmitted until its ACK arrives (§13.3.1.4) and the session ended with BYE if it never does;
+/// - on the client side, 2xx responses to INVITEs create or confirm dialogs and are acknowledged, their
+///   retransmissions acknowledged again, second 2xx from other forks acknowledged and hung up (§13.2.2.4);
+///   401/407 challenges are answered when the request was sent with credentials ([`DigestClient`]).
+///
+/// It never touches a socket or a clock: feed it messages ([`UserAgent::handle_incoming`]), the
+/// application's decisions and `now`; drain [`UserAgent::poll_transmit`] and [`UserAgent::poll_event`]; call
+/// [`UserAgent::handle_timeout`] at [`UserAgent::poll_timeout`]. The tokio `Endpoint` (feature `tokio`)
+/// does exactly that.
 #[derive(Debug)]
 pub struct UserAgent {
     layer: TransactionLayer,

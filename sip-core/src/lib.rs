@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod endpoint;
 pub mod error;
 mod grammar;
 pub mod header;

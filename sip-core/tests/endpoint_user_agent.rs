@@ -174,7 +174,10 @@ impl Pair {
         let limit = self.now + Duration::from_secs(600);
         self.settle();
         while !done(self) {
-            assert!(self.advance(), "nothing left to do and the condition does not hold");
+            assert!(
+                self.advance(),
+                "nothing left to do and the condition does not hold"
+            );
             assert!(self.now < limit, "the condition took too long");
         }
     }
@@ -187,12 +190,19 @@ impl Pair {
     fn invite(&mut self) -> RequestId {
         let request = self
             .caller
-            .request(Method::Invite, uri("sip:callee@192.0.2.2"), TransportKind::Udp)
+            .request(
+                Method::Invite,
+                uri("sip:callee@192.0.2.2"),
+                TransportKind::Udp,
+            )
             .header(HeaderName::ContentType, "application/sdp")
             .body(SDP)
             .build();
         let now = self.now;
-        let id = self.caller.send_request(now, request, udp(addr(2)), None).unwrap();
+        let id = self
+            .caller
+            .send_request(now, request, udp(addr(2)), None)
+            .unwrap();
         self.settle();
         id
     }
@@ -236,8 +246,14 @@ fn call_set_up_and_hung_up_leaves_both_sides_empty() {
         .request_in_dialog(now, dialog, Method::Bye, Vec::new(), Bytes::new())
         .unwrap();
     pair.run_until(|p| Pair::ended(&p.callee_events, None).is_some());
-    assert_eq!(Pair::ended(&pair.callee_events, None), Some(DialogEnd::RemoteBye));
-    assert_eq!(Pair::ended(&pair.caller_events, Some(dialog)), Some(DialogEnd::LocalBye));
+    assert_eq!(
+        Pair::ended(&pair.callee_events, None),
+        Some(DialogEnd::RemoteBye)
+    );
+    assert_eq!(
+        Pair::ended(&pair.caller_events, Some(dialog)),
+        Some(DialogEnd::LocalBye)
+    );
     pair.run_out();
     pair.assert_empty();
 }
@@ -345,7 +361,9 @@ fn uas_retransmits_2xx_doubling_up_to_t2_until_the_ack() {
         }
         uas.handle_timeout(deadline);
         while let Some(out) = uas.poll_transmit() {
-            assert!(matches!(parse(&out.payload), Message::Response(r) if r.status() == StatusCode::OK));
+            assert!(
+                matches!(parse(&out.payload), Message::Response(r) if r.status() == StatusCode::OK)
+            );
             at.push(deadline.duration_since(start).as_millis());
         }
     }
@@ -361,7 +379,11 @@ fn uas_retransmits_2xx_doubling_up_to_t2_until_the_ack() {
         assert_eq!(uas.poll_transmit(), None, "no 2xx after the ACK");
     }
     assert_eq!(uas.load().transactions, 0);
-    assert_eq!(uas.load().dialogs, 1, "the confirmed dialog stays until BYE");
+    assert_eq!(
+        uas.load().dialogs,
+        1,
+        "the confirmed dialog stays until BYE"
+    );
 }
 
 #[test]
@@ -384,9 +406,13 @@ fn uas_without_ack_gives_up_after_64_t1_and_sends_bye() {
     assert_eq!(bye_at, Some(Duration::from_secs(32)));
     let ended: Vec<_> = std::iter::from_fn(|| uas.poll_event()).collect();
     assert!(
-        ended
-            .iter()
-            .any(|e| matches!(e, UaEvent::DialogEnded { reason: DialogEnd::AckTimeout, .. })),
+        ended.iter().any(|e| matches!(
+            e,
+            UaEvent::DialogEnded {
+                reason: DialogEnd::AckTimeout,
+                ..
+            }
+        )),
         "{ended:?}"
     );
 }
@@ -426,7 +452,10 @@ fn uac_acks_a_2xx_and_acks_its_retransmissions_again() {
     assert_eq!(ack.headers().cseq().unwrap().unwrap().seq, 1);
     uac.handle_incoming(now, ok_from(&invite, "fork1"), udp(addr(2)));
     let again = uac.poll_transmit().expect("the ACK again");
-    assert_eq!(again.payload, first.payload, "the same ACK for the retransmitted 2xx");
+    assert_eq!(
+        again.payload, first.payload,
+        "the same ACK for the retransmitted 2xx"
+    );
     let answers = std::iter::from_fn(|| uac.poll_event())
         .filter(|e| matches!(e, UaEvent::Response { request, .. } if *request == id))
         .count();
@@ -446,7 +475,15 @@ fn uac_hangs_up_a_second_fork_that_answers() {
         .collect();
     assert_eq!(methods, vec![Method::Ack, Method::Ack, Method::Bye]);
     let ended = std::iter::from_fn(|| uac.poll_event())
-        .filter(|e| matches!(e, UaEvent::DialogEnded { reason: DialogEnd::NotAnswered, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                UaEvent::DialogEnded {
+                    reason: DialogEnd::NotAnswered,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(ended, 1);
 }
@@ -456,10 +493,16 @@ fn uac_answers_a_401_with_credentials_in_a_new_transaction() {
     let mut uac = ua(addr(1));
     let now = Instant::now();
     let request = uac
-        .request(Method::Register, uri("sip:registrar@192.0.2.2"), TransportKind::Udp)
+        .request(
+            Method::Register,
+            uri("sip:registrar@192.0.2.2"),
+            TransportKind::Udp,
+        )
         .build();
     let client = tandem_sip_core::DigestClient::new("alice", "secret");
-    let id = uac.send_request(now, request, udp(addr(2)), Some(client)).unwrap();
+    let id = uac
+        .send_request(now, request, udp(addr(2)), Some(client))
+        .unwrap();
     let Message::Request(first) = parse(&uac.poll_transmit().unwrap().payload) else {
         panic!("a request");
     };
@@ -477,7 +520,14 @@ fn uac_answers_a_401_with_credentials_in_a_new_transaction() {
     };
     assert!(retry.headers().contains(&HeaderName::Authorization));
     assert_eq!(retry.headers().cseq().unwrap().unwrap().seq, 2);
-    let branch = |r: &Request| r.headers().via().unwrap().unwrap().branch().map(<[u8]>::to_vec);
+    let branch = |r: &Request| {
+        r.headers()
+            .via()
+            .unwrap()
+            .unwrap()
+            .branch()
+            .map(<[u8]>::to_vec)
+    };
     assert_ne!(branch(&retry), branch(&first));
     assert!(
         std::iter::from_fn(|| uac.poll_event())

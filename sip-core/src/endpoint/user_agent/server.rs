@@ -192,7 +192,7 @@ impl UserAgent {
         };
         match action {
             RequestAction::Reject(rejection) => {
-                let _ = self.layer.respond(now, id, rejection.response(&request));
+                let _ = self.layer.respond(now, id, rejection.response(&request, None));
             }
             _ if *request.method() == Method::Bye => {
                 let ok = Response::from_request(&request, StatusCode::OK, None).build();

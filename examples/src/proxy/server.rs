@@ -338,19 +338,23 @@ fn build_dispatcher(
     };
     let list =
         DispatcherList::parse(&text).map_err(|e| ProxyError::DispatcherList(e.to_string()))?;
-    let mut probe = ProbeConfig::default();
-    probe.mode = if d.probing {
-        ProbeMode::All
-    } else {
-        ProbeMode::Off
+    let (via_host, via_port) = match identity.address(TransportKind::Udp) {
+        Some(addr) => (Host::from(addr.ip()), Some(addr.port())),
+        None => (Host::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), None),
     };
-    probe.interval = Duration::from_millis(d.probe_interval_ms.max(10));
-    probe.timeout = Duration::from_millis(d.probe_timeout_ms.max(10));
-    probe.down_threshold = d.down_threshold.max(1);
-    if let Some(addr) = identity.address(TransportKind::Udp) {
-        probe.via_host = Host::from(addr.ip());
-        probe.via_port = Some(addr.port());
-    }
+    let probe = ProbeConfig {
+        mode: if d.probing {
+            ProbeMode::All
+        } else {
+            ProbeMode::Off
+        },
+        interval: Duration::from_millis(d.probe_interval_ms.max(10)),
+        timeout: Duration::from_millis(d.probe_timeout_ms.max(10)),
+        down_threshold: d.down_threshold.max(1),
+        via_host,
+        via_port,
+        ..ProbeConfig::default()
+    };
     let dispatcher_config = DispatcherConfig {
         probe,
         ..DispatcherConfig::default()

@@ -276,3 +276,49 @@ async fn a_flooding_source_is_banned_while_another_source_keeps_working() {
             .success()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_uas_is_probed_down_and_new_calls_keep_succeeding() {
+    if !sipp_available() {
+        return;
+    }
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    let extra = format!(
+        "[dispatcher]\ndestinations = \"1 sip:127.0.0.1:{p1}\\n1 sip:127.0.0.1:{p2}\\n\"\n\
+         algorithm = \"round-robin\"\nprobing = true\nprobe_interval_ms = 200\n\
+         probe_timeout_ms = 300\ndown_threshold = 1\nno_answer_ms = 1000\n\
+         [[routes]]\nprefix = \"9999\"\nset = 1\n"
+    );
+    let (proxy, addr) = proxy(&extra).await;
+    // -aa answers the OPTIONS probes.
+    let scenario_path = scenario("uas_rr.xml");
+    let start_uas = |port: u16| {
+        sipp(
+            addr,
+            &["-sf", &scenario_path, "-p", &port.to_string(), "-aa"],
+        )
+        .spawn()
+        .expect("sipp uas starts")
+    };
+    let mut doomed = start_uas(p1);
+    let mut survivor = start_uas(p2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Calls in flight while the UAS dies may fail (their BYE has nowhere to go); calls made afterwards
+    // must not.
+    let traffic = tokio::spawn(calls(addr, "9999", 10, 10));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    doomed.kill().expect("kill the first UAS");
+    let _ = doomed.wait();
+    let _ = traffic.await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let status = calls(addr, "9999", 10, 10).await;
+    let states = proxy.metrics().destinations();
+    survivor.kill().expect("stop the second UAS");
+    let _ = survivor.wait();
+    assert!(status.success(), "calls after a UAS went away failed");
+    let down = states
+        .iter()
+        .find(|(_, uri, _)| uri.contains(&p1.to_string()))
+        .map(|(_, _, state)| state.clone());
+    assert_ne!(down.as_deref(), Some("Active"), "states: {states:?}");
+}

@@ -1,8 +1,10 @@
 //! `tandem`: the Tandem reference stack and its command-line tools.
 //!
-//! Today the binary carries one tool, `tandem sip parse`, which shows how tandem-sip-core reads a SIP message:
-//! every header field as received, its typed view where the crate has one, and (with `--validate`) the reply
-//! a UAS would send. The stack roles (`stack`, `proxy`, `media`, `ivr`, `admin`) come later.
+//! - `tandem sip parse` shows how tandem-sip-core reads a SIP message: every header field as received, its typed
+//!   view where the crate has one, and (with `--validate`) the reply a UAS would send.
+//! - `tandem proxy` runs the SIP proxy, registrar and dispatcher (the Kamailio role).
+//!
+//! The other stack roles (`stack`, `media`, `ivr`, `admin`) come later.
 
 mod sip_json;
 mod sip_parse;
@@ -24,6 +26,12 @@ enum Command {
     /// SIP tools.
     #[command(subcommand)]
     Sip(SipCommand),
+    /// Run the SIP proxy, registrar and dispatcher (`tandem proxy --config proxy.toml`).
+    Proxy {
+        /// The TOML configuration (defaults apply without one; TANDEM_* variables override it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Sip(SipCommand::Parse { file, validate }) => sip_parse::run(file, validate),
+        Command::Proxy { config } => run_proxy(config).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,
@@ -54,4 +63,25 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn run_proxy(config: Option<PathBuf>) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = tandem_stack::proxy::ProxyConfig::load(config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let proxy = tandem_stack::proxy::start(config).await?;
+        tokio::select! {
+            () = proxy.wait() => {}
+            _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+        }
+        anyhow::Ok(())
+    })
 }

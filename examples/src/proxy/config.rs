@@ -1,0 +1,351 @@
+//! `tandem proxy` configuration: one TOML file, `TANDEM_*` environment overrides, sane defaults.
+//!
+//! Every section and field is optional; `ProxyConfig::default()` is a working development proxy on
+//! 127.0.0.1:5060 (UDP and TCP) for the domain `localhost`, with an in-memory registrar, digest
+//! authentication and a per-source flood limit.
+
+use super::flood::FloodConfig;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Listening, domains, authentication, metrics.
+    pub proxy: ListenConfig,
+    /// The location store and expiry limits.
+    pub registrar: RegistrarSection,
+    /// Provisioned users (digest credentials).
+    pub users: Vec<UserConfig>,
+    /// Destination sets and probing.
+    pub dispatcher: DispatcherSection,
+    /// Request-URI user prefixes routed to a dispatcher set.
+    pub routes: Vec<PrefixRoute>,
+    /// Anti-flood limits.
+    pub flood: FloodConfig,
+}
+
+/// The `[proxy]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Domains served (registrar and location lookups); requests for others are refused with 403.
+    pub domains: Vec<String>,
+    /// UDP listen address (`None` to not listen).
+    pub udp: Option<SocketAddr>,
+    /// TCP listen address.
+    pub tcp: Option<SocketAddr>,
+    /// TLS listen address (needs `tls_cert` and `tls_key`, or a development certificate is generated).
+    pub tls: Option<SocketAddr>,
+    /// WebSocket listen address.
+    pub ws: Option<SocketAddr>,
+    /// Secure WebSocket listen address.
+    pub wss: Option<SocketAddr>,
+    /// The IP put in Via and Record-Route when listening on a wildcard address.
+    pub advertise: Option<std::net::IpAddr>,
+    /// PEM certificate chain for TLS and WSS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS and WSS.
+    pub tls_key: Option<PathBuf>,
+    /// Whether REGISTER needs digest authentication.
+    pub auth: bool,
+    /// The digest realm (default: the first domain).
+    pub realm: Option<String>,
+    /// The secret signing nonces (share it between proxies of one realm); random when absent.
+    pub nonce_secret: Option<String>,
+    /// Address of the Prometheus `/metrics` HTTP endpoint (`None` for none).
+    pub metrics: Option<SocketAddr>,
+}
+
+impl Default for ListenConfig {
+    fn default() -> ListenConfig {
+        ListenConfig {
+            domains: vec!["localhost".into()],
+            udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            tls: None,
+            ws: None,
+            wss: None,
+            advertise: None,
+            tls_cert: None,
+            tls_key: None,
+            auth: true,
+            realm: None,
+            nonce_secret: None,
+            metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+        }
+    }
+}
+
+/// The `[registrar]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrarSection {
+    /// `memory` (default); other backends (`sqlite:PATH`, `postgres://…`, `redis://…`) are not wired yet.
+    pub store: String,
+    /// Expiry given when the REGISTER names none (seconds).
+    pub default_expires: u32,
+    /// Shortest expiry accepted (seconds).
+    pub min_expires: u32,
+    /// Longest expiry granted (seconds).
+    pub max_expires: u32,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> RegistrarSection {
+        RegistrarSection {
+            store: "memory".into(),
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 86_400,
+        }
+    }
+}
+
+/// One `[[users]]` entry: a username with a password (hashed to HA1 at load, for development) or an MD5 HA1.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The username (the user part of the AOR).
+    pub username: String,
+    /// A plain password (development only: it is turned into HA1 values at load).
+    pub password: Option<String>,
+    /// The MD5 HA1 (`md5(username:realm:password)`, hex).
+    pub ha1: Option<String>,
+}
+
+/// The `[dispatcher]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatcherSection {
+    /// Path of a `dispatcher.list` file.
+    pub list: Option<PathBuf>,
+    /// The list inline (used when `list` is absent).
+    pub destinations: Option<String>,
+    /// Selection algorithm (a Kamailio number or a name such as `round-robin`).
+    pub algorithm: String,
+    /// Whether destinations are probed with OPTIONS.
+    pub probing: bool,
+    /// Probe interval in milliseconds.
+    pub probe_interval_ms: u64,
+    /// Probe timeout in milliseconds.
+    pub probe_timeout_ms: u64,
+    /// Failed probes that take a destination down.
+    pub down_threshold: u32,
+    /// Milliseconds without any response after which a dispatched INVITE fails over (Kamailio's fr timer).
+    pub no_answer_ms: u64,
+}
+
+impl Default for DispatcherSection {
+    fn default() -> DispatcherSection {
+        DispatcherSection {
+            list: None,
+            destinations: None,
+            algorithm: "round-robin".into(),
+            probing: true,
+            probe_interval_ms: 5000,
+            probe_timeout_ms: 2000,
+            down_threshold: 2,
+            no_answer_ms: 2000,
+        }
+    }
+}
+
+/// One `[[routes]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixRoute {
+    /// Request-URI user prefix, e.g. `9999`.
+    pub prefix: String,
+    /// The dispatcher set the requests go to.
+    pub set: u32,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid configuration: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// An environment override does not parse.
+    #[error("invalid {name}: {value}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+impl ProxyConfig {
+    /// Parse a TOML document.
+    pub fn from_toml(text: &str) -> Result<ProxyConfig, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Load `path` (or the defaults when `None`), then apply the environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<ProxyConfig, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                ProxyConfig::from_toml(&text)?
+            }
+            None => ProxyConfig::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Apply `TANDEM_*` overrides read through `var` (the environment, or a map in tests). An empty value
+    /// turns an optional listener off.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let p = &mut self.proxy;
+        for (name, slot) in [
+            ("TANDEM_PROXY_UDP", &mut p.udp),
+            ("TANDEM_PROXY_TCP", &mut p.tcp),
+            ("TANDEM_PROXY_TLS", &mut p.tls),
+            ("TANDEM_PROXY_WS", &mut p.ws),
+            ("TANDEM_PROXY_WSS", &mut p.wss),
+            ("TANDEM_PROXY_METRICS", &mut p.metrics),
+        ] {
+            if let Some(value) = var(name) {
+                *slot = parse_optional(name, &value)?;
+            }
+        }
+        if let Some(value) = var("TANDEM_PROXY_DOMAINS") {
+            p.domains = value.split(',').map(|d| d.trim().to_owned()).collect();
+        }
+        if let Some(value) = var("TANDEM_PROXY_ADVERTISE") {
+            p.advertise = parse_optional("TANDEM_PROXY_ADVERTISE", &value)?;
+        }
+        if let Some(value) = var("TANDEM_PROXY_AUTH") {
+            p.auth = parse("TANDEM_PROXY_AUTH", &value)?;
+        }
+        if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
+            self.registrar.store = value;
+        }
+        if let Some(value) = var("TANDEM_DISPATCHER_LIST") {
+            self.dispatcher.list = Some(PathBuf::from(value));
+        }
+        if let Some(value) = var("TANDEM_DISPATCHER_ALGORITHM") {
+            self.dispatcher.algorithm = value;
+        }
+        if let Some(value) = var("TANDEM_FLOOD_ENABLED") {
+            self.flood.enabled = parse("TANDEM_FLOOD_ENABLED", &value)?;
+        }
+        if let Some(value) = var("TANDEM_FLOOD_MAX_REQUESTS") {
+            self.flood.max_requests = parse("TANDEM_FLOOD_MAX_REQUESTS", &value)?;
+        }
+        Ok(())
+    }
+
+    /// The digest realm: the configured one, else the first domain.
+    pub fn realm(&self) -> String {
+        self.proxy
+            .realm
+            .clone()
+            .or_else(|| self.proxy.domains.first().cloned())
+            .unwrap_or_else(|| "localhost".into())
+    }
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Env {
+        name: name.into(),
+        value: value.into(),
+    })
+}
+
+fn parse_optional<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    parse(name, value).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = ProxyConfig::from_toml("").unwrap();
+        assert_eq!(config.proxy.udp, Some("127.0.0.1:5060".parse().unwrap()));
+        assert_eq!(config.registrar.store, "memory");
+        assert!(config.proxy.auth);
+        assert_eq!(config.realm(), "localhost");
+    }
+
+    #[test]
+    fn reads_users_routes_and_flood_limits() {
+        let config = ProxyConfig::from_toml(
+            r#"
+            [proxy]
+            domains = ["example.com"]
+            ws = "127.0.0.1:8080"
+            [[users]]
+            username = "alice"
+            password = "secret"
+            [[routes]]
+            prefix = "9999"
+            set = 1
+            [dispatcher]
+            destinations = "1 sip:127.0.0.1:5080"
+            algorithm = "4"
+            [flood]
+            max_requests = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.users[0].username, "alice");
+        assert_eq!(config.routes[0].set, 1);
+        assert_eq!(config.flood.max_requests, 10);
+        assert_eq!(config.proxy.ws, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(config.realm(), "example.com");
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        assert!(ProxyConfig::from_toml("[proxy]\nlisten = 1\n").is_err());
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_empty_turns_a_listener_off() {
+        let mut config = ProxyConfig::default();
+        let env: HashMap<&str, &str> = [
+            ("TANDEM_PROXY_UDP", "127.0.0.1:6060"),
+            ("TANDEM_PROXY_TCP", ""),
+            ("TANDEM_PROXY_DOMAINS", "a.example, b.example"),
+            ("TANDEM_FLOOD_MAX_REQUESTS", "7"),
+        ]
+        .into();
+        config
+            .apply_env(|name| env.get(name).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(config.proxy.udp, Some("127.0.0.1:6060".parse().unwrap()));
+        assert_eq!(config.proxy.tcp, None);
+        assert_eq!(config.proxy.domains, ["a.example", "b.example"]);
+        assert_eq!(config.flood.max_requests, 7);
+    }
+
+    #[test]
+    fn a_bad_override_is_an_error() {
+        let mut config = ProxyConfig::default();
+        let result = config.apply_env(|name| (name == "TANDEM_PROXY_UDP").then(|| "nope".into()));
+        assert!(matches!(result, Err(ConfigError::Env { .. })));
+    }
+}

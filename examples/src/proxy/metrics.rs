@@ -1,0 +1,135 @@
+//! Prometheus metrics of `tandem proxy` and the tiny HTTP server exposing them at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Counters and gauges, shared between the proxy loop and the HTTP endpoint.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<String, u64>>,
+    responses: Mutex<BTreeMap<u16, u64>>,
+    /// Transactions in the transaction layer.
+    pub transactions: AtomicU64,
+    /// Bindings in the location store.
+    pub registrations: AtomicU64,
+    /// Sources banned now.
+    pub banned_sources: AtomicU64,
+    /// Messages dropped because their source was banned.
+    pub dropped: AtomicU64,
+    /// Bans issued.
+    pub bans: AtomicU64,
+    /// Failed authentications.
+    pub auth_failures: AtomicU64,
+    /// Malformed messages received.
+    pub malformed: AtomicU64,
+    destinations: Mutex<Vec<(u32, String, String)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Metrics {
+    /// Count a request received.
+    pub fn request(&self, method: &str) {
+        let mut map = lock(&self.requests);
+        match map.get_mut(method) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(method.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Count a response relayed or sent.
+    pub fn response(&self, code: u16) {
+        *lock(&self.responses).entry(code).or_insert(0) += 1;
+    }
+
+    /// Requests received with `method` so far.
+    pub fn requests_of(&self, method: &str) -> u64 {
+        lock(&self.requests).get(method).copied().unwrap_or(0)
+    }
+
+    /// Replace the dispatcher destination states (set, URI, state).
+    pub fn set_destinations(&self, destinations: Vec<(u32, String, String)>) {
+        *lock(&self.destinations) = destinations;
+    }
+
+    /// The destination states last published.
+    pub fn destinations(&self) -> Vec<(u32, String, String)> {
+        lock(&self.destinations).clone()
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# TYPE tandem_proxy_requests_total counter\n");
+        for (method, n) in lock(&self.requests).iter() {
+            let _ = writeln!(
+                out,
+                "tandem_proxy_requests_total{{method=\"{method}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE tandem_proxy_responses_total counter\n");
+        for (code, n) in lock(&self.responses).iter() {
+            let _ = writeln!(out, "tandem_proxy_responses_total{{code=\"{code}\"}} {n}");
+        }
+        for (name, kind, value) in [
+            ("transactions", "gauge", &self.transactions),
+            ("registrations", "gauge", &self.registrations),
+            ("banned_sources", "gauge", &self.banned_sources),
+            ("dropped_total", "counter", &self.dropped),
+            ("bans_total", "counter", &self.bans),
+            ("auth_failures_total", "counter", &self.auth_failures),
+            ("malformed_total", "counter", &self.malformed),
+        ] {
+            let _ = writeln!(out, "# TYPE tandem_proxy_{name} {kind}");
+            let _ = writeln!(out, "tandem_proxy_{name} {}", value.load(Ordering::Relaxed));
+        }
+        out.push_str("# TYPE tandem_proxy_destination_up gauge\n");
+        for (set, uri, state) in lock(&self.destinations).iter() {
+            let up = u8::from(state == "Active");
+            let _ = writeln!(
+                out,
+                "tandem_proxy_destination_up{{set=\"{set}\",uri=\"{uri}\",state=\"{state}\"}} {up}"
+            );
+        }
+        out
+    }
+}
+
+/// Serve `GET /metrics` on `listener` until the task is aborted.
+pub async fn serve(listener: TcpListener, metrics: std::sync::Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let head = buf.get(..n).unwrap_or_default();
+            let (status, body) = if head.starts_with(b"GET /metrics") {
+                ("200 OK", metrics.render())
+            } else {
+                ("404 Not Found", String::from("not found\n"))
+            };
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+        });
+    }
+}
+
+/// Bind the metrics listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

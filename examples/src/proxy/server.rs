@@ -1,0 +1,1320 @@
+//! The async driver of `tandem proxy`: sip-core's `TransportLayer` and `TransactionLayer` (used directly, not
+//! through the `Endpoint`, whose user-agent core builds its own Via/From/To and answers requests itself,
+//! which a proxy must not do), the registrar service, the dispatcher and the flood guard, in one task.
+//!
+//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER, location
+//! lookups), whose results come back on a channel, and sends over connection-oriented transports.
+
+use super::config::ProxyConfig;
+use super::flood::{Admission, FloodGuard};
+use super::forward::{
+    LocalIdentity, add_record_route, branch_for, decrement_max_forwards, is_loop, loop_hash,
+    next_route, pop_own_via, push_via, strip_local_routes,
+};
+use super::metrics::{self, Metrics};
+use super::response_context::ResponseContext;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+use tandem_dispatcher::driver::ProbeTransactions;
+use tandem_dispatcher::{
+    Algorithm, Candidate, Dispatcher, DispatcherConfig, DispatcherList, Failover, FailureReason,
+    ProbeConfig, ProbeMode, Selection,
+};
+use tandem_registrar::{
+    Aor, Binding, Credential, CredentialStore, DigestAlgorithm, Flow, FlowToken, LocationStore,
+    MemoryStore, Registrar, RegistrarConfig, RegistrarService,
+};
+use tandem_sip_core::auth::Algorithm as DigestAlg;
+use tandem_sip_core::endpoint::target_for_uri;
+use tandem_sip_core::transaction::{
+    Target, TimerConfig, TransactionEvent, TransactionId, TransportKind,
+};
+use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
+use tandem_sip_core::{
+    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Method, Request,
+    Response, Route, StatusCode, TransactionLayer, Uri,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// A listener could not be bound, or TLS could not be set up.
+    #[error("transport: {0}")]
+    Transport(#[from] tandem_sip_core::TransportError),
+    /// The dispatcher list is invalid.
+    #[error("dispatcher list: {0}")]
+    DispatcherList(String),
+    /// Some other setting is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The metrics listener could not be bound.
+    #[error("metrics listener: {0}")]
+    Metrics(std::io::Error),
+    /// The location or credential store failed.
+    #[error("registrar store: {0}")]
+    Store(#[from] tandem_registrar::Error),
+}
+
+/// A proxy running on the current tokio runtime; dropping it stops it.
+#[derive(Debug)]
+pub struct RunningProxy {
+    listeners: Vec<(TransportKind, SocketAddr)>,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningProxy {
+    /// The bound address of the `kind` listener.
+    pub fn local_addr(&self, kind: TransportKind) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|&(_, a)| a)
+    }
+
+    /// The bound address of the metrics endpoint.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The live metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Wait until the proxy stops (it runs until dropped, so this waits forever in practice).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.tasks.first_mut() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// What a background task reports back to the loop.
+enum Completion {
+    /// The response to a REGISTER.
+    Register {
+        server: TransactionId,
+        response: Response,
+        source: IpAddr,
+        auth: AuthResult,
+    },
+    /// The bindings of the AOR a request is addressed to.
+    Location {
+        server: TransactionId,
+        bindings: Vec<Binding>,
+        known_user: bool,
+    },
+    /// A send over a stream transport failed.
+    SendFailed(TransactionId),
+    /// The number of bindings in the store.
+    Registrations(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthResult {
+    NotChecked,
+    Passed,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Branch {
+    id: TransactionId,
+    started: Instant,
+    responded: bool,
+    done: bool,
+}
+
+/// One forwarded request: its server transaction and its client branches.
+struct Forwarding {
+    request: Request,
+    source: Target,
+    hash: u64,
+    record_route: bool,
+    branches: Vec<Branch>,
+    responses: ResponseContext,
+    final_sent: bool,
+    cancelled: bool,
+    dispatch: Option<Selection>,
+    failure: Option<StatusCode>,
+}
+
+/// Start the proxy described by `config` on the current tokio runtime.
+pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
+    if config.registrar.store != "memory" {
+        return Err(ProxyError::Config(format!(
+            "registrar store {:?} is not supported yet (only memory)",
+            config.registrar.store
+        )));
+    }
+    let (transports, events) = bind_transports(&config).await?;
+    let listeners: Vec<(TransportKind, SocketAddr)> = transports
+        .listeners()
+        .iter()
+        .map(|&(kind, addr)| (kind_from_wire(kind), addr))
+        .collect();
+    let identity = identity(&config, &listeners);
+    let realm = config.realm();
+    let store = Arc::new(MemoryStore::new());
+    for user in &config.users {
+        let credential = match (&user.password, &user.ha1) {
+            (Some(password), _) => Credential::from_password(&user.username, &realm, password),
+            (None, Some(ha1)) => {
+                let ha1 = tandem_registrar::Ha1::new(DigestAlgorithm::Md5, ha1)?;
+                Credential::from_ha1(&user.username, &realm, vec![ha1])
+            }
+            (None, None) => {
+                return Err(ProxyError::Config(format!(
+                    "user {} has neither password nor ha1",
+                    user.username
+                )));
+            }
+        };
+        store.put_credential(&credential).await?;
+    }
+    let registrar_config = {
+        let mut c = RegistrarConfig::default();
+        c.default_expires = config.registrar.default_expires;
+        c.min_expires = config.registrar.min_expires;
+        c.max_expires = config.registrar.max_expires;
+        c.domains = config.proxy.domains.clone();
+        c
+    };
+    let service = Arc::new(RegistrarService::new(
+        Registrar::new(registrar_config),
+        store.clone(),
+    ));
+    let digest = config.proxy.auth.then(|| {
+        let secret = match &config.proxy.nonce_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => random_secret(),
+        };
+        // MD5 first: SIPp and many deployed phones only answer the first challenge and know only MD5.
+        DigestServer::new(&realm, &secret).with_algorithms(&[DigestAlg::Md5, DigestAlg::Sha256])
+    });
+    let dispatcher = build_dispatcher(&config, &identity)?;
+    let algorithm: Algorithm = config
+        .dispatcher
+        .algorithm
+        .parse()
+        .map_err(|e| ProxyError::Config(format!("dispatcher algorithm: {e}")))?;
+    let metrics = Arc::new(Metrics::default());
+    let mut tasks = Vec::new();
+    let mut metrics_addr = None;
+    if let Some(addr) = config.proxy.metrics {
+        let listener = metrics::bind(addr).await.map_err(ProxyError::Metrics)?;
+        metrics_addr = listener.local_addr().ok();
+        tasks.push(tokio::spawn(metrics::serve(listener, metrics.clone())));
+    }
+    let (done_tx, done_rx) = mpsc::channel(4096);
+    let proxy = Proxy {
+        transports,
+        layer: TransactionLayer::new(TimerConfig::default()),
+        identity,
+        config: config.clone(),
+        realm,
+        service,
+        store,
+        digest,
+        dispatcher,
+        algorithm,
+        probes: ProbeTransactions::default(),
+        flood: FloodGuard::new(config.flood.clone()),
+        metrics: metrics.clone(),
+        contexts: HashMap::new(),
+        branch_of: HashMap::new(),
+        done_tx,
+        counter: 0,
+    };
+    tracing::info!(?listeners, ?metrics_addr, "tandem proxy started");
+    tasks.insert(0, tokio::spawn(proxy.run(events, done_rx)));
+    Ok(RunningProxy {
+        listeners,
+        metrics_addr,
+        metrics,
+        tasks,
+    })
+}
+
+fn random_secret() -> Vec<u8> {
+    let mut secret = vec![0u8; 32];
+    if getrandom::fill(&mut secret).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        secret = nanos.to_le_bytes().to_vec();
+    }
+    secret
+}
+
+async fn bind_transports(
+    config: &ProxyConfig,
+) -> Result<(TransportLayer, mpsc::Receiver<TransportEvent>), ProxyError> {
+    let p = &config.proxy;
+    let mut builder = TransportLayer::builder();
+    for (kind, addr) in [
+        (TransportKind::Udp, p.udp),
+        (TransportKind::Tcp, p.tcp),
+        (TransportKind::Tls, p.tls),
+        (TransportKind::Ws, p.ws),
+        (TransportKind::Wss, p.wss),
+    ] {
+        if let Some(addr) = addr {
+            builder = builder.listen(kind_to_wire(kind), addr);
+        }
+    }
+    if p.tls.is_some() || p.wss.is_some() {
+        let server = match (&p.tls_cert, &p.tls_key) {
+            (Some(cert), Some(key)) => {
+                let read = |path: &std::path::Path| {
+                    std::fs::read(path).map_err(|e| {
+                        ProxyError::Config(format!("cannot read {}: {e}", path.display()))
+                    })
+                };
+                tandem_sip_core::transport::tls::server_config(&read(cert)?, &read(key)?)?
+            }
+            _ => {
+                tracing::warn!("no tls_cert/tls_key: using a self-signed development certificate");
+                let names: Vec<&str> = p.domains.iter().map(String::as_str).collect();
+                tandem_sip_core::transport::tls::DevCertificate::generate(&names)?
+                    .server_config()?
+            }
+        };
+        builder = builder.tls_server(server);
+    }
+    Ok(builder.start().await?)
+}
+
+fn identity(config: &ProxyConfig, listeners: &[(TransportKind, SocketAddr)]) -> LocalIdentity {
+    let addresses = listeners
+        .iter()
+        .map(|&(kind, addr)| {
+            let ip = match (addr.ip().is_unspecified(), config.proxy.advertise) {
+                (false, _) => addr.ip(),
+                (true, Some(ip)) => ip,
+                (true, None) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            };
+            (kind, SocketAddr::new(ip, addr.port()))
+        })
+        .collect();
+    LocalIdentity {
+        addresses,
+        domains: config
+            .proxy
+            .domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
+    }
+}
+
+fn build_dispatcher(
+    config: &ProxyConfig,
+    identity: &LocalIdentity,
+) -> Result<Dispatcher, ProxyError> {
+    let d = &config.dispatcher;
+    let text = match (&d.list, &d.destinations) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| ProxyError::Config(format!("cannot read {}: {e}", path.display())))?,
+        (None, Some(inline)) => inline.clone(),
+        (None, None) => String::new(),
+    };
+    let list =
+        DispatcherList::parse(&text).map_err(|e| ProxyError::DispatcherList(e.to_string()))?;
+    let (via_host, via_port) = match identity.address(TransportKind::Udp) {
+        Some(addr) => (Host::from(addr.ip()), Some(addr.port())),
+        None => (Host::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), None),
+    };
+    let probe = ProbeConfig {
+        mode: if d.probing {
+            ProbeMode::All
+        } else {
+            ProbeMode::Off
+        },
+        interval: Duration::from_millis(d.probe_interval_ms.max(10)),
+        timeout: Duration::from_millis(d.probe_timeout_ms.max(10)),
+        down_threshold: d.down_threshold.max(1),
+        via_host,
+        via_port,
+        ..ProbeConfig::default()
+    };
+    let dispatcher_config = DispatcherConfig {
+        probe,
+        ..DispatcherConfig::default()
+    };
+    Ok(Dispatcher::new(list, dispatcher_config, Instant::now()))
+}
+
+/// The proxy loop's state.
+struct Proxy {
+    transports: TransportLayer,
+    layer: TransactionLayer,
+    identity: LocalIdentity,
+    config: ProxyConfig,
+    realm: String,
+    service: Arc<RegistrarService<Arc<MemoryStore>>>,
+    store: Arc<MemoryStore>,
+    digest: Option<DigestServer>,
+    dispatcher: Dispatcher,
+    algorithm: Algorithm,
+    probes: ProbeTransactions,
+    flood: FloodGuard,
+    metrics: Arc<Metrics>,
+    contexts: HashMap<TransactionId, Forwarding>,
+    branch_of: HashMap<TransactionId, TransactionId>,
+    done_tx: mpsc::Sender<Completion>,
+    counter: u64,
+}
+
+/// How often housekeeping runs (flood sweep, no-answer failover, gauges).
+const HOUSEKEEPING: Duration = Duration::from_millis(200);
+
+impl Proxy {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<TransportEvent>,
+        mut done: mpsc::Receiver<Completion>,
+    ) {
+        let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
+        let mut next_gauges = Instant::now();
+        loop {
+            let wake = [
+                self.layer.poll_timeout(),
+                self.dispatcher.poll_timeout(),
+                Some(next_housekeeping),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_housekeeping);
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.on_transport(event),
+                    None => break,
+                },
+                Some(completion) = done.recv() => self.on_completion(completion),
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            }
+            let now = Instant::now();
+            self.layer.handle_timeout(now);
+            self.dispatcher.handle_timeout(now);
+            if now >= next_housekeeping {
+                next_housekeeping = now + HOUSEKEEPING;
+                self.housekeeping(now, now >= next_gauges);
+                if now >= next_gauges {
+                    next_gauges = now + Duration::from_secs(1);
+                }
+            }
+            self.send_probes(now);
+            self.drain(now).await;
+        }
+    }
+
+    fn reply_to(&mut self, server: TransactionId, request: &Request, status: StatusCode) {
+        let tag = format!("tdm{:x}", self.next_counter());
+        let response = Response::from_request(request, status, Some(&tag)).build();
+        self.respond(server, response);
+    }
+
+    fn respond(&mut self, server: TransactionId, response: Response) {
+        let code = response.status().as_u16();
+        match self.layer.respond(Instant::now(), server, response) {
+            Ok(()) => self.metrics.response(code),
+            Err(e) => tracing::debug!(%server, code, error = %e, "response not sent"),
+        }
+    }
+
+    fn next_counter(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    fn on_transport(&mut self, event: TransportEvent) {
+        let now = Instant::now();
+        match event {
+            TransportEvent::Message(incoming) => {
+                let target = target_from_wire(incoming.target());
+                if incoming.message.is_request() && !self.admit(incoming.source.ip(), now) {
+                    return;
+                }
+                if let Err(e) = self.layer.handle_incoming(now, incoming.message, target) {
+                    tracing::debug!(error = %e, source = %incoming.source, "message refused");
+                    self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            TransportEvent::Malformed(bad) => {
+                self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                if !self.admit(bad.source.ip(), now) {
+                    return;
+                }
+                let status = match bad.error.kind {
+                    tandem_sip_core::ParseErrorKind::MessageTooLarge { .. } => {
+                        StatusCode::MESSAGE_TOO_LARGE
+                    }
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let response = Response::from_request(&bad.request, status, Some("tdmbad")).build();
+                self.spawn_send(None, target_from_wire(bad.target()), response.to_bytes());
+            }
+            _ => {}
+        }
+    }
+
+    /// The flood guard's verdict, counted.
+    fn admit(&mut self, source: IpAddr, now: Instant) -> bool {
+        match self.flood.admit(source, now) {
+            Admission::Allow => true,
+            Admission::Drop => {
+                self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Admission::Banned => {
+                tracing::warn!(%source, "request rate exceeded: source banned");
+                self.metrics.bans.fetch_add(1, Ordering::Relaxed);
+                self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    async fn drain(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(event) = self.layer.poll_event() {
+                progressed = true;
+                self.on_transaction_event(now, event);
+            }
+            while let Some(transmit) = self.layer.poll_transmit() {
+                progressed = true;
+                if transmit.target.transport == TransportKind::Udp {
+                    if let Err(e) = self
+                        .transports
+                        .send(target_to_wire(transmit.target), transmit.payload)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "udp send failed");
+                        self.layer.handle_transport_error(now, transmit.transaction);
+                    }
+                } else {
+                    self.spawn_send(
+                        Some(transmit.transaction),
+                        transmit.target,
+                        transmit.payload,
+                    );
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn spawn_send(&self, transaction: Option<TransactionId>, target: Target, payload: Bytes) {
+        let transports = self.transports.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = transports.send(target_to_wire(target), payload).await {
+                tracing::debug!(error = %e, ?target, "send failed");
+                if let Some(id) = transaction {
+                    let _ = done.send(Completion::SendFailed(id)).await;
+                }
+            }
+        });
+    }
+
+    fn send_probes(&mut self, now: Instant) {
+        while let Some(probe) = self.dispatcher.poll_probe(now) {
+            let Some(target) = target_for_uri(&probe.uri, None) else {
+                continue;
+            };
+            if let Ok(id) = self.layer.send_request(now, probe.request, target) {
+                self.probes.sent(id, probe.id);
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant, gauges: bool) {
+        self.fail_over_unanswered(now);
+        if !gauges {
+            return;
+        }
+        self.flood.sweep(now);
+        let m = &self.metrics;
+        m.transactions
+            .store(self.layer.len() as u64, Ordering::Relaxed);
+        m.banned_sources
+            .store(self.flood.banned_count(now) as u64, Ordering::Relaxed);
+        let mut states = Vec::new();
+        for set in self.dispatcher.set_ids().collect::<Vec<_>>() {
+            for id in self.dispatcher.destinations(set) {
+                if let (Some(d), Some(state)) =
+                    (self.dispatcher.destination(id), self.dispatcher.state(id))
+                {
+                    states.push((set, d.uri.to_string(), format!("{state:?}")));
+                }
+            }
+        }
+        m.set_destinations(states);
+        let store = self.store.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            if let Ok(n) = store.binding_count(SystemTime::now()).await {
+                let _ = done.send(Completion::Registrations(n)).await;
+            }
+        });
+    }
+
+    /// Dispatched INVITE branches without any response after `no_answer_ms` fail over (Kamailio's fr timer).
+    fn fail_over_unanswered(&mut self, now: Instant) {
+        let limit = Duration::from_millis(self.config.dispatcher.no_answer_ms.max(1));
+        let stale: Vec<(TransactionId, TransactionId)> = self
+            .contexts
+            .iter()
+            .filter(|(_, c)| c.dispatch.is_some() && !c.final_sent)
+            .flat_map(|(&server, c)| {
+                c.branches
+                    .iter()
+                    .filter(|b| !b.done && !b.responded && now.duration_since(b.started) >= limit)
+                    .map(move |b| (server, b.id))
+            })
+            .collect();
+        for (server, branch) in stale {
+            tracing::info!(%server, %branch, "no answer from destination: failing over");
+            let _ = self.layer.cancel(now, branch);
+            self.branch_failed(now, server, branch, FailureReason::Timeout, None);
+        }
+    }
+
+    fn on_completion(&mut self, completion: Completion) {
+        let now = Instant::now();
+        match completion {
+            Completion::Register {
+                server,
+                response,
+                source,
+                auth,
+            } => {
+                match auth {
+                    AuthResult::Failed => {
+                        self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                        if self.flood.auth_failed(source, now) {
+                            tracing::warn!(%source, "repeated failed authentication: source banned");
+                            self.metrics.bans.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    AuthResult::Passed => self.flood.auth_succeeded(source),
+                    AuthResult::NotChecked => {}
+                }
+                self.respond(server, response);
+            }
+            Completion::Location {
+                server,
+                bindings,
+                known_user,
+            } => self.on_location(now, server, bindings, known_user),
+            Completion::SendFailed(id) => self.layer.handle_transport_error(now, id),
+            Completion::Registrations(n) => {
+                self.metrics
+                    .registrations
+                    .store(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn on_transaction_event(&mut self, now: Instant, event: TransactionEvent) {
+        if let Some((probe, outcome)) = self.probes.outcome(&event) {
+            self.dispatcher.handle_probe_reply(probe, outcome, now);
+            return;
+        }
+        match event {
+            TransactionEvent::NewRequest {
+                id,
+                request,
+                source,
+            } => self.on_request(now, id, request, source),
+            TransactionEvent::Response { id, response } => self.on_response(now, id, response),
+            TransactionEvent::Ack { request, .. } => self.forward_ack(now, request),
+            TransactionEvent::Timeout { id, .. } => {
+                if let Some(&server) = self.branch_of.get(&id) {
+                    self.branch_failed(now, server, id, FailureReason::Timeout, None);
+                }
+            }
+            TransactionEvent::TransportError { id } => {
+                if let Some(&server) = self.branch_of.get(&id) {
+                    self.branch_failed(now, server, id, FailureReason::TransportError, None);
+                }
+            }
+            TransactionEvent::Terminated { id } => {
+                self.branch_of.remove(&id);
+                self.contexts.remove(&id);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, id: TransactionId, request: Request, source: Target) {
+        self.metrics.request(request.method().as_str());
+        if *request.method() == Method::Cancel {
+            self.on_cancel(now, id, &request);
+            return;
+        }
+        let mut request = request;
+        if let Err(status) = decrement_max_forwards(&mut request) {
+            self.reply_to(id, &request, status);
+            return;
+        }
+        if is_loop(&request, &self.identity) {
+            self.reply_to(id, &request, StatusCode::LOOP_DETECTED);
+            return;
+        }
+        let in_dialog = matches!(request.headers().to(), Some(Ok(to)) if to.tag().is_some());
+        strip_local_routes(&mut request, &self.identity);
+        if in_dialog || next_route(&request).is_some() {
+            let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
+            let record_route = !in_dialog && wants_record_route(request.method());
+            self.open(id, request, source, record_route);
+            if !self.start_branch(now, id, &uri, None) {
+                self.finish(id);
+            }
+            return;
+        }
+        self.initial_request(now, id, request, source);
+    }
+
+    fn initial_request(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        source: Target,
+    ) {
+        let (user, local) = match request.uri().as_sip() {
+            Some(sip) => (
+                sip.user().cloned(),
+                self.identity.is_local_domain(sip.host()),
+            ),
+            None => (None, false),
+        };
+        if *request.method() == Method::Register {
+            match local {
+                true => self.register(id, request, source),
+                false => self.reply_to(id, &request, StatusCode::FORBIDDEN),
+            }
+            return;
+        }
+        if !local {
+            self.reply_to(id, &request, StatusCode::FORBIDDEN);
+            return;
+        }
+        let Some(user) = user else {
+            let status = match *request.method() == Method::Options {
+                true => StatusCode::OK,
+                false => StatusCode::new(484).unwrap_or(StatusCode::NOT_FOUND),
+            };
+            self.reply_to(id, &request, status);
+            return;
+        };
+        let set = self
+            .config
+            .routes
+            .iter()
+            .find(|r| user.starts_with(r.prefix.as_bytes()))
+            .map(|r| r.set);
+        let record_route = wants_record_route(request.method());
+        match set {
+            Some(set) => self.dispatch(now, id, request, source, set, record_route),
+            None => {
+                self.open(id, request.clone(), source, record_route);
+                self.lookup(id, &request, &user);
+            }
+        }
+    }
+
+    fn open(&mut self, id: TransactionId, request: Request, source: Target, record_route: bool) {
+        let hash = loop_hash(&request);
+        self.contexts.insert(
+            id,
+            Forwarding {
+                request,
+                source,
+                hash,
+                record_route,
+                branches: Vec::new(),
+                responses: ResponseContext::new(),
+                final_sent: false,
+                cancelled: false,
+                dispatch: None,
+                failure: None,
+            },
+        );
+    }
+
+    fn register(&mut self, id: TransactionId, request: Request, source: Target) {
+        let service = self.service.clone();
+        let store = self.store.clone();
+        let digest = self.digest.clone();
+        let realm = self.realm.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let (response, auth) =
+                register(&service, &store, digest.as_ref(), &realm, &request, source).await;
+            let _ = done
+                .send(Completion::Register {
+                    server: id,
+                    response,
+                    source: source.addr.ip(),
+                    auth,
+                })
+                .await;
+        });
+    }
+
+    fn lookup(&mut self, id: TransactionId, request: &Request, user: &Bytes) {
+        let store = self.store.clone();
+        let done = self.done_tx.clone();
+        let realm = self.realm.clone();
+        let aor_text = format!(
+            "sip:{}@{}",
+            String::from_utf8_lossy(user),
+            request
+                .uri()
+                .as_sip()
+                .map(|s| s.host().to_string())
+                .unwrap_or_default()
+        );
+        let username = String::from_utf8_lossy(user).into_owned();
+        tokio::spawn(async move {
+            let now = SystemTime::now();
+            let bindings = match Aor::parse(&aor_text) {
+                Ok(aor) => store.bindings(&aor, now).await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let known_user = bindings.is_empty()
+                && matches!(
+                    store.ha1(&username, &realm, DigestAlgorithm::Md5).await,
+                    Ok(Some(_))
+                );
+            let _ = done
+                .send(Completion::Location {
+                    server: id,
+                    bindings,
+                    known_user,
+                })
+                .await;
+        });
+    }
+
+    fn on_location(
+        &mut self,
+        now: Instant,
+        server: TransactionId,
+        bindings: Vec<Binding>,
+        known_user: bool,
+    ) {
+        let Some(context) = self.contexts.get(&server) else {
+            return;
+        };
+        if context.cancelled || context.final_sent {
+            return;
+        }
+        if bindings.is_empty() {
+            let status = match known_user {
+                true => StatusCode::TEMPORARILY_UNAVAILABLE,
+                false => StatusCode::NOT_FOUND,
+            };
+            let request = context.request.clone();
+            self.finish_with(server, &request, status);
+            return;
+        }
+        // Parallel forking to every contact (RFC 3261 §16.6, q-values ignored for a parallel search).
+        let mut started = 0;
+        for binding in &bindings {
+            let (uri, flow) = binding_target(binding);
+            let contact = binding.uri().clone();
+            if let Some(context) = self.contexts.get_mut(&server) {
+                context.request.headers_mut().remove_all(&HeaderName::Route);
+                for path in binding.path.iter().rev() {
+                    context
+                        .request
+                        .headers_mut()
+                        .push_front(HeaderField::from_typed(&Route(path.0.clone())));
+                }
+            }
+            if self.start_branch_to(now, server, &uri, Some(contact), flow) {
+                started += 1;
+            }
+        }
+        if started == 0 {
+            self.finish(server);
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        source: Target,
+        set: u32,
+        record_route: bool,
+    ) {
+        let selection = self.dispatcher.select(set, self.algorithm, &request);
+        let mut selection = match selection {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(set, error = %e, "no destination available");
+                self.reply_to(id, &request, StatusCode::SERVICE_UNAVAILABLE);
+                return;
+            }
+        };
+        self.open(id, request, source, record_route);
+        loop {
+            let Some(candidate) = selection.current().cloned() else {
+                break;
+            };
+            if let Some(c) = self.contexts.get_mut(&id) {
+                c.dispatch = Some(selection.clone());
+            }
+            if self.start_candidate(now, id, &candidate) {
+                return;
+            }
+            match self
+                .dispatcher
+                .on_failure(&mut selection, FailureReason::TransportError)
+            {
+                Failover::Next(_) => continue,
+                _ => break,
+            }
+        }
+        self.finish(id);
+    }
+
+    fn start_candidate(
+        &mut self,
+        now: Instant,
+        server: TransactionId,
+        candidate: &Candidate,
+    ) -> bool {
+        let target = target_for_uri(candidate.uri(), None)
+            .map(|t| Target::new(candidate.transport(), t.addr));
+        self.start_branch_to(now, server, candidate.uri(), None, target)
+    }
+
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        server: TransactionId,
+        uri: &Uri,
+        new_uri: Option<Uri>,
+    ) -> bool {
+        self.start_branch_to(now, server, uri, new_uri, None)
+    }
+
+    /// Relay the request of `server` as a new client branch to `uri` (or `target`), with `new_uri` as its
+    /// Request-URI if given (§16.6).
+    fn start_branch_to(
+        &mut self,
+        now: Instant,
+        server: TransactionId,
+        uri: &Uri,
+        new_uri: Option<Uri>,
+        target: Option<Target>,
+    ) -> bool {
+        let counter = self.next_counter();
+        let Some(context) = self.contexts.get_mut(&server) else {
+            return false;
+        };
+        let Some(target) = target.or_else(|| target_for_uri(uri, None)) else {
+            tracing::info!(%uri, "cannot reach a host name without DNS");
+            context.failure = Some(StatusCode::NOT_FOUND);
+            return false;
+        };
+        let mut request = context.request.clone();
+        if let Some(new_uri) = new_uri {
+            request.set_uri(new_uri);
+        }
+        if context.record_route {
+            add_record_route(
+                &mut request,
+                &self.identity,
+                context.source.transport,
+                target.transport,
+            );
+        }
+        let branch = branch_for(context.hash, counter);
+        if !push_via(&mut request, &self.identity, target.transport, &branch) {
+            return false;
+        }
+        match self.layer.send_request(now, request, target) {
+            Ok(id) => {
+                context.branches.push(Branch {
+                    id,
+                    started: now,
+                    responded: false,
+                    done: false,
+                });
+                self.branch_of.insert(id, server);
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "branch not started");
+                false
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, id: TransactionId, mut response: Response) {
+        let Some(&server) = self.branch_of.get(&id) else {
+            return;
+        };
+        if !pop_own_via(&mut response) {
+            return;
+        }
+        let status = response.status();
+        if status == StatusCode::TRYING {
+            if let Some(branch) = self.branch_mut(server, id) {
+                branch.responded = true;
+            }
+            return;
+        }
+        let Some(context) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        let Some(branch) = context.branches.iter_mut().find(|b| b.id == id) else {
+            return;
+        };
+        let abandoned = branch.done;
+        branch.responded = true;
+        if status.is_provisional() {
+            if !abandoned && !context.final_sent {
+                self.respond(server, response);
+            }
+            return;
+        }
+        if status.is_success() {
+            branch.done = true;
+            context.final_sent = true;
+            if let Some(selection) = &context.dispatch {
+                self.dispatcher.on_success(selection);
+            }
+            let others: Vec<TransactionId> = context
+                .branches
+                .iter()
+                .filter(|b| !b.done && b.id != id)
+                .map(|b| b.id)
+                .collect();
+            self.respond(server, response);
+            for other in others {
+                let _ = self.layer.cancel(now, other);
+            }
+            return;
+        }
+        if abandoned {
+            return;
+        }
+        self.branch_failed(
+            now,
+            server,
+            id,
+            FailureReason::Status(status),
+            Some(response),
+        );
+    }
+
+    fn branch_mut(&mut self, server: TransactionId, id: TransactionId) -> Option<&mut Branch> {
+        self.contexts
+            .get_mut(&server)?
+            .branches
+            .iter_mut()
+            .find(|b| b.id == id)
+    }
+
+    /// A branch ended without a 2xx: fail over for a dispatched request, else collect the response and
+    /// answer once every branch has ended (§16.7).
+    fn branch_failed(
+        &mut self,
+        now: Instant,
+        server: TransactionId,
+        id: TransactionId,
+        reason: FailureReason,
+        response: Option<Response>,
+    ) {
+        let Some(context) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        match context.branches.iter_mut().find(|b| b.id == id) {
+            Some(branch) if !branch.done => branch.done = true,
+            _ => return,
+        }
+        if context.final_sent {
+            return;
+        }
+        if !context.cancelled
+            && let Some(mut selection) = context.dispatch.take()
+        {
+            let failover = self.dispatcher.on_failure(&mut selection, reason);
+            if let Some(context) = self.contexts.get_mut(&server) {
+                context.dispatch = Some(selection);
+            }
+            if let Failover::Next(candidate) = failover {
+                tracing::info!(next = %candidate.uri(), "dispatcher failover");
+                if self.start_candidate(now, server, &candidate) {
+                    return;
+                }
+            }
+        }
+        let Some(context) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        match response {
+            Some(response) => {
+                let global = response.status().class() == 6;
+                context.responses.collect(response);
+                if global {
+                    let pending: Vec<_> = context
+                        .branches
+                        .iter()
+                        .filter(|b| !b.done)
+                        .map(|b| b.id)
+                        .collect();
+                    for branch in pending {
+                        let _ = self.layer.cancel(now, branch);
+                    }
+                }
+            }
+            None => {
+                let status = match reason {
+                    FailureReason::TransportError => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::REQUEST_TIMEOUT,
+                };
+                context.failure.get_or_insert(status);
+            }
+        }
+        self.finish(server);
+    }
+
+    /// Answer `server` with the best response once every branch has ended.
+    fn finish(&mut self, server: TransactionId) {
+        let Some(context) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if context.final_sent
+            || (context.branches.iter().any(|b| !b.done) && !context.responses.has_global_failure())
+        {
+            return;
+        }
+        context.final_sent = true;
+        let responses = std::mem::take(&mut context.responses);
+        let fallback = context.failure.unwrap_or(StatusCode::REQUEST_TIMEOUT);
+        let request = context.request.clone();
+        match responses.into_best() {
+            Some(best) => self.respond(server, best),
+            None => self.reply_to(server, &request, fallback),
+        }
+    }
+
+    fn finish_with(&mut self, server: TransactionId, request: &Request, status: StatusCode) {
+        if let Some(context) = self.contexts.get_mut(&server) {
+            context.final_sent = true;
+        }
+        self.reply_to(server, request, status);
+    }
+
+    /// §16.10: answer the CANCEL, cancel every pending branch; the branches' 487s make the final answer.
+    fn on_cancel(&mut self, now: Instant, id: TransactionId, request: &Request) {
+        let Some(invite) = self.layer.invite_for_cancel(id) else {
+            self.reply_to(id, request, StatusCode::CALL_DOES_NOT_EXIST);
+            return;
+        };
+        self.reply_to(id, request, StatusCode::OK);
+        let Some(context) = self.contexts.get_mut(&invite) else {
+            return;
+        };
+        context.cancelled = true;
+        let pending: Vec<_> = context
+            .branches
+            .iter()
+            .filter(|b| !b.done)
+            .map(|b| b.id)
+            .collect();
+        if pending.is_empty() && !context.final_sent {
+            let original = context.request.clone();
+            self.finish_with(invite, &original, StatusCode::REQUEST_TERMINATED);
+            return;
+        }
+        for branch in pending {
+            let _ = self.layer.cancel(now, branch);
+        }
+    }
+
+    /// Forward the ACK of a 2xx statelessly along its Route set (RFC 3261 §16.11).
+    fn forward_ack(&mut self, _now: Instant, mut request: Request) {
+        self.metrics.request("ACK");
+        if decrement_max_forwards(&mut request).is_err() {
+            return;
+        }
+        strip_local_routes(&mut request, &self.identity);
+        let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
+        let Some(target) = target_for_uri(&uri, None) else {
+            return;
+        };
+        let branch = branch_for(loop_hash(&request), self.next_counter());
+        if push_via(&mut request, &self.identity, target.transport, &branch) {
+            self.spawn_send(None, target, request.to_bytes());
+        }
+    }
+}
+
+fn wants_record_route(method: &Method) -> bool {
+    matches!(method, Method::Invite | Method::Subscribe | Method::Refer)
+}
+
+/// Where a request for `binding` goes: its Path, else the contact, over the flow it registered on when the
+/// contact cannot be reached directly (a connection-oriented flow, or a contact that is not an IP address).
+fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
+    if let Some(first) = binding.path.first() {
+        return (first.uri().clone(), None);
+    }
+    let uri = binding.uri().clone();
+    let Some(flow) = &binding.flow else {
+        return (uri, None);
+    };
+    let kind =
+        wire::TransportKind::from_via(&flow.transport).map_or(TransportKind::Udp, kind_from_wire);
+    let direct =
+        kind == TransportKind::Udp && uri.as_sip().is_some_and(|s| s.host().ip().is_some());
+    if direct {
+        return (uri, None);
+    }
+    let token = std::str::from_utf8(flow.token.as_bytes())
+        .ok()
+        .and_then(|t| t.parse().ok());
+    let mut target = Target::new(kind, flow.remote);
+    if let Some(token) = token {
+        target = target.with_flow(token);
+    }
+    (uri, Some(target))
+}
+
+/// Authenticate and handle one REGISTER.
+async fn register(
+    service: &RegistrarService<Arc<MemoryStore>>,
+    store: &MemoryStore,
+    digest: Option<&DigestServer>,
+    realm: &str,
+    request: &Request,
+    source: Target,
+) -> (Response, AuthResult) {
+    let now = SystemTime::now();
+    let mut auth = AuthResult::NotChecked;
+    if let Some(digest) = digest {
+        let user = match authenticate(digest, store, realm, request, now).await {
+            Ok(user) => user,
+            Err(error) => {
+                let failed = matches!(error, AuthError::BadCredentials { .. });
+                let response =
+                    digest.reject(request, &error, ChallengeKind::Www, now, Some("tdmauth"));
+                let result = if failed {
+                    AuthResult::Failed
+                } else {
+                    AuthResult::NotChecked
+                };
+                return (response, result);
+            }
+        };
+        let to_user = match request.headers().to() {
+            Some(Ok(to)) => to.uri().as_sip().and_then(|s| s.user().cloned()),
+            _ => None,
+        };
+        if to_user.as_deref() != Some(user.as_bytes()) {
+            let response =
+                Response::from_request(request, StatusCode::FORBIDDEN, Some("tdmauth")).build();
+            return (response, AuthResult::Failed);
+        }
+        auth = AuthResult::Passed;
+    }
+    let token = FlowToken::new(source.flow.unwrap_or(0).to_string());
+    let flow = Flow::new(token, source.transport.into(), source.addr);
+    let response = match service.handle(now, request, &flow).await {
+        Ok(outcome) => outcome.response,
+        Err(e) => {
+            tracing::warn!(error = %e, "registrar store failed");
+            service.registrar().server_error(request)
+        }
+    };
+    (response, auth)
+}
+
+async fn authenticate(
+    digest: &DigestServer,
+    store: &MemoryStore,
+    realm: &str,
+    request: &Request,
+    now: SystemTime,
+) -> Result<String, AuthError> {
+    let attempt = digest.check(request, ChallengeKind::Www, now)?;
+    let algorithm = DigestAlgorithm::from_token(attempt.algorithm().as_str().as_bytes());
+    let ha1 = match algorithm {
+        Some(algorithm) => store
+            .ha1(attempt.username(), realm, algorithm)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    attempt.verify(ha1.as_ref().map(|h| h.as_str()))
+}
+
+fn kind_from_wire(kind: wire::TransportKind) -> TransportKind {
+    match kind {
+        wire::TransportKind::Udp => TransportKind::Udp,
+        wire::TransportKind::Tcp => TransportKind::Tcp,
+        wire::TransportKind::Tls => TransportKind::Tls,
+        wire::TransportKind::Ws => TransportKind::Ws,
+        _ => TransportKind::Wss,
+    }
+}
+
+fn kind_to_wire(kind: TransportKind) -> wire::TransportKind {
+    match kind {
+        TransportKind::Udp => wire::TransportKind::Udp,
+        TransportKind::Tcp => wire::TransportKind::Tcp,
+        TransportKind::Tls => wire::TransportKind::Tls,
+        TransportKind::Ws => wire::TransportKind::Ws,
+        _ => wire::TransportKind::Wss,
+    }
+}
+
+/// The transaction layer's target for a transport-layer one (the flow id carried as its number).
+fn target_from_wire(target: wire::Target) -> Target {
+    let base = Target::new(kind_from_wire(target.transport), target.addr);
+    match target.flow {
+        Some(flow) => base.with_flow(flow.as_u64()),
+        None => base,
+    }
+}
+
+fn target_to_wire(target: Target) -> wire::Target {
+    let base = wire::Target::new(kind_to_wire(target.transport), target.addr);
+    match target.flow {
+        Some(flow) => base.with_flow(wire::FlowId::from_u64(flow)),
+        None => base,
+    }
+}

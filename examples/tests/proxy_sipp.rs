@@ -1,0 +1,324 @@
+//! `tandem proxy` in process, driven by real SIPp user agents over UDP on loopback.
+//!
+//! Needs `sipp` (Debian package `sip-tester`); without it the tests say so and pass, except under `CI=true`
+//! where a missing SIPp fails them.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tandem_sip_core::TransportKind;
+use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
+
+fn sipp_available() -> bool {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "sipp is missing (install sip-tester)"
+        );
+        eprintln!("SKIPPED: sipp is not installed (apt-get install sip-tester)");
+    }
+    found
+}
+
+fn scenario(name: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sipp", name]
+        .iter()
+        .collect();
+    path.display().to_string()
+}
+
+fn free_udp_port() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    socket.local_addr().expect("local address").port()
+}
+
+/// A proxy on an ephemeral UDP port for `localhost`/`127.0.0.1`, users alice and bob, plus `extra` TOML.
+async fn proxy(extra: &str) -> (RunningProxy, SocketAddr) {
+    let text = format!(
+        r#"
+        [proxy]
+        domains = ["localhost", "127.0.0.1"]
+        udp = "127.0.0.1:0"
+        metrics = "127.0.0.1:0"
+        [[users]]
+        username = "alice"
+        password = "alice-secret"
+        [[users]]
+        username = "bob"
+        password = "bob-secret"
+        {extra}
+        "#
+    );
+    let mut config = ProxyConfig::from_toml(&text).expect("valid configuration");
+    config.proxy.tcp = None;
+    let proxy = start(config).await.expect("proxy starts");
+    let addr = proxy.local_addr(TransportKind::Udp).expect("udp listener");
+    (proxy, addr)
+}
+
+fn sipp(proxy: SocketAddr, args: &[&str]) -> Command {
+    let mut command = Command::new("sipp");
+    command
+        .arg(proxy.to_string())
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+async fn run(mut command: Command) -> ExitStatus {
+    tokio::task::spawn_blocking(move || command.status().expect("sipp runs"))
+        .await
+        .expect("sipp task")
+}
+
+async fn wait(mut child: Child) -> ExitStatus {
+    tokio::task::spawn_blocking(move || child.wait().expect("sipp waits"))
+        .await
+        .expect("sipp task")
+}
+
+async fn register(proxy: SocketAddr, user: &str, password: &str, contact: &str) -> ExitStatus {
+    let register = scenario("register_auth.xml");
+    let contact_key = contact.to_owned();
+    run(sipp(
+        proxy,
+        &[
+            "-sf",
+            &register,
+            "-m",
+            "1",
+            "-key",
+            "user",
+            user,
+            "-key",
+            "contact",
+            &contact_key,
+            "-au",
+            user,
+            "-ap",
+            password,
+        ],
+    ))
+    .await
+}
+
+fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
+    let scenario = scenario("uas_rr.xml");
+    sipp(
+        proxy,
+        &[
+            "-sf",
+            &scenario,
+            "-p",
+            &port.to_string(),
+            "-m",
+            &calls.to_string(),
+        ],
+    )
+    .spawn()
+    .expect("sipp uas starts")
+}
+
+async fn calls(proxy: SocketAddr, service: &str, count: u32, rate: u32) -> ExitStatus {
+    let scenario = scenario("uac_rr.xml");
+    run(sipp(
+        proxy,
+        &[
+            "-sf",
+            &scenario,
+            "-s",
+            service,
+            "-m",
+            &count.to_string(),
+            "-r",
+            &rate.to_string(),
+            "-d",
+            "100",
+        ],
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_with_digest_auth_is_challenged_then_accepted() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("").await;
+    assert!(
+        register(addr, "alice", "alice-secret", "127.0.0.1:5999")
+            .await
+            .success()
+    );
+    assert!(
+        !register(addr, "alice", "wrong", "127.0.0.1:5999")
+            .await
+            .success()
+    );
+    assert!(proxy.metrics().auth_failures.load(Ordering::Relaxed) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_between_two_registered_uas_goes_through() {
+    if !sipp_available() {
+        return;
+    }
+    let (_proxy, addr) = proxy("").await;
+    let bob_port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
+            .await
+            .success()
+    );
+    assert!(
+        register(addr, "alice", "alice-secret", "127.0.0.1:5998")
+            .await
+            .success()
+    );
+    let bob = uas(addr, bob_port, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(calls(addr, "bob", 1, 1).await.success(), "the call failed");
+    assert!(
+        wait(bob).await.success(),
+        "bob did not take exactly one call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_an_unregistered_or_unknown_user_fail() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("").await;
+    // bob is provisioned but not registered (480), carol is unknown (404): both calls fail.
+    assert!(!calls(addr, "bob", 1, 1).await.success());
+    assert!(!calls(addr, "carol", 1, 1).await.success());
+    assert!(proxy.metrics().requests_of("INVITE") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_9999_are_split_round_robin_over_two_uas() {
+    if !sipp_available() {
+        return;
+    }
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    let extra = format!(
+        "[dispatcher]\ndestinations = \"1 sip:127.0.0.1:{p1}\\n1 sip:127.0.0.1:{p2}\\n\"\n\
+         algorithm = \"round-robin\"\nprobing = false\n[[routes]]\nprefix = \"9999\"\nset = 1\n"
+    );
+    let (_proxy, addr) = proxy(&extra).await;
+    // Each UAS exits successfully only after exactly five calls: the split is 5/5.
+    let first = uas(addr, p1, 5);
+    let second = uas(addr, p2, 5);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        calls(addr, "9999", 10, 10).await.success(),
+        "some calls failed"
+    );
+    assert!(wait(first).await.success(), "first UAS did not get 5 calls");
+    assert!(
+        wait(second).await.success(),
+        "second UAS did not get 5 calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_source_is_banned_while_another_source_keeps_working() {
+    if !sipp_available() {
+        return;
+    }
+    let extra = "[flood]\nwindow_ms = 1000\nmax_requests = 50\nban_secs = 60\n";
+    let (proxy, addr) = proxy(extra).await;
+    let flood = scenario("options_flood.xml");
+    let mut command = Command::new("sipp");
+    command
+        .arg(addr.to_string())
+        .args([
+            "-i",
+            "127.0.0.2",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-sf",
+            &flood,
+        ])
+        .args(["-m", "400", "-r", "400"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    run(command).await;
+    let metrics = proxy.metrics();
+    assert!(metrics.bans.load(Ordering::Relaxed) >= 1, "no ban issued");
+    assert!(
+        metrics.dropped.load(Ordering::Relaxed) > 0,
+        "nothing dropped"
+    );
+    // 127.0.0.1 is another source: its REGISTER still succeeds.
+    assert!(
+        register(addr, "alice", "alice-secret", "127.0.0.1:5997")
+            .await
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_uas_is_probed_down_and_new_calls_keep_succeeding() {
+    if !sipp_available() {
+        return;
+    }
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    let extra = format!(
+        "[dispatcher]\ndestinations = \"1 sip:127.0.0.1:{p1}\\n1 sip:127.0.0.1:{p2}\\n\"\n\
+         algorithm = \"round-robin\"\nprobing = true\nprobe_interval_ms = 200\n\
+         probe_timeout_ms = 300\ndown_threshold = 1\nno_answer_ms = 1000\n\
+         [[routes]]\nprefix = \"9999\"\nset = 1\n"
+    );
+    let (proxy, addr) = proxy(&extra).await;
+    // -aa answers the OPTIONS probes.
+    let scenario_path = scenario("uas_rr.xml");
+    let start_uas = |port: u16| {
+        sipp(
+            addr,
+            &["-sf", &scenario_path, "-p", &port.to_string(), "-aa"],
+        )
+        .spawn()
+        .expect("sipp uas starts")
+    };
+    let mut doomed = start_uas(p1);
+    let mut survivor = start_uas(p2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Calls in flight while the UAS dies may fail (their BYE has nowhere to go); calls made afterwards
+    // must not.
+    let traffic = tokio::spawn(calls(addr, "9999", 10, 10));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    doomed.kill().expect("kill the first UAS");
+    let _ = doomed.wait();
+    let _ = traffic.await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let status = calls(addr, "9999", 10, 10).await;
+    let states = proxy.metrics().destinations();
+    survivor.kill().expect("stop the second UAS");
+    let _ = survivor.wait();
+    assert!(status.success(), "calls after a UAS went away failed");
+    let down = states
+        .iter()
+        .find(|(_, uri, _)| uri.contains(&p1.to_string()))
+        .map(|(_, _, state)| state.clone());
+    assert_ne!(down.as_deref(), Some("Active"), "states: {states:?}");
+}

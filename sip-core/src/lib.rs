@@ -45,3 +45,8 @@ pub use uri::{Host, SipUri, TelUri, Uri};
 pub use validate::{
     Discard, Rejection, Role, ValidationPolicy, validate_request, validate_response,
 };
+
+/// Compiles and runs the README's examples as doc-tests (they use the endpoint, so all features are needed).
+#[cfg(all(doctest, feature = "tokio", feature = "tls", feature = "ws"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -91,7 +91,9 @@ impl FieldSpans {
         let mut vias = 0usize;
         for &(begin, end) in self.spans.iter().take(self.fields) {
             let field = parse_field(buf, begin, end)?;
-            count_vias(&field, &mut vias, limits)?;
+            if matches!(field.name(), HeaderName::Via) {
+                count_vias(&field, &mut vias, limits)?;
+            }
             headers.push(field);
         }
         Ok(message(start_line, headers))
@@ -117,7 +119,9 @@ pub(crate) fn parse_head(
             break;
         }
         let field = parse_field(buf, pos, field_end)?;
-        count_vias(&field, &mut vias, limits)?;
+        if matches!(field.name(), HeaderName::Via) {
+            count_vias(&field, &mut vias, limits)?;
+        }
         headers.push(field);
         pos = next;
     }
@@ -151,11 +155,9 @@ fn message(start_line: StartLine, headers: Headers) -> Message {
     }
 }
 
-/// Add the entries of a Via field to `vias` and enforce [`Limits::max_vias`].
+/// Add the entries of a Via field to `vias` and enforce [`Limits::max_vias`]. The callers check the name, so
+/// that other fields pay for a comparison of the name's discriminant rather than a call.
 fn count_vias(field: &HeaderField, vias: &mut usize, limits: &Limits) -> Result<(), ParseError> {
-    if field.name() != &HeaderName::Via {
-        return Ok(());
-    }
     // Most Via fields hold one entry; only a comma can separate more, and looking for one is cheaper than
     // splitting the list.
     *vias += match memchr::memchr(b',', field.value()) {
@@ -202,7 +204,23 @@ fn logical_line(buf: &[u8], pos: usize, limit: usize) -> (usize, usize) {
 }
 
 /// Parse one header field, `buf[begin..end]` (without the final line ending; folded lines included).
+#[inline(always)]
 fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, ParseError> {
+    let line = buf.get(begin..end).unwrap_or_default();
+    // Most fields start with a common name in its canonical spelling directly followed by the colon; that is
+    // recognised without reading the name byte by byte, and the name needs no spelling kept.
+    if let Some((known, name_len)) = common_name_with_colon(line) {
+        let rest = line.get(name_len + 1..).unwrap_or_default();
+        let value_start = begin + name_len + 1;
+        let (s, e) = value_range(rest);
+        let value = buf.slice(value_start + s..value_start + e);
+        return Ok(HeaderField::parsed(known, None, value, value_start + s));
+    }
+    parse_any_field(buf, begin, end)
+}
+
+/// [`parse_field`] for any spelling of any name, with optional white space before the colon.
+fn parse_any_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, ParseError> {
     let line = buf.get(begin..end).unwrap_or_default();
     let name_len = line
         .iter()
@@ -224,12 +242,7 @@ fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, Par
         ));
     };
     let value_start = end - rest.len();
-    let (s, e) = match rest {
-        // The usual `Name: value`, with nothing to trim at the end.
-        [b' ', first, .., last] if !is_lws(*first) && !is_lws(*last) => (1, rest.len()),
-        [b' ', only] if !is_lws(*only) => (1, 2),
-        _ => trim_range(rest),
-    };
+    let (s, e) = value_range(rest);
     let value = buf.slice(value_start + s..value_start + e);
     // Keep the spelling only where writing the canonical name would change it (compact form, other case);
     // that spares a reference count update per field in the common case.
@@ -243,6 +256,63 @@ fn parse_field(buf: &Bytes, begin: usize, end: usize) -> Result<HeaderField, Par
         None => (HeaderName::Other(buf.slice(begin..name_end)), None),
     };
     Ok(HeaderField::parsed(name, raw_name, value, value_start + s))
+}
+
+/// The value of a field within `rest`, what follows the colon: without leading and trailing white space.
+#[inline]
+fn value_range(rest: &[u8]) -> (usize, usize) {
+    match rest {
+        // The usual `Name: value`, with nothing to trim at the end.
+        [b' ', first, .., last] if !is_lws(*first) && !is_lws(*last) => (1, rest.len()),
+        [b' ', only] if !is_lws(*only) => (1, 2),
+        _ => trim_range(rest),
+    }
+}
+
+/// The common name that `line` starts with, in its canonical spelling and directly followed by `:`, and the
+/// name's length. The first bytes pick the one or few candidates, so a field is recognised with a couple of
+/// comparisons instead of a byte-by-byte read of its name; the colon proves that the name ends there.
+#[inline]
+fn common_name_with_colon(line: &[u8]) -> Option<(HeaderName, usize)> {
+    macro_rules! common_names {
+        ($( ($first:pat, $second:pat) => $spelling:literal => $name:expr, )*) => {
+            match (line.first()?, line.get(1)?) {
+                $(
+                    ($first, $second) if followed_by_colon(line, $spelling) => {
+                        Some(($name, $spelling.len()))
+                    }
+                )*
+                _ => None,
+            }
+        };
+    }
+    common_names! {
+        (b'V', _) => b"Via" => HeaderName::Via,
+        (b'F', _) => b"From" => HeaderName::From,
+        (b'T', _) => b"To" => HeaderName::To,
+        (b'C', b'a') => b"Call-ID" => HeaderName::CallId,
+        (b'C', b'S') => b"CSeq" => HeaderName::CSeq,
+        (b'C', b'o') => b"Contact" => HeaderName::Contact,
+        (b'C', b'o') => b"Content-Length" => HeaderName::ContentLength,
+        (b'C', b'o') => b"Content-Type" => HeaderName::ContentType,
+        (b'M', _) => b"Max-Forwards" => HeaderName::MaxForwards,
+        (b'R', b'o') => b"Route" => HeaderName::Route,
+        (b'R', b'e') => b"Record-Route" => HeaderName::RecordRoute,
+        (b'A', b'l') => b"Allow" => HeaderName::Allow,
+        (b'A', b'u') => b"Authorization" => HeaderName::Authorization,
+        (b'S', _) => b"Supported" => HeaderName::Supported,
+        (b'U', _) => b"User-Agent" => HeaderName::UserAgent,
+        (b'E', _) => b"Expires" => HeaderName::Expires,
+        (b'P', _) => b"Proxy-Authorization" => HeaderName::ProxyAuthorization,
+        (b'W', _) => b"WWW-Authenticate" => HeaderName::WwwAuthenticate,
+    }
+}
+
+/// Whether `line` starts with `name` and a colon. The length is a constant, so the comparison compiles to a
+/// few word loads rather than a call to `memcmp`.
+#[inline]
+fn followed_by_colon<const N: usize>(line: &[u8], name: &[u8; N]) -> bool {
+    line.get(N) == Some(&b':') && line.first_chunk::<N>() == Some(name)
 }
 
 /// The header names most messages carry, in their canonical spelling: an exact match compiles to a switch on
@@ -296,33 +366,58 @@ static TOKEN: [bool; 256] = {
 mod tests {
     use super::*;
 
+    /// The names [`common_name`] and [`common_name_with_colon`] recognise.
+    const COMMON_NAMES: [&str; 18] = [
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Max-Forwards",
+        "Content-Length",
+        "Content-Type",
+        "Route",
+        "Record-Route",
+        "Allow",
+        "Supported",
+        "User-Agent",
+        "Expires",
+        "Authorization",
+        "Proxy-Authorization",
+        "WWW-Authenticate",
+    ];
+
     #[test]
     fn common_names_agree_with_the_general_lookup() {
-        for name in [
-            "Via",
-            "From",
-            "To",
-            "Call-ID",
-            "CSeq",
-            "Contact",
-            "Max-Forwards",
-            "Content-Length",
-            "Content-Type",
-            "Route",
-            "Record-Route",
-            "Allow",
-            "Supported",
-            "User-Agent",
-            "Expires",
-            "Authorization",
-            "Proxy-Authorization",
-            "WWW-Authenticate",
-        ] {
+        for name in COMMON_NAMES {
             let fast = common_name(name.as_bytes());
             assert_eq!(fast, HeaderName::lookup(name.as_bytes()), "{name}");
             assert_eq!(fast.as_ref().map(HeaderName::as_str), Some(name));
         }
         assert_eq!(common_name(b"via"), None);
+    }
+
+    #[test]
+    fn names_followed_by_a_colon_agree_with_the_general_lookup() {
+        for name in COMMON_NAMES {
+            let expected = HeaderName::lookup(name.as_bytes()).map(|known| (known, name.len()));
+            let line = format!("{name}: x");
+            assert_eq!(common_name_with_colon(line.as_bytes()), expected, "{name}");
+            assert!(expected.is_some(), "{name}");
+        }
+        for line in [
+            "Via :x",
+            "via: x",
+            "Vias: x",
+            "Via",
+            "V",
+            "From x",
+            "Content-Lengthy: 0",
+            "Co: x",
+        ] {
+            assert_eq!(common_name_with_colon(line.as_bytes()), None, "{line}");
+        }
     }
 
     fn field(line: &'static str) -> Result<HeaderField, ParseError> {

@@ -205,9 +205,10 @@ impl HeadScanner {
         limits: &Limits,
         mut on_line: impl FnMut(HeadLine),
     ) -> Result<Option<usize>, ParseError> {
+        let line_ends = LineEnds::new();
         loop {
             let rest = buf.get(self.pos..).unwrap_or_default();
-            let Some(found) = memchr2(b'\r', b'\n', rest) else {
+            let Some(found) = line_ends.find(rest) else {
                 self.pos = buf.len();
                 return self.partial(buf.len(), limits);
             };
@@ -294,6 +295,32 @@ impl HeadScanner {
             return Err(too_large(limits));
         }
         Ok(None)
+    }
+}
+
+/// Looks for the next CR or LF. Built once per scan: a header line is short, and `memchr2`'s choice of
+/// implementation on every call costs about as much as the search itself.
+struct LineEnds {
+    #[cfg(target_arch = "x86_64")]
+    sse2: Option<memchr::arch::x86_64::sse2::memchr::Two>,
+}
+
+impl LineEnds {
+    fn new() -> LineEnds {
+        LineEnds {
+            #[cfg(target_arch = "x86_64")]
+            sse2: memchr::arch::x86_64::sse2::memchr::Two::new(b'\r', b'\n'),
+        }
+    }
+
+    /// Offset of the first CR or LF in `haystack`.
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sse2) = &self.sse2 {
+            return sse2.find(haystack);
+        }
+        memchr2(b'\r', b'\n', haystack)
     }
 }
 

@@ -11,7 +11,8 @@ use crate::endpoint::error::EndpointError;
 use crate::header::{CSeq, HeaderName, Via};
 use crate::message::{HeaderField, Message, Request, Response};
 use crate::method::Method;
-use crate::transaction::{Target, TransactionId};
+use crate::transaction::{Target, TransactionId, TransportKind};
+use crate::transport::{TransportKind as WireKind, set_top_via_transport, transport_for_request};
 use crate::validate::validate_response;
 use bytes::Bytes;
 use std::time::Instant;
@@ -24,6 +25,11 @@ impl UserAgent {
     ///
     /// An INVITE sent here creates dialogs from its responses (see [`UaEvent::Response`]) and its 2xx are
     /// acknowledged by the UA.
+    ///
+    /// A request for a UDP target larger than 1300 bytes goes over TCP to the same address instead, with
+    /// its top Via changed to TCP, when the UA has a TCP transport (RFC 3261 §18.1.1); if that send fails
+    /// ([`UserAgent::handle_transport_error`]) it is sent again over UDP. Requests within a dialog follow
+    /// the same rule.
     pub fn send_request(
         &mut self,
         now: Instant,
@@ -42,13 +48,96 @@ impl UserAgent {
         {
             client.authorize(&mut request);
         }
+        let (target, udp_fallback) = self.route_by_size(&mut request, target);
         let keep = *request.method() == Method::Invite || credentials.is_some();
         let sent = keep.then(|| request.clone());
         let transaction = self.layer.send_request(now, request, target)?;
         let id = RequestId(self.allocate());
         self.track(id, transaction, sent, target, credentials, None, false);
+        self.keep_udp_fallback(id, udp_fallback);
         self.pump(now);
         Ok(id)
+    }
+
+    /// RFC 3261 §18.1.1: a request for UDP too large for a datagram goes over TCP instead, with its top Via
+    /// changed to match, when this UA has a TCP transport (without one it stays on UDP). The path MTU is not
+    /// known, so the limit is 1300 bytes. Returns the target to use and, when it changed, the request as it
+    /// was with its UDP target, to fall back to if the TCP connection cannot be opened.
+    ///
+    /// The TCP target is the UDP target's address (the peer's port for both, as in a SIP URI), and the Via
+    /// keeps its sent-by: only its transport changes, before the transaction is created.
+    fn route_by_size(
+        &self,
+        request: &mut Request,
+        target: Target,
+    ) -> (Target, Option<Box<(Request, Target)>>) {
+        let has_tcp = self
+            .config
+            .local_addresses
+            .iter()
+            .any(|(kind, _)| *kind == TransportKind::Tcp);
+        if target.transport != TransportKind::Udp || !has_tcp {
+            return (target, None);
+        }
+        let mut wire = Vec::new();
+        request.write_to(&mut wire);
+        if transport_for_request(WireKind::Udp, wire.len(), None) != WireKind::Tcp {
+            return (target, None);
+        }
+        let original = request.clone();
+        // On error the request is left as it was, and goes over UDP.
+        if set_top_via_transport(request, WireKind::Tcp).is_err() {
+            return (target, None);
+        }
+        let tcp = Target::new(TransportKind::Tcp, target.addr);
+        (tcp, Some(Box::new((original, target))))
+    }
+
+    /// Remember how request `id` goes over UDP if its TCP connection cannot be opened.
+    fn keep_udp_fallback(&mut self, id: RequestId, fallback: Option<Box<(Request, Target)>>) {
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.udp_fallback = fallback;
+        }
+    }
+
+    /// A client transaction could not be sent: a request moved to TCP for its size goes over UDP after
+    /// all (RFC 3261 §18.1.1), anything else has failed.
+    pub(super) fn on_transport_error(&mut self, now: Instant, transaction: TransactionId) {
+        if !self.fall_back_to_udp(now, transaction) {
+            self.on_failure(transaction, RequestOutcome::TransportError);
+        }
+    }
+
+    /// Send the request of `transaction` again over UDP in a new transaction (new branch, same CSeq: the
+    /// first one never left), if it was moved to TCP for its size.
+    fn fall_back_to_udp(&mut self, now: Instant, transaction: TransactionId) -> bool {
+        let Some(&id) = self.client_by_transaction.get(&transaction) else {
+            return false;
+        };
+        let Some(fallback) = self
+            .clients
+            .get_mut(&id)
+            .and_then(|e| e.udp_fallback.take())
+        else {
+            return false;
+        };
+        let (mut request, target) = *fallback;
+        if renew_branch(&mut request).is_none() {
+            return false;
+        }
+        let Ok(retry) = self.layer.send_request(now, request.clone(), target) else {
+            return false;
+        };
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.transaction = retry;
+            entry.target = target;
+            if entry.sent.is_some() {
+                entry.sent = Some(request);
+            }
+        }
+        self.client_by_transaction.remove(&transaction);
+        self.client_by_transaction.insert(retry, id);
+        true
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -77,6 +166,7 @@ impl UserAgent {
                 finished: false,
                 internal,
                 failure: None,
+                udp_fallback: None,
             },
         );
     }
@@ -134,10 +224,12 @@ impl UserAgent {
         {
             client.authorize(&mut request);
         }
+        let (target, udp_fallback) = self.route_by_size(&mut request, target);
         let sent = (method == Method::Invite).then(|| request.clone());
         let transaction = self.layer.send_request(now, request, target)?;
         let id = RequestId(self.allocate());
         self.track(id, transaction, sent, target, None, Some(dialog), internal);
+        self.keep_udp_fallback(id, udp_fallback);
         if method == Method::Bye && !internal {
             self.end_dialog(dialog, DialogEnd::LocalBye);
         }
@@ -181,6 +273,10 @@ impl UserAgent {
         let Some(&id) = self.client_by_transaction.get(&transaction) else {
             return;
         };
+        // The connection carried the request: no falling back to UDP any more.
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.udp_fallback = None;
+        }
         if ChallengeKind::from_status(response.status()).is_some()
             && self.retry_with_credentials(now, id, &response)
         {
@@ -479,17 +575,25 @@ impl UserAgent {
 /// `sent` again for a new transaction: the next CSeq number and a new branch (RFC 3261 §22.2).
 fn next_attempt(sent: &Request) -> Option<Request> {
     let cseq = sent.headers().cseq()?.ok()?;
-    let via = sent.headers().via()?.ok()?;
     let mut retry = sent.clone();
-    let headers = retry.headers_mut();
-    headers.replace(HeaderField::from_typed(&CSeq {
+    retry.headers_mut().replace(HeaderField::from_typed(&CSeq {
         seq: cseq.seq.checked_add(1)?,
         method: cseq.method,
     }));
-    let via: Via = via.with_branch(&generate_branch());
-    let field = headers.get_mut(&HeaderName::Via)?;
+    renew_branch(&mut retry)?;
+    Some(retry)
+}
+
+/// Give `request`'s top Via a fresh branch, for a new client transaction.
+fn renew_branch(request: &mut Request) -> Option<()> {
+    let via: Via = request
+        .headers()
+        .via()?
+        .ok()?
+        .with_branch(&generate_branch());
+    let field = request.headers_mut().get_mut(&HeaderName::Via)?;
     let mut value = Vec::new();
     via.write_to(&mut value);
     field.set_value(value);
-    Some(retry)
+    Some(())
 }

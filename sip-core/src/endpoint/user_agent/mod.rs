@@ -252,6 +252,9 @@ struct ClientEntry {
     /// Sent by the UA itself (a BYE hanging up): no events.
     internal: bool,
     failure: Option<RequestOutcome>,
+    /// For a request moved from UDP to TCP for its size (RFC 3261 §18.1.1): the request as it would have
+    /// gone over UDP and the UDP target, to fall back to if the TCP connection cannot be opened.
+    udp_fallback: Option<Box<(Request, Target)>>,
 }
 
 /// A server transaction the TU was told about.
@@ -496,7 +499,7 @@ impl UserAgent {
                 } => self.on_ack(now, request, source),
                 E::Response { id, response } => self.on_response(now, id, response),
                 E::Timeout { id, .. } => self.on_failure(id, RequestOutcome::Timeout),
-                E::TransportError { id } => self.on_failure(id, RequestOutcome::TransportError),
+                E::TransportError { id } => self.on_transport_error(now, id),
                 E::Terminated { id } => self.on_terminated(id),
             }
         }

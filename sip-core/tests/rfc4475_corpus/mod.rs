@@ -1,0 +1,60 @@
+//! The 49 RFC 4475 torture messages (tests/data/rfc4475/), shared by the conformance and mutation tests.
+
+macro_rules! corpus {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_bytes!(concat!("../data/rfc4475/", $name, ".dat")).as_slice())),*]
+    };
+}
+
+/// Every file as (name without `.dat`, bytes), in the order of RFC 4475's sections.
+pub const FILES: [(&str, &[u8]); 49] = corpus![
+    "wsinv",
+    "intmeth",
+    "esc01",
+    "escnull",
+    "esc02",
+    "lwsdisp",
+    "longreq",
+    "dblreq",
+    "semiuri",
+    "transports",
+    "mpart01",
+    "unreason",
+    "noreason",
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalar02",
+    "scalarlg",
+    "quotbal",
+    "ltgtruri",
+    "lwsruri",
+    "lwsstart",
+    "trws",
+    "escruri",
+    "baddate",
+    "regbadct",
+    "badaspec",
+    "baddn",
+    "badvers",
+    "mismatch01",
+    "mismatch02",
+    "bigcode",
+    "badbranch",
+    "insuf",
+    "unkscm",
+    "novelsc",
+    "unksm2",
+    "bext01",
+    "invut",
+    "regaut01",
+    "multi01",
+    "mcl01",
+    "bcast",
+    "zeromf",
+    "cparam01",
+    "cparam02",
+    "regescrt",
+    "sdp01",
+    "inv2543",
+];

@@ -168,7 +168,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let listeners: Vec<(TransportKind, SocketAddr)> = transports
         .listeners()
         .iter()
-        .map(|&(kind, addr)| (kind_from_wire(kind), addr))
+        .map(|&(kind, addr)| (kind, addr))
         .collect();
     let identity = identity(&config, &listeners);
     let realm = config.realm();
@@ -277,7 +277,7 @@ async fn bind_transports(
         (TransportKind::Wss, p.wss),
     ] {
         if let Some(addr) = addr {
-            builder = builder.listen(kind_to_wire(kind), addr);
+            builder = builder.listen(kind, addr);
         }
     }
     if p.tls.is_some() || p.wss.is_some() {
@@ -450,7 +450,7 @@ impl Proxy {
         let now = Instant::now();
         match event {
             TransportEvent::Message(incoming) => {
-                let target = target_from_wire(incoming.target());
+                let target = incoming.target();
                 if incoming.message.is_request() && !self.admit(incoming.source.ip(), now) {
                     return;
                 }
@@ -471,7 +471,7 @@ impl Proxy {
                     _ => StatusCode::BAD_REQUEST,
                 };
                 let response = Response::from_request(&bad.request, status, Some("tdmbad")).build();
-                self.spawn_send(None, target_from_wire(bad.target()), response.to_bytes());
+                self.spawn_send(None, bad.target(), response.to_bytes());
             }
             _ => {}
         }
@@ -506,7 +506,7 @@ impl Proxy {
                 if transmit.target.transport == TransportKind::Udp {
                     if let Err(e) = self
                         .transports
-                        .send(target_to_wire(transmit.target), transmit.payload)
+                        .send(transmit.target, transmit.payload)
                         .await
                     {
                         tracing::debug!(error = %e, "udp send failed");
@@ -530,7 +530,7 @@ impl Proxy {
         let transports = self.transports.clone();
         let done = self.done_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = transports.send(target_to_wire(target), payload).await {
+            if let Err(e) = transports.send(target, payload).await {
                 tracing::debug!(error = %e, ?target, "send failed");
                 if let Some(id) = transaction {
                     let _ = done.send(Completion::SendFailed(id)).await;
@@ -1196,8 +1196,7 @@ fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
     let Some(flow) = &binding.flow else {
         return (uri, None);
     };
-    let kind =
-        wire::TransportKind::from_via(&flow.transport).map_or(TransportKind::Udp, kind_from_wire);
+    let kind = wire::TransportKind::from_via(&flow.transport).unwrap_or(TransportKind::Udp);
     let direct =
         kind == TransportKind::Udp && uri.as_sip().is_some_and(|s| s.host().ip().is_some());
     if direct {
@@ -1205,7 +1204,8 @@ fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
     }
     let token = std::str::from_utf8(flow.token.as_bytes())
         .ok()
-        .and_then(|t| t.parse().ok());
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(wire::FlowId::from_u64);
     let mut target = Target::new(kind, flow.remote);
     if let Some(token) = token {
         target = target.with_flow(token);
@@ -1250,7 +1250,7 @@ async fn register(
         }
         auth = AuthResult::Passed;
     }
-    let token = FlowToken::new(source.flow.unwrap_or(0).to_string());
+    let token = FlowToken::new(source.flow.map_or(0, wire::FlowId::as_u64).to_string());
     let flow = Flow::new(token, source.transport.into(), source.addr);
     let response = match service.handle(now, request, &flow).await {
         Ok(outcome) => outcome.response,
@@ -1280,41 +1280,4 @@ async fn authenticate(
         None => None,
     };
     attempt.verify(ha1.as_ref().map(|h| h.as_str()))
-}
-
-fn kind_from_wire(kind: wire::TransportKind) -> TransportKind {
-    match kind {
-        wire::TransportKind::Udp => TransportKind::Udp,
-        wire::TransportKind::Tcp => TransportKind::Tcp,
-        wire::TransportKind::Tls => TransportKind::Tls,
-        wire::TransportKind::Ws => TransportKind::Ws,
-        _ => TransportKind::Wss,
-    }
-}
-
-fn kind_to_wire(kind: TransportKind) -> wire::TransportKind {
-    match kind {
-        TransportKind::Udp => wire::TransportKind::Udp,
-        TransportKind::Tcp => wire::TransportKind::Tcp,
-        TransportKind::Tls => wire::TransportKind::Tls,
-        TransportKind::Ws => wire::TransportKind::Ws,
-        _ => wire::TransportKind::Wss,
-    }
-}
-
-/// The transaction layer's target for a transport-layer one (the flow id carried as its number).
-fn target_from_wire(target: wire::Target) -> Target {
-    let base = Target::new(kind_from_wire(target.transport), target.addr);
-    match target.flow {
-        Some(flow) => base.with_flow(flow.as_u64()),
-        None => base,
-    }
-}
-
-fn target_to_wire(target: Target) -> wire::Target {
-    let base = wire::Target::new(kind_to_wire(target.transport), target.addr);
-    match target.flow {
-        Some(flow) => base.with_flow(wire::FlowId::from_u64(flow)),
-        None => base,
-    }
 }

@@ -103,6 +103,7 @@ pub fn target_for_uri(uri: &Uri, fallback: Option<Target>) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::FlowId;
     use bytes::Bytes;
 
     fn uri(text: &'static str) -> Uri {
@@ -120,7 +121,8 @@ mod tests {
 
     #[test]
     fn same_address_keeps_the_fallback_flow() {
-        let flow = Target::new(TransportKind::Tcp, "192.0.2.1:5070".parse().unwrap()).with_flow(7);
+        let flow = Target::new(TransportKind::Tcp, "192.0.2.1:5070".parse().unwrap())
+            .with_flow(FlowId::from_u64(7));
         let t = target_for_uri(&uri("sip:bob@192.0.2.1:5070"), Some(flow)).unwrap();
         assert_eq!(t, flow);
         let other = target_for_uri(&uri("sip:bob@192.0.2.1:5080"), Some(flow)).unwrap();
@@ -130,7 +132,8 @@ mod tests {
 
     #[test]
     fn host_names_fall_back() {
-        let flow = Target::new(TransportKind::Ws, "192.0.2.1:40000".parse().unwrap()).with_flow(3);
+        let flow = Target::new(TransportKind::Ws, "192.0.2.1:40000".parse().unwrap())
+            .with_flow(FlowId::from_u64(3));
         let t = target_for_uri(&uri("sip:x@df7jal23ls0d.invalid;transport=ws"), Some(flow));
         assert_eq!(t, Some(flow));
         assert_eq!(target_for_uri(&uri("tel:+15551234"), None), None);

@@ -12,7 +12,7 @@ use crate::message::{HeaderField, Request, Response};
 use crate::method::Method;
 use crate::transaction::{Target, TimerConfig, TransactionId, TransportKind};
 use crate::transport::{
-    FlowId, TransportEvent, TransportKind as Kind, TransportLayer, TransportLayerBuilder,
+    TransportEvent, TransportKind as Kind, TransportLayer, TransportLayerBuilder,
 };
 use crate::uri::Uri;
 use crate::validate::ValidationPolicy;
@@ -183,8 +183,8 @@ impl EndpointBuilder {
         let mut listeners = Vec::new();
         for &(kind, addr) in transports.listeners() {
             let advertised = SocketAddr::new(self.advertised.unwrap_or(addr.ip()), addr.port());
-            ua.set_local_address(from_kind(kind), advertised);
-            listeners.push((from_kind(kind), addr));
+            ua.set_local_address(kind, advertised);
+            listeners.push((kind, addr));
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
@@ -390,11 +390,11 @@ impl Driver {
     fn transport_event(&mut self, event: TransportEvent) {
         match event {
             TransportEvent::Message(incoming) => {
-                let source = from_target(incoming.target());
+                let source = incoming.target();
                 self.ua.handle_incoming(now(), incoming.message, source);
             }
             TransportEvent::Malformed(bad) => {
-                let source = from_target(bad.target());
+                let source = bad.target();
                 self.ua
                     .handle_malformed(now(), &bad.request, &bad.error, source);
             }
@@ -494,10 +494,7 @@ impl Driver {
 
     async fn transmit(&mut self, out: Outbound) {
         if out.target.transport == TransportKind::Udp {
-            let sent = self
-                .transports
-                .send(to_target(out.target), out.payload)
-                .await;
+            let sent = self.transports.send(out.target, out.payload).await;
             if let (Err(_), Some(transaction)) = (sent, out.transaction) {
                 self.ua.handle_transport_error(now(), transaction);
             }
@@ -610,7 +607,7 @@ async fn send_queue(
     failures: mpsc::UnboundedSender<TransactionId>,
 ) {
     while let Ok(Some(out)) = tokio::time::timeout(SEND_QUEUE_IDLE, queue.recv()).await {
-        let sent = transports.send(to_target(out.target), out.payload).await;
+        let sent = transports.send(out.target, out.payload).await;
         if let (Err(_), Some(transaction)) = (sent, out.transaction) {
             let _ = failures.send(transaction);
         }
@@ -622,43 +619,5 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The transaction layer's transport kind for a transport layer's.
-pub(super) fn from_kind(kind: Kind) -> TransportKind {
-    match kind {
-        Kind::Udp => TransportKind::Udp,
-        Kind::Tcp => TransportKind::Tcp,
-        Kind::Tls => TransportKind::Tls,
-        Kind::Ws => TransportKind::Ws,
-        Kind::Wss => TransportKind::Wss,
-    }
-}
-
-fn to_kind(kind: TransportKind) -> Kind {
-    match kind {
-        TransportKind::Udp => Kind::Udp,
-        TransportKind::Tcp => Kind::Tcp,
-        TransportKind::Tls => Kind::Tls,
-        TransportKind::Ws => Kind::Ws,
-        TransportKind::Wss => Kind::Wss,
-    }
-}
-
-/// A transaction-layer target from a transport-layer one (the flow id carried as its number).
-fn from_target(target: crate::transport::Target) -> Target {
-    let base = Target::new(from_kind(target.transport), target.addr);
-    match target.flow {
-        Some(flow) => base.with_flow(flow.as_u64()),
-        None => base,
-    }
-}
-
-fn to_target(target: Target) -> crate::transport::Target {
-    let base = crate::transport::Target::new(to_kind(target.transport), target.addr);
-    match target.flow {
-        Some(flow) => base.with_flow(FlowId::from_u64(flow)),
-        None => base,
     }
 }

@@ -69,13 +69,11 @@ pub use table::TransactionLayer;
 pub use timers::{Timer, TimerConfig};
 
 use crate::error::ParseError;
-use crate::header::Transport;
 use crate::message::{Request, Response};
 use crate::method::StatusCode;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
 
 /// Identifies one transaction in a [`TransactionLayer`]; never reused by that layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,75 +92,9 @@ impl fmt::Display for TransactionId {
     }
 }
 
-/// The transport protocol of a [`Target`]; it decides whether retransmission timers run.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// UDP: unreliable, so requests and responses are retransmitted.
-    Udp,
-    /// TCP.
-    Tcp,
-    /// TLS over TCP.
-    Tls,
-    /// WebSocket (RFC 7118).
-    Ws,
-    /// Secure WebSocket (RFC 7118).
-    Wss,
-}
-
-impl TransportKind {
-    /// Whether the transport delivers reliably (all but UDP); RFC 3261 §17 then turns off Timers A, E and G
-    /// and sets Timers D, I, J and K to zero.
-    pub fn is_reliable(self) -> bool {
-        self != TransportKind::Udp
-    }
-}
-
-impl From<TransportKind> for Transport {
-    fn from(kind: TransportKind) -> Transport {
-        match kind {
-            TransportKind::Udp => Transport::Udp,
-            TransportKind::Tcp => Transport::Tcp,
-            TransportKind::Tls => Transport::Tls,
-            TransportKind::Ws => Transport::Ws,
-            TransportKind::Wss => Transport::Wss,
-        }
-    }
-}
-
-/// Where a message goes to (or came from): the transport, the remote address and, optionally, an opaque
-/// flow token of the driver's choosing (the TCP/TLS/WebSocket connection or the local UDP socket).
-///
-/// The transaction layer only reads [`Target::transport`]; it hands targets back unchanged in [`Transmit`]s,
-/// and the responses of a server transaction go to the target its request came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Target {
-    /// The transport protocol.
-    pub transport: TransportKind,
-    /// The remote socket address.
-    pub addr: SocketAddr,
-    /// The driver's token for the connection or local socket to use, if it has one.
-    pub flow: Option<u64>,
-}
-
-impl Target {
-    /// A target without a flow token.
-    pub const fn new(transport: TransportKind, addr: SocketAddr) -> Target {
-        Target {
-            transport,
-            addr,
-            flow: None,
-        }
-    }
-
-    /// The same target with a flow token.
-    pub fn with_flow(self, flow: u64) -> Target {
-        Target {
-            flow: Some(flow),
-            ..self
-        }
-    }
-}
+// Where a message goes is described by the transport layer's types, which have no I/O of their own: the
+// transaction layer reads only `Target::transport` (for its reliability) and hands targets back unchanged.
+pub use crate::transport::{FlowId, Target, TransportKind};
 
 /// A message to put on the wire, from [`TransactionLayer::poll_transmit`].
 #[derive(Debug, Clone, PartialEq, Eq)]

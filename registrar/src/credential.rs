@@ -5,9 +5,8 @@
 //! is dropped as soon as the credential is made. Verifying a digest response is not this crate's job.
 
 use crate::error::Error;
-use md5::Md5;
-use sha2::{Digest, Sha256};
 use std::fmt;
+use tandem_sip_core::auth::{self, Algorithm};
 
 /// A digest algorithm whose HA1 a store can hold.
 #[non_exhaustive]
@@ -84,11 +83,11 @@ impl Ha1 {
         realm: &str,
         password: &str,
     ) -> Ha1 {
-        let parts = [username.as_bytes(), realm.as_bytes(), password.as_bytes()];
-        let hex = match algorithm {
-            DigestAlgorithm::Md5 => joined_hex::<Md5>(&parts),
-            DigestAlgorithm::Sha256 => joined_hex::<Sha256>(&parts),
+        let digest = match algorithm {
+            DigestAlgorithm::Md5 => Algorithm::Md5,
+            DigestAlgorithm::Sha256 => Algorithm::Sha256,
         };
+        let hex = auth::ha1(digest, username, realm, password);
         Ha1 { algorithm, hex }
     }
 
@@ -107,23 +106,6 @@ impl fmt::Debug for Ha1 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Ha1({}, <redacted>)", self.algorithm)
     }
-}
-
-fn joined_hex<D: Digest>(parts: &[&[u8]]) -> String {
-    let mut hasher = D::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            hasher.update(b":");
-        }
-        hasher.update(part);
-    }
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest.iter() {
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
-    }
-    hex
 }
 
 /// A subscriber's digest credentials for one realm: at most one HA1 per algorithm.

@@ -27,8 +27,10 @@
 //! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
 //! and readiness comes from `poll(2)`; other platforms use `recv_from` and a short sleep.
 
+mod dtmf;
 mod forwarder;
 mod media_relay;
+mod recorder;
 mod relayed_stream;
 mod socket_batch;
 mod stream_stats;

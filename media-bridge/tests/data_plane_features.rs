@@ -481,11 +481,11 @@ fn a_recorded_call_is_written_decrypted_to_a_pcap_file() {
         sdp(
             port(&phone),
             "RTP/SAVP",
-            "0",
-            &format!("a=crypto:{ours}\r\n"),
+            "0 101",
+            &format!("{TE_CALLEE}a=crypto:{ours}\r\n"),
         ),
         options,
-        sdp(port(&plain), "RTP/AVP", "0", ""),
+        sdp(port(&plain), "RTP/AVP", "0 101", TE_CALLEE),
     );
     let relays_key = answer.media[0]
         .attributes
@@ -517,13 +517,40 @@ fn a_recorded_call_is_written_decrypted_to_a_pcap_file() {
         assert_eq!(&got[..len], &packet[..]);
         sent_by_plain.push(packet);
     }
+    // An injected digit is recorded in the clear too, from the relay's port to the phone.
+    relay
+        .play_dtmf(
+            &DtmfRequest::new("rec/1@example", digits("3"))
+                .from_tag("callee")
+                .with_duration(Duration::from_millis(40)),
+        )
+        .unwrap();
+    let (seen, injected) = receive_digits(1, || {
+        let mut got = recv(&phone).0;
+        let len = unprotect.unprotect_rtp(&mut got).unwrap();
+        got.truncate(len);
+        got
+    });
+    assert_eq!(seen, "3");
     relay.sync().unwrap();
 
     let path = relay.recording_path("rec/1@example").unwrap();
     assert_eq!(path, dir.join("rec_1@example.pcap"));
-    let records = read_pcap(&path);
-    assert_eq!(records.len(), 5, "{records:?}");
     let from = |s: &UdpSocket| s.local_addr().unwrap();
+    let records = read_pcap(&path);
+    assert_eq!(records.len(), 5 + injected.len(), "{records:?}");
+    let events: Vec<&PcapRecord> = records
+        .iter()
+        .filter(|r| r.source == relay_at(to_phone))
+        .collect();
+    assert_eq!(events.len(), injected.len());
+    assert!(events.iter().all(|r| r.destination == from(&phone)));
+    assert!(
+        events
+            .iter()
+            .zip(&injected)
+            .all(|(r, p)| r.payload[12..] == p.payload[..] && r.payload[1] & 0x7f == 101)
+    );
     let phone_records: Vec<&PcapRecord> = records
         .iter()
         .filter(|r| r.source == from(&phone))
@@ -581,7 +608,11 @@ fn a_recorded_call_is_written_decrypted_to_a_pcap_file() {
         .unwrap();
     recv(&b);
     relay.sync().unwrap();
-    assert_eq!(read_pcap(&path).len(), 5, "nothing after stop recording");
+    assert_eq!(
+        read_pcap(&path).len(),
+        5 + injected.len(),
+        "nothing after stop recording"
+    );
     let later = read_pcap(&relay.recording_path("later").unwrap());
     assert_eq!(later.len(), 1);
     assert_eq!(&later[0].payload[12..], b"now recorded");

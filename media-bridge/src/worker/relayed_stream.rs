@@ -148,12 +148,22 @@ impl RelayedStream {
     /// Copies a plain packet received from the endpoint to the recording, if the call is recorded (the
     /// only allocation on the packet path, and only then).
     pub(crate) fn record(&mut self, packet: &[u8], source: SocketAddr) {
+        let local = self.local_address();
+        self.record_between(packet, source, local);
+    }
+
+    /// The relay's advertised address and RTP port for this endpoint.
+    fn local_address(&self) -> SocketAddr {
+        SocketAddr::new(self.media.advertised, self.media.ports.rtp())
+    }
+
+    fn record_between(&mut self, packet: &[u8], source: SocketAddr, destination: SocketAddr) {
         let Some(tap) = &self.recording else { return };
         let recorded = RecordedPacket {
             call: Arc::clone(&tap.call),
             at: SystemTime::now(),
             source,
-            destination: SocketAddr::new(self.media.advertised, self.media.ports.rtp()),
+            destination,
             data: packet.to_vec(),
         };
         if !tap.recorder.packet(recorded) {
@@ -197,10 +207,14 @@ impl RelayedStream {
                 break;
             };
             head.copy_from_slice(&packet.bytes);
-            if let Err(reason) = self.send_injected(&mut buffer, len) {
-                self.counters.drop(reason);
-            } else {
-                self.counters.injected_dtmf();
+            match self.send_injected(&mut buffer, len) {
+                Ok(to) => {
+                    self.counters.injected_dtmf();
+                    // Recorded in the clear, like relayed packets: from the relay to the endpoint.
+                    let local = self.local_address();
+                    self.record_between(&packet.bytes, local, to);
+                }
+                Err(reason) => self.counters.drop(reason),
             }
         }
         if !player.is_done() {
@@ -208,7 +222,8 @@ impl RelayedStream {
         }
     }
 
-    fn send_injected(&mut self, buffer: &mut [u8], len: usize) -> Result<(), DropReason> {
+    /// Protects and sends an injected packet; returns where it went.
+    fn send_injected(&mut self, buffer: &mut [u8], len: usize) -> Result<SocketAddr, DropReason> {
         let len = match &mut self.srtp_out {
             Some(ctx) => ctx
                 .protect_rtp(buffer, len)
@@ -221,7 +236,7 @@ impl RelayedStream {
         socket
             .send_to(datagram, to)
             .map_err(|_| DropReason::SendFailed)?;
-        Ok(())
+        Ok(to)
     }
 
     /// Plain RTCP from the endpoint: its report block says how our stream to it fares; the round-trip time

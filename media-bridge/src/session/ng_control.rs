@@ -477,6 +477,18 @@ mod tests {
     }
 
     #[test]
+    fn record_call_maps_to_the_recording_option_and_is_not_reported_unsupported() {
+        let mut ng = ng::MediaOptions::default();
+        let (options, unsupported) = from_ng_options(&ng);
+        assert!(!options.record_call);
+        ng.record_call = Some(true);
+        let (options, unsupported_too) = from_ng_options(&ng);
+        assert!(options.record_call);
+        assert_eq!(unsupported, unsupported_too);
+        assert!(!unsupported_too.iter().any(|u| u.contains("record")));
+    }
+
+    #[test]
     fn several_rtcp_mux_words_take_the_strongest_and_say_so() {
         let mut unsupported = Vec::new();
         let mode = rtcp_mux(&[ng::RtcpMux::Accept, ng::RtcpMux::Offer], &mut unsupported);

@@ -148,6 +148,9 @@ impl RelayedStream {
     /// Copies a plain packet received from the endpoint to the recording, if the call is recorded (the
     /// only allocation on the packet path, and only then).
     pub(crate) fn record(&mut self, packet: &[u8], source: SocketAddr) {
+        if self.recording.is_none() {
+            return;
+        }
         let local = self.local_address();
         self.record_between(packet, source, local);
     }

@@ -16,7 +16,11 @@
 //! - **Reload**: [`Dispatcher::reload`] swaps the sets live; destinations that remain keep their state,
 //!   statistics and calls.
 //!
-//! Nothing here reads a clock or opens a socket. The [`driver`] module shows how an application (the Tandem
+//! - **Database**: with the `postgres` or `sqlite` feature, the `source` module loads the sets from a table with
+//!   the columns of Kamailio's `dispatcher` table (a thin async loader around
+//!   [`DispatcherList::from_rows`]).
+//!
+//! Outside the optional `source` module, nothing here reads a clock or opens a socket. The [`driver`] module shows how an application (the Tandem
 //! proxy) drives the probes with its transaction layer.
 //!
 //! ```
@@ -50,6 +54,8 @@ mod probe;
 mod reply_codes;
 mod selection;
 mod snapshot;
+#[cfg(feature = "sql")]
+pub mod source;
 
 pub use algorithm::{Algorithm, SelectInput, UnknownAlgorithm};
 pub use destination::{

@@ -120,8 +120,11 @@ pub struct UserConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatcherSection {
-    /// Path of a `dispatcher.list` file.
+    /// Path of a `dispatcher.list` file, re-read at each reload (SIGHUP, `POST /dispatcher/reload`).
     pub list: Option<PathBuf>,
+    /// A database table with Kamailio's `dispatcher` columns instead of a file: `postgres://…` or
+    /// `sqlite:PATH`, re-read at each reload.
+    pub source: Option<String>,
     /// The list inline (used when `list` is absent).
     pub destinations: Option<String>,
     /// Selection algorithm (a Kamailio number or a name such as `round-robin`).
@@ -142,6 +145,7 @@ impl Default for DispatcherSection {
     fn default() -> DispatcherSection {
         DispatcherSection {
             list: None,
+            source: None,
             destinations: None,
             algorithm: "round-robin".into(),
             probing: true,
@@ -240,6 +244,9 @@ impl ProxyConfig {
         if let Some(value) = var("TANDEM_DISPATCHER_LIST") {
             self.dispatcher.list = Some(PathBuf::from(value));
         }
+        if let Some(value) = var("TANDEM_DISPATCHER_SOURCE") {
+            self.dispatcher.source = (!value.trim().is_empty()).then(|| value.trim().to_owned());
+        }
         if let Some(value) = var("TANDEM_DISPATCHER_ALGORITHM") {
             self.dispatcher.algorithm = value;
         }
@@ -331,6 +338,7 @@ mod tests {
             ("TANDEM_PROXY_TCP", ""),
             ("TANDEM_PROXY_DOMAINS", "a.example, b.example"),
             ("TANDEM_FLOOD_MAX_REQUESTS", "7"),
+            ("TANDEM_DISPATCHER_SOURCE", "postgres://db/kamailio"),
         ]
         .into();
         config
@@ -340,6 +348,10 @@ mod tests {
         assert_eq!(config.proxy.tcp, None);
         assert_eq!(config.proxy.domains, ["a.example", "b.example"]);
         assert_eq!(config.flood.max_requests, 7);
+        assert_eq!(
+            config.dispatcher.source.as_deref(),
+            Some("postgres://db/kamailio")
+        );
     }
 
     #[test]

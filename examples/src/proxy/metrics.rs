@@ -1,4 +1,5 @@
-//! Prometheus metrics of `tandem proxy` and the tiny HTTP server exposing them at `/metrics`.
+//! Prometheus metrics of `tandem proxy` and the tiny HTTP server exposing them at `/metrics`, with the
+//! dispatcher administration routes (`GET /dispatcher`, `POST /dispatcher/reload`, see [`super::admin`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -104,28 +105,72 @@ impl Metrics {
     }
 }
 
-/// Serve `GET /metrics` on `listener` until the task is aborted.
-pub async fn serve(listener: TcpListener, metrics: std::sync::Arc<Metrics>) {
+/// Serve `GET /metrics` on `listener` until the task is aborted; with `admin`, also `GET /dispatcher` (the
+/// state of every destination, JSON) and `POST /dispatcher/reload` (re-read the destination list).
+pub async fn serve(
+    listener: TcpListener,
+    metrics: std::sync::Arc<Metrics>,
+    admin: Option<super::admin::Admin>,
+) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
         let metrics = metrics.clone();
+        let admin = admin.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let n = stream.read(&mut buf).await.unwrap_or(0);
             let head = buf.get(..n).unwrap_or_default();
-            let (status, body) = if head.starts_with(b"GET /metrics") {
-                ("200 OK", metrics.render())
-            } else {
-                ("404 Not Found", String::from("not found\n"))
-            };
+            let (status, content_type, body) = route(head, &metrics, admin.as_ref()).await;
             let reply = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = stream.write_all(reply.as_bytes()).await;
         });
+    }
+}
+
+const TEXT: &str = "text/plain; version=0.0.4";
+const JSON: &str = "application/json";
+
+/// The status line, content type and body for a request whose head is `head`.
+async fn route(
+    head: &[u8],
+    metrics: &Metrics,
+    admin: Option<&super::admin::Admin>,
+) -> (&'static str, &'static str, String) {
+    let line = head
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    let method = words.next().unwrap_or_default();
+    let target = words.next().unwrap_or_default();
+    let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+    let not_found = ("404 Not Found", TEXT, String::from("not found\n"));
+    match (method, path, admin) {
+        (b"GET", b"/metrics", _) => ("200 OK", TEXT, metrics.render()),
+        (b"GET", b"/dispatcher", Some(admin)) => match admin.state_json().await {
+            Some(state) => ("200 OK", JSON, format!("{state:#}\n")),
+            None => ("503 Service Unavailable", TEXT, "proxy stopped\n".into()),
+        },
+        (b"POST", b"/dispatcher/reload", Some(admin)) => {
+            let (code, body) = admin.reload_json().await;
+            let status = match code {
+                200 => "200 OK",
+                422 => "422 Unprocessable Content",
+                _ => "503 Service Unavailable",
+            };
+            (status, JSON, format!("{body}\n"))
+        }
+        (_, b"/dispatcher" | b"/dispatcher/reload", Some(_)) => (
+            "405 Method Not Allowed",
+            TEXT,
+            "GET /dispatcher, POST /dispatcher/reload\n".into(),
+        ),
+        _ => not_found,
     }
 }
 

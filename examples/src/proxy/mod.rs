@@ -5,6 +5,7 @@
 //! The protocol rules are sans-IO ([`forward`], [`response_context`], [`flood`]); [`server`] is the async
 //! driver on sip-core's transport and transaction layers.
 
+pub mod admin;
 pub mod config;
 pub mod flood;
 pub mod forward;

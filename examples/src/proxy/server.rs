@@ -5,6 +5,7 @@
 //! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER, location
 //! lookups), whose results come back on a channel, and sends over connection-oriented transports.
 
+use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;
 use super::flood::{Admission, FloodGuard};
 use super::forward::{
@@ -209,7 +210,13 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         // MD5 first: SIPp and many deployed phones only answer the first challenge and know only MD5.
         DigestServer::new(&realm, &secret).with_algorithms(&[DigestAlg::Md5, DigestAlg::Sha256])
     });
-    let dispatcher = build_dispatcher(&config, &identity)?;
+    let list_source = ListSource::from_config(&config.dispatcher).map_err(ProxyError::Config)?;
+    let list = list_source
+        .load()
+        .await
+        .map_err(ProxyError::DispatcherList)?;
+    let dispatcher = build_dispatcher(&config, &identity, list);
+    let (admin, admin_rx) = Admin::new(list_source);
     let algorithm: Algorithm = config
         .dispatcher
         .algorithm
@@ -221,7 +228,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     if let Some(addr) = config.proxy.metrics {
         let listener = metrics::bind(addr).await.map_err(ProxyError::Metrics)?;
         metrics_addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(metrics::serve(listener, metrics.clone())));
+        let served = metrics::serve(listener, metrics.clone(), Some(admin.clone()));
+        tasks.push(tokio::spawn(served));
     }
     let (done_tx, done_rx) = mpsc::channel(4096);
     let proxy = Proxy {
@@ -244,7 +252,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         counter: 0,
     };
     tracing::info!(?listeners, ?metrics_addr, "tandem proxy started");
-    tasks.insert(0, tokio::spawn(proxy.run(events, done_rx)));
+    tasks.push(tokio::spawn(admin.reload_on_sighup()));
+    tasks.insert(0, tokio::spawn(proxy.run(events, done_rx, admin_rx)));
     Ok(RunningProxy {
         listeners,
         metrics_addr,
@@ -328,16 +337,9 @@ fn identity(config: &ProxyConfig, listeners: &[(TransportKind, SocketAddr)]) -> 
 fn build_dispatcher(
     config: &ProxyConfig,
     identity: &LocalIdentity,
-) -> Result<Dispatcher, ProxyError> {
+    list: DispatcherList,
+) -> Dispatcher {
     let d = &config.dispatcher;
-    let text = match (&d.list, &d.destinations) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|e| ProxyError::Config(format!("cannot read {}: {e}", path.display())))?,
-        (None, Some(inline)) => inline.clone(),
-        (None, None) => String::new(),
-    };
-    let list =
-        DispatcherList::parse(&text).map_err(|e| ProxyError::DispatcherList(e.to_string()))?;
     let (via_host, via_port) = match identity.address(TransportKind::Udp) {
         Some(addr) => (Host::from(addr.ip()), Some(addr.port())),
         None => (Host::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), None),
@@ -359,7 +361,7 @@ fn build_dispatcher(
         probe,
         ..DispatcherConfig::default()
     };
-    Ok(Dispatcher::new(list, dispatcher_config, Instant::now()))
+    Dispatcher::new(list, dispatcher_config, Instant::now())
 }
 
 /// The proxy loop's state.
@@ -391,6 +393,7 @@ impl Proxy {
         mut self,
         mut events: mpsc::Receiver<TransportEvent>,
         mut done: mpsc::Receiver<Completion>,
+        mut admin: mpsc::Receiver<AdminCommand>,
     ) {
         let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
         let mut next_gauges = Instant::now();
@@ -410,6 +413,7 @@ impl Proxy {
                     None => break,
                 },
                 Some(completion) = done.recv() => self.on_completion(completion),
+                Some(command) = admin.recv() => command.apply(&mut self.dispatcher, Instant::now()),
                 () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
             let now = Instant::now();
@@ -671,6 +675,7 @@ impl Proxy {
 
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Request, source: Target) {
         self.metrics.request(request.method().as_str());
+        admin::call_ended(&mut self.dispatcher, &request);
         if *request.method() == Method::Cancel {
             self.on_cancel(now, id, &request);
             return;
@@ -1013,6 +1018,7 @@ impl Proxy {
             context.final_sent = true;
             if let Some(selection) = &context.dispatch {
                 self.dispatcher.on_success(selection);
+                admin::call_answered(&mut self.dispatcher, selection, &response, now);
             }
             let others: Vec<TransactionId> = context
                 .branches

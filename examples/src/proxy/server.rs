@@ -30,9 +30,7 @@ use tandem_registrar::{
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
 use tandem_sip_core::endpoint::target_for_uri;
-use tandem_sip_core::transaction::{
-    Target, TimerConfig, TransactionEvent, TransactionId, TransportKind,
-};
+use tandem_sip_core::transaction::{Target, TransactionEvent, TransactionId, TransportKind};
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
 use tandem_sip_core::{
     AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Method, Request,
@@ -226,7 +224,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let (done_tx, done_rx) = mpsc::channel(4096);
     let proxy = Proxy {
         transports,
-        layer: TransactionLayer::new(TimerConfig::default()),
+        layer: TransactionLayer::new(config.timers.timer_config()),
         identity,
         config: config.clone(),
         realm,
@@ -268,7 +266,9 @@ async fn bind_transports(
     config: &ProxyConfig,
 ) -> Result<(TransportLayer, mpsc::Receiver<TransportEvent>), ProxyError> {
     let p = &config.proxy;
-    let mut builder = TransportLayer::builder();
+    let mut builder = TransportLayer::builder()
+        .limits(config.limits.parse_limits())
+        .connection_limits(config.limits.connection_limits());
     for (kind, addr) in [
         (TransportKind::Udp, p.udp),
         (TransportKind::Tcp, p.tcp),

@@ -33,8 +33,9 @@ use tandem_sip_core::endpoint::target_for_uri;
 use tandem_sip_core::transaction::{Target, TransactionEvent, TransactionId, TransportKind};
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
 use tandem_sip_core::{
-    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Method, Request,
-    Response, Route, StatusCode, TransactionLayer, Uri,
+    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Message, Method,
+    Rejection, Request, Response, Route, StatusCode, TransactionLayer, Uri, ValidationPolicy,
+    validate_request, validate_response,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -424,6 +425,9 @@ impl Proxy {
             }
             self.send_probes(now);
             self.drain(now).await;
+            self.metrics
+                .transactions
+                .store(self.layer.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -451,30 +455,77 @@ impl Proxy {
         match event {
             TransportEvent::Message(incoming) => {
                 let target = incoming.target();
-                if incoming.message.is_request() && !self.admit(incoming.source.ip(), now) {
-                    return;
-                }
-                if let Err(e) = self.layer.handle_incoming(now, incoming.message, target) {
-                    tracing::debug!(error = %e, source = %incoming.source, "message refused");
-                    self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                let transport = transport_label(incoming.transport);
+                match incoming.message {
+                    Message::Request(request) => {
+                        if !self.admit(incoming.source.ip(), now) {
+                            return;
+                        }
+                        // RFC 3261 §16.3: check the request before it creates a transaction; a bad one is
+                        // answered statelessly, so that hostile traffic holds no state.
+                        if let Err(rejection) =
+                            validate_request(&request, &ValidationPolicy::proxy())
+                        {
+                            tracing::debug!(%rejection, source = %incoming.source, "request rejected");
+                            self.metrics.malformed(transport);
+                            self.reject(&request, &rejection, target);
+                            return;
+                        }
+                        self.incoming(now, Message::Request(request), target, transport);
+                    }
+                    Message::Response(response) => {
+                        // §16.7: a response that fails the checks is dropped, never relayed.
+                        if let Err(discard) =
+                            validate_response(&response, &ValidationPolicy::proxy())
+                        {
+                            tracing::debug!(%discard, source = %incoming.source, "response dropped");
+                            self.metrics.malformed(transport);
+                            self.metrics.drop_for("invalid_response");
+                            return;
+                        }
+                        let stray = self.layer.stray_responses();
+                        self.incoming(now, Message::Response(response), target, transport);
+                        if self.layer.stray_responses() > stray {
+                            self.metrics.drop_for("unmatched_response");
+                        }
+                    }
                 }
             }
             TransportEvent::Malformed(bad) => {
-                self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.malformed(transport_label(bad.transport));
                 if !self.admit(bad.source.ip(), now) {
                     return;
                 }
-                let status = match bad.error.kind {
-                    tandem_sip_core::ParseErrorKind::MessageTooLarge { .. } => {
-                        StatusCode::MESSAGE_TOO_LARGE
-                    }
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                let response = Response::from_request(&bad.request, status, Some("tdmbad")).build();
-                self.spawn_send(None, bad.target(), response.to_bytes());
+                let rejection = Rejection::from_parse_error(&bad.error);
+                self.reject(&bad.request, &rejection, bad.target());
             }
             _ => {}
         }
+    }
+
+    fn incoming(
+        &mut self,
+        now: Instant,
+        message: Message,
+        target: Target,
+        transport: &'static str,
+    ) {
+        if let Err(e) = self.layer.handle_incoming(now, message, target) {
+            tracing::debug!(error = %e, source = %target.addr, "message refused");
+            self.metrics.malformed(transport);
+            self.metrics.drop_for("untransactable");
+        }
+    }
+
+    /// Answer a request that failed the checks, statelessly; a bad ACK is dropped (RFC 3261 §17.2.1).
+    fn reject(&mut self, request: &Request, rejection: &Rejection, target: Target) {
+        if *request.method() == Method::Ack {
+            self.metrics.drop_for("invalid_ack");
+            return;
+        }
+        let response = rejection.response(request, Some("tdmbad"));
+        self.metrics.response(response.status().as_u16());
+        self.spawn_send(None, target, response.to_bytes());
     }
 
     /// The flood guard's verdict, counted.
@@ -557,10 +608,13 @@ impl Proxy {
         }
         self.flood.sweep(now);
         let m = &self.metrics;
-        m.transactions
-            .store(self.layer.len() as u64, Ordering::Relaxed);
         m.banned_sources
             .store(self.flood.banned_count(now) as u64, Ordering::Relaxed);
+        let stats = self.transports.stats();
+        m.transport_malformed
+            .store(stats.malformed, Ordering::Relaxed);
+        m.connections
+            .store(stats.connections_open, Ordering::Relaxed);
         let mut states = Vec::new();
         for set in self.dispatcher.set_ids().collect::<Vec<_>>() {
             for id in self.dispatcher.destinations(set) {
@@ -1179,6 +1233,18 @@ impl Proxy {
         if push_via(&mut request, &self.identity, target.transport, &branch) {
             self.spawn_send(None, target, request.to_bytes());
         }
+    }
+}
+
+/// The `transport` label of a metric.
+fn transport_label(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+        _ => "other",
     }
 }
 

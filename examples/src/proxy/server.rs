@@ -739,7 +739,21 @@ impl Proxy {
             return;
         }
         let in_dialog = matches!(request.headers().to(), Some(Ok(to)) if to.tag().is_some());
-        strip_local_routes(&mut request, &self.identity);
+        let ours = strip_local_routes(&mut request, &self.identity);
+        // A request that does not route through us must not make us an open relay (as in Kamailio's
+        // default configuration): an initial request's preloaded Route is ignored (it is routed by its
+        // Request-URI, so foreign domains get 403), and an in-dialog request (a To-tag is easily forged)
+        // may only go to our own domains.
+        if ours == 0 && !in_dialog {
+            request.headers_mut().remove_all(&HeaderName::Route);
+        }
+        if ours == 0 && in_dialog {
+            let next = next_route(&request).unwrap_or_else(|| request.uri().clone());
+            if !self.is_local_target(&next) {
+                self.reply_to(id, &request, StatusCode::FORBIDDEN);
+                return;
+            }
+        }
         if in_dialog || next_route(&request).is_some() {
             let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
             let record_route = !in_dialog && wants_record_route(request.method());
@@ -1218,14 +1232,25 @@ impl Proxy {
         }
     }
 
+    /// Whether `uri` is in one of our domains (or at one of our addresses).
+    fn is_local_target(&self, uri: &Uri) -> bool {
+        uri.as_sip()
+            .is_some_and(|s| self.identity.is_local_domain(s.host()))
+    }
+
     /// Forward the ACK of a 2xx statelessly along its Route set (RFC 3261 §16.11).
     fn forward_ack(&mut self, _now: Instant, mut request: Request) {
         self.metrics.request("ACK");
         if decrement_max_forwards(&mut request).is_err() {
             return;
         }
-        strip_local_routes(&mut request, &self.identity);
+        let ours = strip_local_routes(&mut request, &self.identity);
         let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
+        // As for other in-dialog requests: no open relay for an ACK that does not route through us.
+        if ours == 0 && !self.is_local_target(&uri) {
+            self.metrics.drop_for("foreign_ack");
+            return;
+        }
         let Some(target) = target_for_uri(&uri, None) else {
             return;
         };

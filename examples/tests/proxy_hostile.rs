@@ -57,6 +57,9 @@ enum Expect {
     /// Not parsable as a whole, answered from its head with this status (counted by the transport and the
     /// proxy).
     Unparsable(u16),
+    /// Not parsable as a whole, and its head lacks what an answer needs (Via, From, To, Call-ID, CSeq):
+    /// dropped and counted by the transport and the proxy.
+    Unanswerable,
     /// A response matching no transaction: dropped and counted.
     Stray,
     /// A response failing the checks: dropped and counted.
@@ -135,6 +138,7 @@ struct Deltas {
     invalid_response: f64,
     invalid_ack: f64,
     foreign_ack: f64,
+    unanswerable: f64,
 }
 
 impl Deltas {
@@ -155,6 +159,11 @@ impl Deltas {
                 self.invalid_ack += 1.0;
             }
             Expect::ForeignAck => self.foreign_ack += 1.0,
+            Expect::Unanswerable => {
+                self.malformed += 1.0;
+                self.transport_malformed += 1.0;
+                self.unanswerable += 1.0;
+            }
             Expect::Garbage | Expect::Closed | Expect::ClosedAnyway => {
                 self.transport_malformed += 1.0
             }
@@ -311,6 +320,7 @@ impl Harness {
             (dropped("invalid_response"), deltas.invalid_response),
             (dropped("invalid_ack"), deltas.invalid_ack),
             (dropped("foreign_ack"), deltas.foreign_ack),
+            (dropped("unanswerable"), deltas.unanswerable),
         ];
         let after = self
             .wait_metrics("the expected counters", |s| {
@@ -619,6 +629,7 @@ fn settle_series(expect: Expect) -> Option<String> {
         Expect::BadResponse => Some(dropped("invalid_response")),
         Expect::BadAck => Some(dropped("invalid_ack")),
         Expect::ForeignAck => Some(dropped("foreign_ack")),
+        Expect::Unanswerable => Some(dropped("unanswerable")),
         Expect::Garbage => Some(TRANSPORT_MALFORMED.to_owned()),
         _ => None,
     }
@@ -803,6 +814,11 @@ async fn garbage_truncated_oversized_and_absurd_datagrams_over_udp() {
             "body shorter than Content-Length",
             with(&options, "Content-Length", "100").into_bytes(),
             Expect::Unparsable(400),
+        ),
+        (
+            "no Via and a body shorter than Content-Length",
+            without(&with(&options, "Content-Length", "100"), "Via").into_bytes(),
+            Expect::Unanswerable,
         ),
         (
             "over the size limit",

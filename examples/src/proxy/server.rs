@@ -496,6 +496,17 @@ impl Proxy {
                 if !self.admit(bad.source.ip(), now) {
                     return;
                 }
+                // Without these a response cannot be built or matched (see Rejection::from_parse_error).
+                let h = bad.request.headers();
+                if h.via().is_none()
+                    || h.from().is_none()
+                    || h.to().is_none()
+                    || h.call_id().is_none()
+                    || h.cseq().is_none()
+                {
+                    self.metrics.drop_for("unanswerable");
+                    return;
+                }
                 let rejection = Rejection::from_parse_error(&bad.error);
                 self.reject(&bad.request, &rejection, bad.target());
             }

@@ -8,6 +8,10 @@ use super::flood::FloodConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tandem_sip_core::Limits;
+use tandem_sip_core::transaction::TimerConfig;
+use tandem_sip_core::transport::ConnectionLimits;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -25,6 +29,10 @@ pub struct ProxyConfig {
     pub routes: Vec<PrefixRoute>,
     /// Anti-flood limits.
     pub flood: FloodConfig,
+    /// SIP transaction timers.
+    pub timers: TimersSection,
+    /// Message and connection limits.
+    pub limits: LimitsSection,
 }
 
 /// The `[proxy]` section.
@@ -172,6 +180,95 @@ pub struct PrefixRoute {
     pub prefix: String,
     /// The dispatcher set the requests go to.
     pub set: u32,
+}
+
+/// The `[timers]` section: RFC 3261 transaction timers (defaults are the RFC's). Shorter values make
+/// transactions end sooner; tests use them to watch transactions drain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimersSection {
+    /// T1, the RTT estimate, in milliseconds (64·T1 is the transaction timeout).
+    pub t1_ms: u64,
+    /// T2, the longest retransmission interval, in milliseconds.
+    pub t2_ms: u64,
+    /// T4, how long the network may hold a message, in milliseconds.
+    pub t4_ms: u64,
+}
+
+impl Default for TimersSection {
+    fn default() -> TimersSection {
+        let rfc = TimerConfig::DEFAULT;
+        TimersSection {
+            t1_ms: duration_ms(rfc.t1),
+            t2_ms: duration_ms(rfc.t2),
+            t4_ms: duration_ms(rfc.t4),
+        }
+    }
+}
+
+impl TimersSection {
+    /// The transaction layer's timer configuration (Timer D stays at 64·T1 or more, as RFC 3261 wants).
+    pub fn timer_config(&self) -> TimerConfig {
+        let t1 = Duration::from_millis(self.t1_ms.max(1));
+        TimerConfig {
+            t1,
+            t2: Duration::from_millis(self.t2_ms.max(1)),
+            t4: Duration::from_millis(self.t4_ms.max(1)),
+            timer_d: TimerConfig::DEFAULT.timer_d.min(t1.saturating_mul(64)),
+            ..TimerConfig::DEFAULT
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The `[limits]` section: what one message and one connection may cost (defaults are sip-core's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Largest message in bytes; a larger request is answered 513 (over UDP) or its connection closed.
+    pub max_message_size: usize,
+    /// Most header fields in one message.
+    pub max_headers: usize,
+    /// How long a message may take to arrive on a stream once it has started, in milliseconds
+    /// (slow senders are disconnected after it).
+    pub message_timeout_ms: u64,
+    /// How long a connection may stay idle, in milliseconds.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> LimitsSection {
+        let connections = ConnectionLimits::DEFAULT;
+        LimitsSection {
+            max_message_size: Limits::DEFAULT.max_message_size,
+            max_headers: Limits::DEFAULT.max_headers,
+            message_timeout_ms: duration_ms(connections.message_timeout),
+            idle_timeout_ms: duration_ms(connections.idle_timeout),
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The parser limits.
+    pub fn parse_limits(&self) -> Limits {
+        Limits {
+            max_message_size: self.max_message_size.max(1),
+            max_headers: self.max_headers.max(1),
+            ..Limits::DEFAULT
+        }
+    }
+
+    /// The connection limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            message_timeout: Duration::from_millis(self.message_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            ..ConnectionLimits::DEFAULT
+        }
+    }
 }
 
 /// Why the configuration could not be loaded.

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use tandem_media_bridge::dtls::{DtlsCertificate, DtlsConfig};
 use tandem_media_bridge::ng::bencode::{self, Dict, Value};
 use tandem_media_bridge::ng::{Frame, NgServer, NgServerConfig, encode_frame};
 use tandem_media_bridge::session::{
-    AnswerRequest, IceMode, MediaOptions, OfferRequest, RtcpMuxMode, TransportProtocol,
+    AnswerRequest, DtlsMode, IceMode, MediaOptions, OfferRequest, RtcpMuxMode, TransportProtocol,
 };
 use tandem_media_bridge::{DataPlaneConfig, DropReason, MediaRelay, Relay, RelayConfig};
 use tandem_rtp_core::SessionDescription;
@@ -45,17 +45,61 @@ const BROWSER_BOUND: Duration = Duration::from_secs(120);
 
 #[test]
 fn chromium_to_plain_rtp_through_the_in_process_relay() {
-    browser_call(Control::InProcess, PlainLeg::Avp);
+    browser_call(Case::new(Control::InProcess, PlainLeg::Avp));
 }
 
 #[test]
 fn chromium_to_sdes_srtp_through_the_in_process_relay() {
-    browser_call(Control::InProcess, PlainLeg::Savp);
+    browser_call(Case::new(Control::InProcess, PlainLeg::Savp));
 }
 
 #[test]
 fn chromium_to_plain_rtp_through_ng_with_kamailio_flags() {
-    browser_call(Control::Ng, PlainLeg::Avp);
+    browser_call(Case::new(Control::Ng, PlainLeg::Avp));
+}
+
+/// The relay answers `a=setup:active`: it is the DTLS client and Chromium the server.
+#[test]
+fn chromium_as_dtls_server_when_the_relay_answers_active() {
+    let mut case = Case::new(Control::InProcess, PlainLeg::Avp);
+    case.dtls = DtlsMode::Active;
+    browser_call(case);
+}
+
+/// The browser stops sending media for four times the relay's consent timeout: what it still sends (its
+/// connectivity checks every ~2.5 s, and RTCP) keeps the ICE-lite leg's consent, the relay answers every
+/// check, Chromium never sees it go idle, and media resumes.
+#[test]
+fn a_silent_browser_stays_connected_past_the_relays_consent_timeout() {
+    let mut case = Case::new(Control::InProcess, PlainLeg::Avp);
+    case.consent_timeout = Some(Duration::from_secs(5));
+    case.quiet = Duration::from_secs(20);
+    browser_call(case);
+}
+
+/// One browser call.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    control: Control,
+    leg: PlainLeg,
+    /// The DTLS role the relay takes towards the browser (in-process control).
+    dtls: DtlsMode,
+    /// The relay's ICE consent timeout, when not the default.
+    consent_timeout: Option<Duration>,
+    /// How long the browser sends no media (its track replaced by none) before the digit.
+    quiet: Duration,
+}
+
+impl Case {
+    fn new(control: Control, leg: PlainLeg) -> Self {
+        Case {
+            control,
+            leg,
+            dtls: DtlsMode::Default,
+            consent_timeout: None,
+            quiet: Duration::ZERO,
+        }
+    }
 }
 
 /// How the signaling server talks to the relay.
@@ -81,14 +125,18 @@ impl PlainLeg {
     }
 }
 
-fn browser_call(control: Control, leg: PlainLeg) {
+fn browser_call(case: Case) {
+    let Case { control, leg, .. } = case;
     let Some(tools) = BrowserTools::find() else {
         return;
     };
     let dtls = DtlsConfig::new(DtlsCertificate::generate().expect("certificate")).expect("DTLS");
-    let config = RelayConfig::new(LOCALHOST)
+    let mut config = RelayConfig::new(LOCALHOST)
         .with_ports(free_port_range(8))
         .with_fingerprint(dtls.certificate().fingerprint().clone());
+    if let Some(timeout) = case.consent_timeout {
+        config.ice.consent_timeout = timeout;
+    }
     let relay = MediaRelay::start(
         config,
         DataPlaneConfig::new()
@@ -104,11 +152,13 @@ fn browser_call(control: Control, leg: PlainLeg) {
     let finish = Arc::new(AtomicBool::new(false));
     let phone_thread = {
         let finish = Arc::clone(&finish);
-        std::thread::spawn(move || phone.run(&setup_rx, &finish))
+        let bound = BROWSER_BOUND + case.quiet + Duration::from_secs(10);
+        std::thread::spawn(move || phone.run(&setup_rx, &finish, bound))
     };
 
     let signaling = Signaling {
         leg,
+        dtls: case.dtls,
         phone_rtp,
         setup: Mutex::new(Some(setup_tx)),
         control: match control {
@@ -118,7 +168,7 @@ fn browser_call(control: Control, leg: PlainLeg) {
     };
     let server = SignalingServer::start(signaling);
 
-    let outcome = tools.run(&format!("http://{}/", server.address), DIGIT);
+    let outcome = tools.run(&format!("http://{}/", server.address), DIGIT, case.quiet);
     finish.store(true, Ordering::SeqCst);
     let heard = phone_thread.join().expect("the phone thread");
     relay.sync().expect("relay sync");
@@ -173,6 +223,47 @@ fn browser_call(control: Control, leg: PlainLeg) {
         heard.digits.iter().all(|d| *d == digit),
         "other digits: {heard:?}"
     );
+    // The phone's RTCP (own port) reaches the browser as SRTCP on the muxed port.
+    assert!(
+        number(&result, "remoteOutboundReports") > 0,
+        "no RTCP sender report of the phone reached the browser ({} sent)",
+        heard.sent_reports
+    );
+    if !case.quiet.is_zero() {
+        let quiet = &result["quiet"];
+        eprintln!("quiet period: {quiet}; events {}", result["events"]);
+        let events = result["events"].as_array().cloned().unwrap_or_default();
+        assert!(
+            !events
+                .iter()
+                .filter_map(|e| e.as_str())
+                .any(|e| e.ends_with("disconnected") || e.ends_with("failed")),
+            "Chromium saw the relay go away while it sent no media: {events:?}"
+        );
+        assert_eq!(quiet["connectionAfter"].as_str(), Some("connected"));
+        // The relay answered the browser's checks all along: its consent never expired.
+        let checks = quiet["checksSent"].as_u64().unwrap_or(0);
+        let answered = quiet["checkResponses"].as_u64().unwrap_or(0);
+        assert!(
+            checks >= 3 && answered + 1 >= checks,
+            "the relay stopped answering a silent browser's checks: {quiet}"
+        );
+        let before = quiet["outboundBefore"].as_u64().unwrap_or(u64::MAX);
+        let after = quiet["outboundAfter"].as_u64().unwrap_or(0);
+        assert!(after <= before + 5, "the browser kept sending: {quiet}");
+        let heard_during = quiet["inboundAfter"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(quiet["inboundBefore"].as_u64().unwrap_or(0));
+        assert!(
+            heard_during > 100,
+            "the relay stopped sending to a silent browser: {quiet}"
+        );
+        assert!(
+            heard.audio_packets > before + 25,
+            "the browser's media did not reach the phone after the quiet period: {heard:?} {quiet}"
+        );
+    }
 }
 
 /// The relay's per-stream packet statistics, for messages.
@@ -194,19 +285,11 @@ fn relay_stats(relay: &MediaRelay) -> String {
     let mut out = String::new();
     for id in ids {
         if let Some(s) = relay.stream_stats(id) {
-            let drops: Vec<_> = [
-                DropReason::NoKeys,
-                DropReason::SrtpUnprotect,
-                DropReason::WrongSource,
-                DropReason::NoDestination,
-                DropReason::Unexpected,
-                DropReason::Malformed,
-                DropReason::SendFailed,
-            ]
-            .into_iter()
-            .filter(|r| s.dropped(*r) > 0)
-            .map(|r| format!("{r:?}={}", s.dropped(r)))
-            .collect();
+            let drops: Vec<_> = DropReason::ALL
+                .into_iter()
+                .filter(|r| s.dropped(*r) > 0)
+                .map(|r| format!("{r:?}={}", s.dropped(r)))
+                .collect();
             out.push_str(&format!(
                 "[{id}: rtp in {} rtcp in {} drops {drops:?}] ",
                 s.traffic.rtp.packets, s.traffic.rtcp.packets
@@ -263,12 +346,13 @@ impl BrowserTools {
     }
 
     /// Runs the page's call in Chromium; the page's result, or what went wrong with node's output.
-    fn run(&self, url: &str, digit: char) -> Result<serde_json::Value, String> {
+    fn run(&self, url: &str, digit: char, quiet: Duration) -> Result<serde_json::Value, String> {
         let mut command = Command::new("node");
         command
             .arg(self.dir.join("drive.mjs"))
             .arg(url)
             .arg(digit.to_string())
+            .arg(quiet.as_millis().to_string())
             .current_dir(&self.dir)
             .env("CHROMIUM", &self.chromium)
             .stdin(Stdio::null())
@@ -280,7 +364,7 @@ impl BrowserTools {
         let mut guard = ProcessGroup(child);
         let stdout = drain(guard.0.stdout.take());
         let stderr = drain(guard.0.stderr.take());
-        let deadline = Instant::now() + BROWSER_BOUND;
+        let deadline = Instant::now() + BROWSER_BOUND + quiet;
         let status = loop {
             match guard.0.try_wait() {
                 Ok(Some(status)) => break Some(status),
@@ -368,12 +452,18 @@ fn install_packages(dir: &Path) {
     );
 }
 
-/// A free range of `count` ports (even start) for the relay's pool: every port bound once to check.
+/// A free range of `count` ports (even start) for the relay's pool: every port bound once to check. Each
+/// call in this process gets a range of its own (the relay binds its ports only when a call needs them, so a
+/// probe alone would not keep two relays of parallel tests apart).
 fn free_port_range(count: u16) -> std::ops::RangeInclusive<u16> {
-    let seed = std::process::id() as u16;
-    for attempt in 0..200u16 {
-        // Below Linux's ephemeral range, so that sockets bound to port 0 elsewhere do not take them.
-        let base = 20_000 + ((seed.wrapping_mul(31).wrapping_add(attempt * 97)) % 6_000) * 2;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Below Linux's ephemeral range, so that sockets bound to port 0 elsewhere do not take them.
+    const FIRST: u16 = 20_000;
+    const SLOTS: u16 = 12_000 / 16;
+    let seed = (std::process::id() % u32::from(SLOTS)) as u16;
+    for _ in 0..SLOTS {
+        let slot = (seed + NEXT.fetch_add(1, Ordering::SeqCst)) % SLOTS;
+        let base = FIRST + slot * 16;
         let probes: Vec<_> = (base..base + count)
             .map(|p| UdpSocket::bind((LOCALHOST, p)))
             .collect();
@@ -390,6 +480,8 @@ fn free_port_range(count: u16) -> std::ops::RangeInclusive<u16> {
 /// What the phone needs once the relay's offer is known.
 struct PhoneSetup {
     relay: SocketAddr,
+    /// The relay's RTCP port for this leg.
+    relay_rtcp: SocketAddr,
     /// SDES: (protect what we send, unprotect what the relay sends).
     srtp: Option<(SrtpContext, SrtpContext)>,
 }
@@ -409,6 +501,7 @@ struct Heard {
     rtcp_packets: u64,
     undecryptable: u64,
     sent: u64,
+    sent_reports: u64,
     setup_missing: bool,
 }
 
@@ -434,9 +527,14 @@ impl Phone {
 
     /// Sends a paced 440 Hz PCMU tone to the relay and reads what comes back until told to finish (then
     /// until the digit's end packet, or a short bound).
-    fn run(self, setup: &Receiver<PhoneSetup>, finish: &AtomicBool) -> Heard {
+    fn run(self, setup: &Receiver<PhoneSetup>, finish: &AtomicBool, bound: Duration) -> Heard {
         let mut heard = Heard::default();
-        let Ok(PhoneSetup { relay, mut srtp }) = setup.recv_timeout(BROWSER_BOUND) else {
+        let Ok(PhoneSetup {
+            relay,
+            relay_rtcp,
+            mut srtp,
+        }) = setup.recv_timeout(bound)
+        else {
             heard.setup_missing = true;
             return heard;
         };
@@ -447,7 +545,8 @@ impl Phone {
         let ssrc = 0x5eed_0001_u32;
         let mut seq = 0u16;
         let mut next_send = Instant::now();
-        let deadline = Instant::now() + BROWSER_BOUND;
+        let deadline = Instant::now() + bound;
+        let mut next_report = Instant::now();
         let mut finish_by = None;
         loop {
             let now = Instant::now();
@@ -474,6 +573,25 @@ impl Phone {
                 }
                 seq = seq.wrapping_add(1);
                 next_send += Duration::from_millis(20);
+            }
+            if now >= next_report {
+                // An RTCP sender report from the RTCP port (rtcp-mux-demux on this side).
+                let mut report = [0u8; 28 + 32];
+                report[..4].copy_from_slice(&[0x80, 200, 0, 6]);
+                report[4..8].copy_from_slice(&ssrc.to_be_bytes());
+                report[8..12]
+                    .copy_from_slice(&(3_900_000_000u32 + u32::from(seq) / 50).to_be_bytes());
+                report[16..20].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+                report[20..24].copy_from_slice(&u32::from(seq).to_be_bytes());
+                report[24..28].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+                let len = match &mut srtp {
+                    Some((protect, _)) => protect.protect_rtcp(&mut report, 28).expect("protect"),
+                    None => 28,
+                };
+                if self.rtcp.send_to(&report[..len], relay_rtcp).is_ok() {
+                    heard.sent_reports += 1;
+                }
+                next_report += Duration::from_millis(500);
             }
             while let Ok((n, _)) = self.rtcp.recv_from(&mut buf) {
                 if n > 0 {
@@ -550,6 +668,7 @@ enum Route {
 
 struct Signaling {
     leg: PlainLeg,
+    dtls: DtlsMode,
     phone_rtp: SocketAddr,
     setup: Mutex<Option<Sender<PhoneSetup>>>,
     control: Route,
@@ -604,7 +723,10 @@ impl Signaling {
         }
         let answer = match &self.control {
             Route::InProcess(relay) => {
-                let request = AnswerRequest::new(CALL_ID, BROWSER_TAG, PHONE_TAG, phone_answer);
+                let mut options = MediaOptions::default();
+                options.dtls = self.dtls;
+                let request = AnswerRequest::new(CALL_ID, BROWSER_TAG, PHONE_TAG, phone_answer)
+                    .with_options(options);
                 let mut relay = relay.lock().map_err(|e| e.to_string())?;
                 relay
                     .answer(request, Instant::now())
@@ -647,6 +769,23 @@ impl Signaling {
         let relay: SocketAddr = format!("{address}:{}", media.port)
             .parse()
             .map_err(|e| format!("relay address: {e}"))?;
+        let rtcp_port = media
+            .attributes
+            .iter()
+            .find(|a| a.name() == "rtcp")
+            .and_then(|a| {
+                let text = a.to_string();
+                let value = text
+                    .split_once(':')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()?;
+                Some(value)
+            })
+            .ok_or("no a=rtcp in the relay's offer (rtcp-mux-demux)")?;
+        let relay_rtcp = SocketAddr::new(relay.ip(), rtcp_port);
         let port = self.phone_rtp.port();
         let (crypto_line, srtp) = match self.leg {
             PlainLeg::Avp => (String::new(), None),
@@ -675,7 +814,14 @@ impl Signaling {
         let answer = answer
             .parse()
             .map_err(|e| format!("the phone's answer: {e}"))?;
-        Ok((answer, PhoneSetup { relay, srtp }))
+        Ok((
+            answer,
+            PhoneSetup {
+                relay,
+                relay_rtcp,
+                srtp,
+            },
+        ))
     }
 }
 

@@ -1,13 +1,14 @@
 // Opens the test page in headless Chromium (the Debian package, never a downloaded browser) and runs the
 // call in it; prints one JSON line with the page's result on stdout. Used by ../browser_webrtc.rs.
 //
-// Usage: node drive.mjs <page url> <dtmf digit>
+// Usage: node drive.mjs <page url> <dtmf digit> [quiet ms]
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 
-const [url, digit] = process.argv.slice(2);
+const [url, digit, quietArg] = process.argv.slice(2);
+const quietMs = Number(quietArg || 0);
 if (!url || !digit) {
-  console.error('usage: node drive.mjs <page url> <dtmf digit>');
+  console.error('usage: node drive.mjs <page url> <dtmf digit> [quiet ms]');
   process.exit(64);
 }
 
@@ -15,7 +16,7 @@ if (!url || !digit) {
 const overall = setTimeout(() => {
   console.error('drive.mjs: overall timeout');
   process.exit(3);
-}, 90_000);
+}, 90_000 + quietMs);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -39,9 +40,9 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`page ${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  page.setDefaultTimeout(80_000);
+  page.setDefaultTimeout(80_000 + quietMs);
   await page.goto(url, { timeout: 15_000 });
-  const result = await page.evaluate((d) => runCall(d), digit);
+  const result = await page.evaluate(([d, q]) => runCall(d, q), [digit, quietMs]);
   result.browserVersion = browser.version();
   console.log(JSON.stringify(result));
 } catch (e) {

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,6 +77,15 @@ fn a_silent_browser_stays_connected_past_the_relays_consent_timeout() {
     browser_call(case);
 }
 
+/// After audio flows, the page restarts ICE (`restartIce()` and a new offer, a re-INVITE through the relay):
+/// the relay answers with new credentials, Chromium selects a new pair, and media keeps flowing both ways.
+#[test]
+fn an_ice_restart_from_the_browser_keeps_media_flowing() {
+    let mut case = Case::new(Control::InProcess, PlainLeg::Avp);
+    case.restart = true;
+    browser_call(case);
+}
+
 /// One browser call.
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -88,6 +97,8 @@ struct Case {
     consent_timeout: Option<Duration>,
     /// How long the browser sends no media (its track replaced by none) before the digit.
     quiet: Duration,
+    /// Whether the page restarts ICE with a new offer once audio flows.
+    restart: bool,
 }
 
 impl Case {
@@ -98,6 +109,7 @@ impl Case {
             dtls: DtlsMode::Default,
             consent_timeout: None,
             quiet: Duration::ZERO,
+            restart: false,
         }
     }
 }
@@ -156,7 +168,9 @@ fn browser_call(case: Case) {
         std::thread::spawn(move || phone.run(&setup_rx, &finish, bound))
     };
 
+    let offers = Arc::new(AtomicUsize::new(0));
     let signaling = Signaling {
+        offers: Arc::clone(&offers),
         leg,
         dtls: case.dtls,
         phone_rtp,
@@ -168,7 +182,12 @@ fn browser_call(case: Case) {
     };
     let server = SignalingServer::start(signaling);
 
-    let outcome = tools.run(&format!("http://{}/", server.address), DIGIT, case.quiet);
+    let outcome = tools.run(
+        &format!("http://{}/", server.address),
+        DIGIT,
+        case.quiet,
+        case.restart,
+    );
     finish.store(true, Ordering::SeqCst);
     let heard = phone_thread.join().expect("the phone thread");
     relay.sync().expect("relay sync");
@@ -229,6 +248,27 @@ fn browser_call(case: Case) {
         "no RTCP sender report of the phone reached the browser ({} sent)",
         heard.sent_reports
     );
+    if case.restart {
+        let restart = &result["restart"];
+        eprintln!("ICE restart: {restart}");
+        let field = |k: &str| restart[k].as_str().unwrap_or_default().to_owned();
+        assert_ne!(
+            field("browserUfragBefore"),
+            field("browserUfragAfter"),
+            "{restart}"
+        );
+        assert_ne!(
+            field("relayUfragBefore"),
+            field("relayUfragAfter"),
+            "the relay kept its credentials on an ICE restart: {restart}"
+        );
+        assert_ne!(
+            field("pairBefore"),
+            field("pairAfter"),
+            "no new pair: {restart}"
+        );
+        assert_eq!(offers.load(Ordering::SeqCst), 2);
+    }
     if !case.quiet.is_zero() {
         let quiet = &result["quiet"];
         eprintln!("quiet period: {quiet}; events {}", result["events"]);
@@ -346,13 +386,20 @@ impl BrowserTools {
     }
 
     /// Runs the page's call in Chromium; the page's result, or what went wrong with node's output.
-    fn run(&self, url: &str, digit: char, quiet: Duration) -> Result<serde_json::Value, String> {
+    fn run(
+        &self,
+        url: &str,
+        digit: char,
+        quiet: Duration,
+        restart: bool,
+    ) -> Result<serde_json::Value, String> {
         let mut command = Command::new("node");
         command
             .arg(self.dir.join("drive.mjs"))
             .arg(url)
             .arg(digit.to_string())
             .arg(quiet.as_millis().to_string())
+            .arg(if restart { "restart" } else { "" })
             .current_dir(&self.dir)
             .env("CHROMIUM", &self.chromium)
             .stdin(Stdio::null())
@@ -667,6 +714,8 @@ enum Route {
 }
 
 struct Signaling {
+    /// Offers received so far.
+    offers: Arc<AtomicUsize>,
     leg: PlainLeg,
     dtls: DtlsMode,
     phone_rtp: SocketAddr,
@@ -681,6 +730,7 @@ const PHONE_TAG: &str = "phone-tag";
 impl Signaling {
     /// The browser's offer in, the browser's answer out.
     async fn offer(&self, browser_offer: &str) -> Result<String, String> {
+        let version = self.offers.fetch_add(1, Ordering::SeqCst) + 1;
         let offer: SessionDescription = browser_offer
             .parse()
             .map_err(|e| format!("browser offer: {e}"))?;
@@ -717,7 +767,7 @@ impl Signaling {
         let to_phone: SessionDescription = to_phone
             .parse()
             .map_err(|e| format!("the relay's offer to the phone does not parse: {e}"))?;
-        let (phone_answer, setup) = self.phone_answer(&to_phone)?;
+        let (phone_answer, setup) = self.phone_answer(&to_phone, version)?;
         if let Some(tx) = self.setup.lock().map_err(|e| e.to_string())?.take() {
             let _ = tx.send(setup);
         }
@@ -757,6 +807,7 @@ impl Signaling {
     fn phone_answer(
         &self,
         offer: &SessionDescription,
+        version: usize,
     ) -> Result<(SessionDescription, PhoneSetup), String> {
         let media = offer.media.first().ok_or("no media in the relay's offer")?;
         if &*media.protocol != self.leg.protocol() {
@@ -805,7 +856,7 @@ impl Signaling {
             }
         };
         let answer = format!(
-            "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=phone 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
              m=audio {port} {} 0 {PHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\n\
              a=rtpmap:{PHONE_EVENT_PT} telephone-event/8000\r\na=fmtp:{PHONE_EVENT_PT} 0-15\r\n\
              a=ptime:20\r\n{crypto_line}a=sendrecv\r\n",

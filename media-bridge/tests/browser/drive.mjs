@@ -1,14 +1,15 @@
 // Opens the test page in headless Chromium (the Debian package, never a downloaded browser) and runs the
 // call in it; prints one JSON line with the page's result on stdout. Used by ../browser_webrtc.rs.
 //
-// Usage: node drive.mjs <page url> <dtmf digit> [quiet ms]
+// Usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [restart]
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 
-const [url, digit, quietArg] = process.argv.slice(2);
+const [url, digit, quietArg, restartArg] = process.argv.slice(2);
 const quietMs = Number(quietArg || 0);
+const restart = restartArg === 'restart';
 if (!url || !digit) {
-  console.error('usage: node drive.mjs <page url> <dtmf digit> [quiet ms]');
+  console.error('usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [restart]');
   process.exit(64);
 }
 
@@ -42,7 +43,7 @@ try {
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   page.setDefaultTimeout(80_000 + quietMs);
   await page.goto(url, { timeout: 15_000 });
-  const result = await page.evaluate(([d, q]) => runCall(d, q), [digit, quietMs]);
+  const result = await page.evaluate(([d, q, r]) => runCall(d, q, r), [digit, quietMs, restart]);
   result.browserVersion = browser.version();
   console.log(JSON.stringify(result));
 } catch (e) {

@@ -86,6 +86,16 @@ fn an_ice_restart_from_the_browser_keeps_media_flowing() {
     browser_call(case);
 }
 
+/// The other direction: the plain endpoint calls the browser. The relay turns the phone's RTP/AVP offer into
+/// a WebRTC offer (ICE-lite, `a=setup:actpass`, rtcp-mux) that Chromium accepts, and Chromium's answer
+/// (`a=setup:active`) makes the relay the DTLS server.
+#[test]
+fn a_plain_rtp_caller_reaches_chromium_through_the_relay() {
+    let mut case = Case::new(Control::InProcess, PlainLeg::Avp);
+    case.incoming = true;
+    browser_call(case);
+}
+
 /// One browser call.
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -99,6 +109,8 @@ struct Case {
     quiet: Duration,
     /// Whether the page restarts ICE with a new offer once audio flows.
     restart: bool,
+    /// Whether the plain endpoint makes the offer (the browser answers).
+    incoming: bool,
 }
 
 impl Case {
@@ -110,6 +122,7 @@ impl Case {
             consent_timeout: None,
             quiet: Duration::ZERO,
             restart: false,
+            incoming: false,
         }
     }
 }
@@ -186,7 +199,12 @@ fn browser_call(case: Case) {
         &format!("http://{}/", server.address),
         DIGIT,
         case.quiet,
-        case.restart,
+        &[(case.restart, "restart"), (case.incoming, "incoming")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, flag)| *flag)
+            .collect::<Vec<_>>()
+            .join(","),
     );
     finish.store(true, Ordering::SeqCst);
     let heard = phone_thread.join().expect("the phone thread");
@@ -268,6 +286,16 @@ fn browser_call(case: Case) {
             "no new pair: {restart}"
         );
         assert_eq!(offers.load(Ordering::SeqCst), 2);
+    }
+    if case.incoming {
+        assert_eq!(offers.load(Ordering::SeqCst), 1, "the phone's one offer");
+        let remote = text(&result, "remote");
+        assert!(
+            remote.contains("a=ice-lite") && remote.contains("a=setup:actpass"),
+            "{remote}"
+        );
+        let local = text(&result, "local");
+        assert!(local.contains("a=setup:active"), "{local}");
     }
     if !case.quiet.is_zero() {
         let quiet = &result["quiet"];
@@ -391,7 +419,7 @@ impl BrowserTools {
         url: &str,
         digit: char,
         quiet: Duration,
-        restart: bool,
+        flags: &str,
     ) -> Result<serde_json::Value, String> {
         let mut command = Command::new("node");
         command
@@ -399,7 +427,7 @@ impl BrowserTools {
             .arg(url)
             .arg(digit.to_string())
             .arg(quiet.as_millis().to_string())
-            .arg(if restart { "restart" } else { "" })
+            .arg(flags)
             .current_dir(&self.dir)
             .env("CHROMIUM", &self.chromium)
             .stdin(Stdio::null())
@@ -576,14 +604,22 @@ impl Phone {
     /// until the digit's end packet, or a short bound).
     fn run(self, setup: &Receiver<PhoneSetup>, finish: &AtomicBool, bound: Duration) -> Heard {
         let mut heard = Heard::default();
-        let Ok(PhoneSetup {
+        // Until the relay's SDP names its address, or the browser run is over without it.
+        let waiting_since = Instant::now();
+        let PhoneSetup {
             relay,
             relay_rtcp,
             mut srtp,
-        }) = setup.recv_timeout(bound)
-        else {
-            heard.setup_missing = true;
-            return heard;
+        } = loop {
+            match setup.recv_timeout(Duration::from_millis(100)) {
+                Ok(setup) => break setup,
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if !finish.load(Ordering::SeqCst) && waiting_since.elapsed() < bound => {}
+                Err(_) => {
+                    heard.setup_missing = true;
+                    return heard;
+                }
+            }
         };
         let mut tone = Tone::single(440.0, -10.0, Cadence::continuous());
         let mut pcm = [0i16; 160];
@@ -802,6 +838,60 @@ impl Signaling {
         Ok(answer)
     }
 
+    /// The phone calls: its offer through the relay, the WebRTC offer out for the browser.
+    fn incoming(&self) -> Result<String, String> {
+        self.offers.fetch_add(1, Ordering::SeqCst);
+        let port = self.phone_rtp.port();
+        let offer: SessionDescription = format!(
+            "v=0\r\no=phone 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0 8 {PHONE_EVENT_PT}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:{PHONE_EVENT_PT} telephone-event/8000\r\na=fmtp:{PHONE_EVENT_PT} 0-15\r\n\
+             a=ptime:20\r\na=sendrecv\r\n"
+        )
+        .parse()
+        .map_err(|e| format!("the phone's offer: {e}"))?;
+        let Route::InProcess(relay) = &self.control else {
+            return Err("incoming calls are driven in-process".into());
+        };
+        // What Kamailio asks for with a SIP caller's INVITE towards a browser.
+        let mut options = MediaOptions::default();
+        options.transport_protocol = Some(TransportProtocol::UdpTlsRtpSavpf);
+        options.ice = IceMode::Force;
+        options.rtcp_mux = RtcpMuxMode::Require;
+        let request = OfferRequest::new(CALL_ID, PHONE_TAG, offer).with_options(options);
+        let mut relay = relay.lock().map_err(|e| e.to_string())?;
+        Ok(relay
+            .offer(request, Instant::now())
+            .map_err(|e| format!("relay offer: {e}"))?
+            .to_string())
+    }
+
+    /// The browser's answer through the relay; the phone learns where to send.
+    fn browser_answer(&self, browser_answer: &str) -> Result<String, String> {
+        let answer: SessionDescription = browser_answer
+            .parse()
+            .map_err(|e| format!("browser answer: {e}"))?;
+        let Route::InProcess(relay) = &self.control else {
+            return Err("incoming calls are driven in-process".into());
+        };
+        let to_phone = {
+            let mut relay = relay.lock().map_err(|e| e.to_string())?;
+            let request = AnswerRequest::new(CALL_ID, PHONE_TAG, BROWSER_TAG, answer);
+            relay
+                .answer(request, Instant::now())
+                .map_err(|e| format!("relay answer: {e}"))?
+        };
+        let (relay, relay_rtcp) = relay_addresses(&to_phone)?;
+        if let Some(tx) = self.setup.lock().map_err(|e| e.to_string())?.take() {
+            let _ = tx.send(PhoneSetup {
+                relay,
+                relay_rtcp,
+                srtp: None,
+            });
+        }
+        Ok("ok".into())
+    }
+
     /// The phone's answer to the relay's offer: PCMU and telephone-event at its own address (and its own
     /// SDES key), plus what the phone thread needs to send and receive.
     fn phone_answer(
@@ -813,30 +903,7 @@ impl Signaling {
         if &*media.protocol != self.leg.protocol() {
             return Err(format!("the relay offered {} to the phone", media.protocol));
         }
-        let address = offer
-            .connection_of(media)
-            .map(|c| c.address.to_string())
-            .ok_or("no connection address")?;
-        let relay: SocketAddr = format!("{address}:{}", media.port)
-            .parse()
-            .map_err(|e| format!("relay address: {e}"))?;
-        let rtcp_port = media
-            .attributes
-            .iter()
-            .find(|a| a.name() == "rtcp")
-            .and_then(|a| {
-                let text = a.to_string();
-                let value = text
-                    .split_once(':')?
-                    .1
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()?;
-                Some(value)
-            })
-            .ok_or("no a=rtcp in the relay's offer (rtcp-mux-demux)")?;
-        let relay_rtcp = SocketAddr::new(relay.ip(), rtcp_port);
+        let (relay, relay_rtcp) = relay_addresses(offer)?;
         let port = self.phone_rtp.port();
         let (crypto_line, srtp) = match self.leg {
             PlainLeg::Avp => (String::new(), None),
@@ -874,6 +941,33 @@ impl Signaling {
             },
         ))
     }
+}
+
+/// The relay's RTP and RTCP addresses in an SDP it wrote for the plain side (rtcp-mux-demux: `a=rtcp`).
+fn relay_addresses(sdp: &SessionDescription) -> Result<(SocketAddr, SocketAddr), String> {
+    let media = sdp.media.first().ok_or("no media in the relay's SDP")?;
+    let address = sdp
+        .connection_of(media)
+        .map(|c| c.address.to_string())
+        .ok_or("no connection address")?;
+    let relay: SocketAddr = format!("{address}:{}", media.port)
+        .parse()
+        .map_err(|e| format!("relay address: {e}"))?;
+    let rtcp_port = media
+        .attributes
+        .iter()
+        .find(|a| a.name() == "rtcp")
+        .and_then(|a| {
+            let text = a.to_string();
+            text.split_once(':')?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .ok_or("no a=rtcp in the relay's SDP for the plain side (rtcp-mux-demux)")?;
+    Ok((relay, SocketAddr::new(relay.ip(), rtcp_port)))
 }
 
 fn context_of(line: &Crypto) -> Result<SrtpContext, String> {
@@ -1080,6 +1174,14 @@ async fn serve(mut stream: tokio::net::TcpStream, signaling: &Signaling) -> std:
         ),
         (Some("POST"), Some("/offer")) => match signaling.offer(&body).await {
             Ok(answer) => ("200 OK", "application/sdp", answer),
+            Err(error) => ("500 Internal Server Error", "text/plain", error),
+        },
+        (Some("POST"), Some("/incoming")) => match signaling.incoming() {
+            Ok(offer) => ("200 OK", "application/sdp", offer),
+            Err(error) => ("500 Internal Server Error", "text/plain", error),
+        },
+        (Some("POST"), Some("/answer")) => match signaling.browser_answer(&body) {
+            Ok(ok) => ("200 OK", "text/plain", ok),
             Err(error) => ("500 Internal Server Error", "text/plain", error),
         },
         (Some("GET"), Some("/favicon.ico")) => ("204 No Content", "text/plain", String::new()),

@@ -1,15 +1,15 @@
 // Opens the test page in headless Chromium (the Debian package, never a downloaded browser) and runs the
 // call in it; prints one JSON line with the page's result on stdout. Used by ../browser_webrtc.rs.
 //
-// Usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [restart]
+// Usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [flags: comma-separated restart, incoming]
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 
-const [url, digit, quietArg, restartArg] = process.argv.slice(2);
+const [url, digit, quietArg, flagsArg] = process.argv.slice(2);
 const quietMs = Number(quietArg || 0);
-const restart = restartArg === 'restart';
+const flags = (flagsArg || '').split(',');
 if (!url || !digit) {
-  console.error('usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [restart]');
+  console.error('usage: node drive.mjs <page url> <dtmf digit> [quiet ms] [restart,incoming]');
   process.exit(64);
 }
 
@@ -43,7 +43,8 @@ try {
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   page.setDefaultTimeout(80_000 + quietMs);
   await page.goto(url, { timeout: 15_000 });
-  const result = await page.evaluate(([d, q, r]) => runCall(d, q, r), [digit, quietMs, restart]);
+  const result = await page.evaluate(([d, q, r, i]) => runCall(d, q, r, i),
+    [digit, quietMs, flags.includes('restart'), flags.includes('incoming')]);
   result.browserVersion = browser.version();
   console.log(JSON.stringify(result));
 } catch (e) {

@@ -173,11 +173,12 @@ impl RelayedStream {
         }
     }
 
-    /// Source check before any processing: ICE streams accept media only from the selected pair; others
-    /// from anyone until latched, then only from the latched address.
+    /// Source check before any processing: ICE streams accept media only from addresses that passed an
+    /// authenticated check (the selected pair or one the peer moves to); others from anyone until latched,
+    /// then only from the latched address.
     pub(crate) fn accepts_source(&self, source: SocketAddr, rtcp_port: bool) -> bool {
         if let Some(ice) = &self.ice {
-            return ice.selected() == Some(source);
+            return ice.selected() == Some(source) || ice.is_validated(source);
         }
         let latched = if rtcp_port {
             self.latched_rtcp
@@ -189,7 +190,11 @@ impl RelayedStream {
 
     /// Learns where the endpoint really sends from (after the packet passed authentication, if any).
     pub(crate) fn latch(&mut self, source: SocketAddr, rtcp_port: bool) {
-        if self.ice.is_some() {
+        if let Some(ice) = &mut self.ice {
+            // Media goes where the peer's authenticated media comes from (a validated pair).
+            if ice.follow_media(source) {
+                self.drain_ice_events();
+            }
             return;
         }
         if rtcp_port {
@@ -275,8 +280,10 @@ impl RelayedStream {
 
     /// A DTLS datagram on the RTP port.
     pub(crate) fn handle_dtls(&mut self, packet: &[u8], source: SocketAddr, now: Instant) {
-        let selected = self.ice.as_ref().and_then(IceAgent::selected);
-        if selected.is_some_and(|s| s != source) {
+        if let Some(ice) = &self.ice
+            && ice.selected().is_some_and(|s| s != source)
+            && !ice.is_validated(source)
+        {
             self.counters.drop(DropReason::WrongSource);
             return;
         }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tandem_rtp_core::SrtpContext;
 
 use super::stream_stats::{DropReason, StreamCounters};
-use crate::dtls::{DtlsConfig, DtlsEvent, DtlsTransport};
+use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
 use crate::ice::{Event, IceAgent, IceConfig};
 use crate::session::{LegMedia, SrtpSetup};
 
@@ -33,6 +33,8 @@ pub(crate) struct RelayedStream {
     dtls: Option<DtlsTransport>,
     /// Where DTLS came from last, for answers before ICE selects a pair.
     dtls_source: Option<SocketAddr>,
+    /// The certificate, for a handshake the peer starts before its answer settles the role.
+    dtls_config: Option<DtlsConfig>,
     /// Unprotects what the endpoint sends.
     srtp_in: Option<SrtpContext>,
     /// Protects what we send the endpoint.
@@ -57,6 +59,7 @@ impl RelayedStream {
             ice: None,
             dtls: None,
             dtls_source: None,
+            dtls_config: settings.dtls.clone(),
             srtp_in: None,
             srtp_out: None,
             counters: StreamCounters::default(),
@@ -287,6 +290,9 @@ impl RelayedStream {
             self.counters.drop(DropReason::WrongSource);
             return;
         }
+        if self.dtls.is_none() {
+            self.start_early_server(packet, now);
+        }
         let Some(dtls) = &mut self.dtls else {
             self.counters.drop(DropReason::Unexpected);
             return;
@@ -295,6 +301,30 @@ impl RelayedStream {
         self.dtls_source = Some(source);
         self.counters.touch(now);
         self.after_dtls();
+    }
+
+    /// A ClientHello before the answer settled the DTLS role: we offered `actpass` and the peer answers
+    /// `active`, its handshake racing its answer through signaling (a browser starts it as soon as ICE
+    /// connects). The relay becomes the server at once instead of waiting for the retransmission; the
+    /// handshake reports no keys before the answer's fingerprint is set (see `rekey`).
+    fn start_early_server(&mut self, packet: &[u8], now: Instant) {
+        let SrtpSetup::Dtls(params) = &self.media.srtp else {
+            return;
+        };
+        // Record type 22 (handshake), then handshake type 1 after the 13-byte DTLS record header.
+        let client_hello = packet.first() == Some(&22) && packet.get(13) == Some(&1);
+        if params.role.is_some() || !client_hello {
+            return;
+        }
+        let Some(config) = &self.dtls_config else {
+            return;
+        };
+        self.dtls = Some(DtlsTransport::new(
+            config,
+            DtlsRole::Server,
+            params.remote_fingerprint.clone(),
+            now,
+        ));
     }
 
     /// Runs due timers (ICE consent, DTLS retransmission).

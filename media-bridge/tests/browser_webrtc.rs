@@ -210,6 +210,7 @@ fn browser_call(case: Case) {
     let heard = phone_thread.join().expect("the phone thread");
     relay.sync().expect("relay sync");
     let stats = relay_stats(&relay);
+    let browser_unexpected = browser_leg_drops(&relay, DropReason::Unexpected);
     server.stop();
 
     let result = match outcome {
@@ -296,6 +297,9 @@ fn browser_call(case: Case) {
         );
         let local = text(&result, "local");
         assert!(local.contains("a=setup:active"), "{local}");
+        // Chromium starts DTLS as soon as ICE connects, before its answer reaches the relay: the relay takes
+        // its ClientHello instead of dropping it and waiting for a retransmission.
+        assert_eq!(browser_unexpected, 0, "DTLS or STUN dropped: {stats}");
     }
     if !case.quiet.is_zero() {
         let quiet = &result["quiet"];
@@ -332,6 +336,27 @@ fn browser_call(case: Case) {
             "the browser's media did not reach the phone after the quiet period: {heard:?} {quiet}"
         );
     }
+}
+
+/// Packets dropped for `reason` on the browser's leg.
+fn browser_leg_drops(relay: &MediaRelay, reason: DropReason) -> u64 {
+    let ids: Vec<_> = {
+        let control = relay.relay().lock().expect("relay lock");
+        control.query(CALL_ID).map_or_else(
+            |_| Vec::new(),
+            |call| {
+                call.legs
+                    .iter()
+                    .filter(|leg| leg.tag.as_deref() == Some(BROWSER_TAG))
+                    .flat_map(|leg| leg.media.iter().map(|m| m.id))
+                    .collect()
+            },
+        )
+    };
+    ids.into_iter()
+        .filter_map(|id| relay.stream_stats(id))
+        .map(|s| s.dropped(reason))
+        .sum()
 }
 
 /// The relay's per-stream packet statistics, for messages.

@@ -14,8 +14,9 @@
 //!   ([`session::RelayControl`]).
 //!
 //! - [`worker`]: the packet path: worker threads with batched socket I/O, symmetric RTP latching and
-//!   strict source checks, SRTP/SDES/DTLS translation, payload type renumbering, rtcp-mux bridging and
-//!   per-stream statistics, tied to the control plane by [`MediaRelay`].
+//!   strict source checks, SRTP/SDES/DTLS translation, payload type renumbering, rtcp-mux bridging,
+//!   per-stream statistics (loss, jitter, RTT from RTCP), ICE consent expiry, RFC 4733 DTMF injection and
+//!   decrypted pcap recording, tied to the control plane by [`MediaRelay`].
 //!
 //! Still to come: the `tandem media` daemon.
 #![warn(missing_docs, unreachable_pub)]

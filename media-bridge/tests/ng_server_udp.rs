@@ -247,11 +247,11 @@ async fn garbage_without_a_cookie_is_counted_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn an_unknown_command_gets_an_error_result() {
     let h = Harness::start().await;
-    let reply = h.exchange("12_1", b"d7:command15:start recordinge").await;
+    let reply = h.exchange("12_1", b"d7:command10:block DTMFe").await;
     assert_eq!(text(&reply, "result"), Some("error"));
     assert_eq!(
         text(&reply, "error-reason"),
-        Some("unsupported command 'start recording'")
+        Some("unsupported command 'block DTMF'")
     );
 }
 

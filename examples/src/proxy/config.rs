@@ -83,8 +83,16 @@ impl Default for ListenConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrarSection {
-    /// `memory` (default); other backends (`sqlite:PATH`, `postgres://…`, `redis://…`) are not wired yet.
+    /// Where bindings and credentials live: `memory` (default, one process), `sqlite:PATH` (one file),
+    /// `postgres://…` or `redis://…` (shared by several proxies); see [`super::store::StoreSpec`].
     pub store: String,
+    /// Prefix of every Redis key and of the change channel `<prefix>:registrations` (default `tandem`);
+    /// proxies sharing registrations use the same prefix.
+    pub redis_prefix: Option<String>,
+    /// PostgreSQL schema holding the registrar tables, created if missing (default: the search path).
+    pub postgres_schema: Option<String>,
+    /// How often expired bindings are removed from the store (seconds).
+    pub sweep_secs: u64,
     /// Expiry given when the REGISTER names none (seconds).
     pub default_expires: u32,
     /// Shortest expiry accepted (seconds).
@@ -97,6 +105,9 @@ impl Default for RegistrarSection {
     fn default() -> RegistrarSection {
         RegistrarSection {
             store: "memory".into(),
+            redis_prefix: None,
+            postgres_schema: None,
+            sweep_secs: 30,
             default_expires: 3600,
             min_expires: 60,
             max_expires: 86_400,
@@ -237,6 +248,12 @@ impl ProxyConfig {
         if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
             self.registrar.store = value;
         }
+        if let Some(value) = var("TANDEM_REGISTRAR_REDIS_PREFIX") {
+            self.registrar.redis_prefix = Some(value);
+        }
+        if let Some(value) = var("TANDEM_REGISTRAR_POSTGRES_SCHEMA") {
+            self.registrar.postgres_schema = Some(value);
+        }
         if let Some(value) = var("TANDEM_DISPATCHER_LIST") {
             self.dispatcher.list = Some(PathBuf::from(value));
         }
@@ -331,6 +348,8 @@ mod tests {
             ("TANDEM_PROXY_TCP", ""),
             ("TANDEM_PROXY_DOMAINS", "a.example, b.example"),
             ("TANDEM_FLOOD_MAX_REQUESTS", "7"),
+            ("TANDEM_REGISTRAR_STORE", "redis://127.0.0.1:6379"),
+            ("TANDEM_REGISTRAR_REDIS_PREFIX", "edge"),
         ]
         .into();
         config
@@ -340,6 +359,8 @@ mod tests {
         assert_eq!(config.proxy.tcp, None);
         assert_eq!(config.proxy.domains, ["a.example", "b.example"]);
         assert_eq!(config.flood.max_requests, 7);
+        assert_eq!(config.registrar.store, "redis://127.0.0.1:6379");
+        assert_eq!(config.registrar.redis_prefix.as_deref(), Some("edge"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::forward::{
 };
 use super::metrics::{self, Metrics};
 use super::response_context::ResponseContext;
+use super::store::{ProxyStore, StoreSpec};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -26,7 +27,7 @@ use tandem_dispatcher::{
 };
 use tandem_registrar::{
     Aor, Binding, Credential, CredentialStore, DigestAlgorithm, Flow, FlowToken, LocationStore,
-    MemoryStore, Registrar, RegistrarConfig, RegistrarService,
+    Registrar, RegistrarConfig, RegistrarService,
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
 use tandem_sip_core::endpoint::target_for_uri;
@@ -158,12 +159,7 @@ struct Forwarding {
 
 /// Start the proxy described by `config` on the current tokio runtime.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
-    if config.registrar.store != "memory" {
-        return Err(ProxyError::Config(format!(
-            "registrar store {:?} is not supported yet (only memory)",
-            config.registrar.store
-        )));
-    }
+    let store_spec = StoreSpec::from_section(&config.registrar)?;
     let (transports, events) = bind_transports(&config).await?;
     let listeners: Vec<(TransportKind, SocketAddr)> = transports
         .listeners()
@@ -172,7 +168,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         .collect();
     let identity = identity(&config, &listeners);
     let realm = config.realm();
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(ProxyStore::open(&store_spec).await?);
+    tracing::info!(backend = store.backend(), "registrar store open");
     for user in &config.users {
         let credential = match (&user.password, &user.ha1) {
             (Some(password), _) => Credential::from_password(&user.username, &realm, password),
@@ -223,6 +220,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         metrics_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(metrics::serve(listener, metrics.clone())));
     }
+    let sweep_every = Duration::from_secs(config.registrar.sweep_secs.max(1));
+    tasks.push(tokio::spawn(sweep_bindings(store.clone(), sweep_every)));
     let (done_tx, done_rx) = mpsc::channel(4096);
     let proxy = Proxy {
         transports,
@@ -251,6 +250,21 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         metrics,
         tasks,
     })
+}
+
+/// Remove expired bindings every `period`, for as long as the proxy runs. With a shared store every proxy
+/// sweeps; the stores make concurrent sweeps harmless.
+async fn sweep_bindings(store: Arc<ProxyStore>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.sweep(SystemTime::now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "expired bindings swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired bindings failed"),
+        }
+    }
 }
 
 fn random_secret() -> Vec<u8> {
@@ -369,8 +383,8 @@ struct Proxy {
     identity: LocalIdentity,
     config: ProxyConfig,
     realm: String,
-    service: Arc<RegistrarService<Arc<MemoryStore>>>,
-    store: Arc<MemoryStore>,
+    service: Arc<RegistrarService<Arc<ProxyStore>>>,
+    store: Arc<ProxyStore>,
     digest: Option<DigestServer>,
     dispatcher: Dispatcher,
     algorithm: Algorithm,
@@ -1215,8 +1229,8 @@ fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
 
 /// Authenticate and handle one REGISTER.
 async fn register(
-    service: &RegistrarService<Arc<MemoryStore>>,
-    store: &MemoryStore,
+    service: &RegistrarService<Arc<ProxyStore>>,
+    store: &ProxyStore,
     digest: Option<&DigestServer>,
     realm: &str,
     request: &Request,
@@ -1264,7 +1278,7 @@ async fn register(
 
 async fn authenticate(
     digest: &DigestServer,
-    store: &MemoryStore,
+    store: &ProxyStore,
     realm: &str,
     request: &Request,
     now: SystemTime,

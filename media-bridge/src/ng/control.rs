@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::media_options::Ignored;
-use super::protocol::{Command, Delete, List, NgError, Query, SdpRequest};
+use super::protocol::{CallRef, Command, Delete, List, NgError, PlayDtmf, Query, SdpRequest};
 use super::reply::{CallStats, DeleteReply, Reply, SdpReply};
 
 /// What the NG server asks of the media engine. The engine's errors become `{"result": "error"}` replies
@@ -43,6 +43,24 @@ pub trait MediaControl {
     /// The Call-IDs of active calls (the server keeps at most `request.limit` of them).
     fn list(&self, request: List) -> impl Future<Output = Result<Vec<Bytes>, Self::Error>> + Send;
 
+    /// `play DTMF`: inject the digits into the call. The default answers that the command is not
+    /// supported; an engine that plays DTMF returns [`Reply::Done`] (or an error reply).
+    fn play_dtmf(&self, request: PlayDtmf) -> impl Future<Output = Reply> + Send {
+        let _ = request;
+        std::future::ready(Reply::error("unsupported command 'play DTMF'"))
+    }
+
+    /// `start recording` (`start` true) or `stop recording`. The default answers that the command is not
+    /// supported; an engine that records returns [`Reply::Done`] (or an error reply).
+    fn recording(&self, request: CallRef, start: bool) -> impl Future<Output = Reply> + Send {
+        let _ = request;
+        std::future::ready(Reply::error(if start {
+            "unsupported command 'start recording'"
+        } else {
+            "unsupported command 'stop recording'"
+        }))
+    }
+
     /// Called before a request is executed when it carried entries that were not acted on; log them.
     /// The default does nothing.
     fn ignored(&self, peer: SocketAddr, command: &'static str, ignored: &[Ignored]) {
@@ -73,6 +91,9 @@ pub async fn execute<C: MediaControl + ?Sized>(control: &C, command: Command) ->
             .query(r)
             .await
             .map_or_else(Reply::error, Reply::Query),
+        Command::PlayDtmf(r) => control.play_dtmf(r).await,
+        Command::StartRecording(r) => control.recording(r, true).await,
+        Command::StopRecording(r) => control.recording(r, false).await,
         Command::List(r) => {
             let limit = usize::try_from(r.limit).unwrap_or(usize::MAX);
             match control.list(r).await {

@@ -48,8 +48,8 @@ pub use media_options::{
     TransportOverride, TransportProtocol,
 };
 pub use protocol::{
-    Command, DEFAULT_PORT, Delete, Frame, List, MAX_COOKIE_LEN, NgError, Query, Request,
-    SdpRequest, encode_frame,
+    CallRef, Command, DEFAULT_PORT, Delete, Frame, List, MAX_COOKIE_LEN, NgError, PlayDtmf, Query,
+    Request, SdpRequest, encode_frame,
 };
 pub use reply::{
     CallStats, Counters, DeleteReply, MAX_REASON_LEN, MediaFlag, MediaStats, Reply, SdpReply,

@@ -7,6 +7,7 @@
 //! it did not act on.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use tandem_rtp_core::telephone_event::DtmfDigit;
 
 use super::bencode::{self, BencodeError, Dict, Limits, Value, ValueKind};
 use super::media_options::{Ignored, MediaOptions, number};
@@ -132,6 +133,12 @@ pub enum Command {
     Query(Query),
     /// `list`: the Call-IDs of active calls.
     List(List),
+    /// `play DTMF`: inject RFC 4733 events into a call.
+    PlayDtmf(PlayDtmf),
+    /// `start recording`: record a call's decrypted media.
+    StartRecording(CallRef),
+    /// `stop recording`: stop recording a call.
+    StopRecording(CallRef),
 }
 
 impl Command {
@@ -144,6 +151,9 @@ impl Command {
             Command::Delete(_) => "delete",
             Command::Query(_) => "query",
             Command::List(_) => "list",
+            Command::PlayDtmf(_) => "play DTMF",
+            Command::StartRecording(_) => "start recording",
+            Command::StopRecording(_) => "stop recording",
         }
     }
 }
@@ -193,6 +203,34 @@ pub struct Query {
     pub to_tag: Option<Bytes>,
 }
 
+/// A `play DTMF`: the party tagged `from_tag` "presses" the keys; the events go to the other party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayDtmf {
+    /// `call-id`.
+    pub call_id: Bytes,
+    /// `from-tag`: the party the digits come from (the caller when absent).
+    pub from_tag: Option<Bytes>,
+    /// `to-tag`.
+    pub to_tag: Option<Bytes>,
+    /// `code` (or `digit`): one or more of `0`–`9`, `*`, `#`, `A`–`D`, or an event number 0–15.
+    pub digits: Vec<DtmfDigit>,
+    /// `duration` in milliseconds (rtpengine's default: 100).
+    pub duration_ms: Option<u32>,
+    /// `volume` in -dBm0 (a negative number is read as its magnitude, as rtpengine does; default 8).
+    pub volume: Option<u8>,
+    /// `pause` between digits in milliseconds (default 100).
+    pub pause_ms: Option<u32>,
+}
+
+/// A command that names a call (`start recording`, `stop recording`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRef {
+    /// `call-id`.
+    pub call_id: Bytes,
+    /// `from-tag`.
+    pub from_tag: Option<Bytes>,
+}
+
 /// A `list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct List {
@@ -227,6 +265,15 @@ impl Request {
             }
             () if word::eq(&command, "query") => Command::Query(decode_query(&dict, &mut ignored)?),
             () if word::eq(&command, "list") => Command::List(decode_list(&dict, &mut ignored)?),
+            () if word::eq(&command, "play DTMF") => {
+                Command::PlayDtmf(decode_play_dtmf(&dict, &mut ignored)?)
+            }
+            () if word::eq(&command, "start recording") => {
+                Command::StartRecording(decode_call_ref(&dict, &mut ignored)?)
+            }
+            () if word::eq(&command, "stop recording") => {
+                Command::StopRecording(decode_call_ref(&dict, &mut ignored)?)
+            }
             () => return Err(unsupported(&command)),
         };
         Ok(Request { command, ignored })
@@ -422,6 +469,106 @@ fn decode_list(dict: &Dict, ignored: &mut Vec<Ignored>) -> Result<List, NgError>
     Ok(List { limit })
 }
 
+fn decode_play_dtmf(dict: &Dict, ignored: &mut Vec<Ignored>) -> Result<PlayDtmf, NgError> {
+    let mut ids = CallIds::default();
+    let mut digits = None;
+    let mut duration_ms = None;
+    let mut volume = None;
+    let mut pause_ms = None;
+    for (key, value) in dict.iter() {
+        if ids.take(key, value)? || is_envelope(key) {
+            continue;
+        }
+        if word::eq(key, "code") || word::eq(key, "digit") {
+            digits = Some(dtmf_digits(value)?);
+        } else if word::eq(key, "duration") {
+            duration_ms = Some(number(value).ok_or(NgError::InvalidValue {
+                key: "duration",
+                reason: "must be a non-negative integer (milliseconds)",
+            })?);
+        } else if word::eq(key, "pause") {
+            pause_ms = Some(number(value).ok_or(NgError::InvalidValue {
+                key: "pause",
+                reason: "must be a non-negative integer (milliseconds)",
+            })?);
+        } else if word::eq(key, "volume") {
+            volume = Some(dtmf_volume(value).ok_or(NgError::InvalidValue {
+                key: "volume",
+                reason: "must be an integer (dBm0)",
+            })?);
+        } else {
+            ignore_key(key, value, ignored);
+        }
+    }
+    Ok(PlayDtmf {
+        call_id: ids.call_id()?,
+        from_tag: ids.from_tag,
+        to_tag: ids.to_tag,
+        digits: digits.ok_or(NgError::MissingKey("code"))?,
+        duration_ms,
+        volume,
+        pause_ms,
+    })
+}
+
+/// `code`: a string of digits, or one event number.
+fn dtmf_digits(value: &Value) -> Result<Vec<DtmfDigit>, NgError> {
+    const BAD: NgError = NgError::InvalidValue {
+        key: "code",
+        reason: "must be DTMF digits (0-9, *, #, A-D) or an event number 0-15",
+    };
+    match value {
+        Value::Integer(i) => {
+            let code = u8::try_from(*i).map_err(|_| BAD)?;
+            Ok(vec![DtmfDigit::from_event_code(code).ok_or(BAD)?])
+        }
+        Value::Bytes(b) if !b.is_empty() && b.len() <= 64 => b
+            .iter()
+            .map(|&c| DtmfDigit::from_char(char::from(c)).ok_or(BAD))
+            .collect(),
+        _ => Err(BAD),
+    }
+}
+
+/// `volume`: dBm0 as an integer or digit string; the sign is dropped, and the level capped at 63.
+fn dtmf_volume(value: &Value) -> Option<u8> {
+    let level = match value {
+        Value::Integer(i) => i.unsigned_abs(),
+        Value::Bytes(b) => {
+            let digits = b.strip_prefix(b"-").unwrap_or(b);
+            u64::from(word::parse_u32(digits)?)
+        }
+        _ => return None,
+    };
+    Some(level.min(63) as u8)
+}
+
+fn decode_call_ref(dict: &Dict, ignored: &mut Vec<Ignored>) -> Result<CallRef, NgError> {
+    let mut ids = CallIds::default();
+    for (key, value) in dict.iter() {
+        if ids.take(key, value)? || is_envelope(key) {
+            continue;
+        }
+        ignore_key(key, value, ignored);
+    }
+    for (name, id) in [
+        ("to-tag", ids.to_tag.take()),
+        ("via-branch", ids.via_branch.take()),
+    ] {
+        if let Some(id) = id {
+            ignore_key(
+                &Bytes::from_static(name.as_bytes()),
+                &Value::Bytes(id),
+                ignored,
+            );
+        }
+    }
+    Ok(CallRef {
+        call_id: ids.call_id()?,
+        from_tag: ids.from_tag,
+    })
+}
+
 fn required_bytes(dict: &Dict, key: &'static str) -> Result<Bytes, NgError> {
     let value = dict
         .iter()
@@ -443,6 +590,58 @@ mod tests {
 
     fn decode(body: &'static [u8]) -> Result<Request, NgError> {
         Request::decode(&Bytes::from_static(body), &Limits::default())
+    }
+
+    #[test]
+    fn decodes_play_dtmf_with_digits_or_an_event_number() {
+        let r = decode(b"d7:command9:play DTMF7:call-id1:c8:from-tag1:f4:code3:1#A8:durationi250e6:volumei-12ee")
+            .unwrap();
+        let Command::PlayDtmf(p) = r.command else {
+            panic!("{:?}", r.command)
+        };
+        let chars: String = p.digits.iter().map(|d| d.as_char()).collect();
+        assert_eq!(chars, "1#A");
+        assert_eq!(
+            (p.duration_ms, p.volume, p.pause_ms),
+            (Some(250), Some(12), None)
+        );
+        assert_eq!(p.from_tag.as_deref(), Some(&b"f"[..]));
+        let r = decode(b"d7:command9:play-DTMF7:call-id1:c5:digiti11ee").unwrap();
+        let Command::PlayDtmf(p) = r.command else {
+            panic!()
+        };
+        assert_eq!(p.digits.len(), 1);
+        assert_eq!(p.digits[0].as_char(), '#');
+        for bad in [
+            &b"d7:command9:play DTMF7:call-id1:c4:code1:xe"[..],
+            b"d7:command9:play DTMF7:call-id1:c4:codei16ee",
+            b"d7:command9:play DTMF7:call-id1:ce",
+            b"d7:command9:play DTMF4:code1:1e",
+        ] {
+            assert!(
+                decode_owned(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_start_and_stop_recording() {
+        let r = decode(b"d7:command15:start recording7:call-id1:c8:from-tag1:fe").unwrap();
+        assert_eq!(
+            r.command,
+            Command::StartRecording(CallRef {
+                call_id: Bytes::from_static(b"c"),
+                from_tag: Some(Bytes::from_static(b"f")),
+            })
+        );
+        let r = decode(b"d7:command14:stop recording7:call-id1:ce").unwrap();
+        assert_eq!(r.command.name(), "stop recording");
+    }
+
+    fn decode_owned(body: &[u8]) -> Result<Request, NgError> {
+        Request::decode(&Bytes::copy_from_slice(body), &Limits::default())
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum Reply {
     Query(CallStats),
     /// A list's Call-IDs.
     List(Vec<Bytes>),
+    /// `{"result": "ok"}` with an optional warning: a command that returns nothing else (`play DTMF`,
+    /// `start recording`, `stop recording`).
+    Done(Option<String>),
     /// `{"result": "error", "error-reason": …}`.
     Error(String),
 }
@@ -57,6 +60,7 @@ impl Reply {
                 stats.write_into(&mut d);
                 d
             }
+            Reply::Done(warning) => with_warning(ok(), warning.as_deref()),
             Reply::List(calls) => {
                 let calls = calls.iter().cloned().map(Value::Bytes).collect::<Vec<_>>();
                 ok().with("calls", calls)
@@ -307,6 +311,12 @@ pub struct StreamStats {
     pub last_packet: u64,
     /// Counters of packets received on this stream.
     pub stats: Counters,
+    /// `jitter`: interarrival jitter of the peer's RTP, in milliseconds.
+    pub jitter_ms: Option<u64>,
+    /// `packets lost`: RTP packets from the peer lost on the way (RFC 3550 cumulative loss).
+    pub packets_lost: Option<u64>,
+    /// `round-trip time`: to the peer, from RTCP (LSR/DLSR), in microseconds (rtpengine's unit).
+    pub rtt_us: Option<u64>,
 }
 
 impl StreamStats {
@@ -323,6 +333,15 @@ impl StreamStats {
         }
         if let Some(suite) = &self.crypto_suite {
             d.insert("crypto suite", suite.clone());
+        }
+        if let Some(jitter) = self.jitter_ms {
+            d.insert("jitter", jitter);
+        }
+        if let Some(lost) = self.packets_lost {
+            d.insert("packets lost", lost);
+        }
+        if let Some(rtt) = self.rtt_us {
+            d.insert("round-trip time", rtt);
         }
         let kind = match self.kind {
             StreamKind::Rtp => "RTP",

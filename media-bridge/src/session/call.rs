@@ -108,6 +108,8 @@ pub(crate) struct Call {
     offerer: usize,
     /// The mids of the latest offer's BUNDLE group that the relay carries, for the answer.
     offer_bundle: Vec<String>,
+    /// Whether the packet path records the call's decrypted media.
+    pub(crate) record: bool,
 }
 
 impl Call {
@@ -119,6 +121,7 @@ impl Call {
             legs: [Leg::new(Some(from_tag), now), Leg::new(None, now)],
             offerer: 0,
             offer_bundle: Vec::new(),
+            record: false,
         }
     }
 
@@ -227,6 +230,7 @@ impl Call {
         self.offerer = x;
         self.offer_bundle = bundle;
         self.last_signal = now;
+        self.record |= options.record_call;
         Ok(out)
     }
 
@@ -315,6 +319,7 @@ impl Call {
             options,
         );
         self.last_signal = now;
+        self.record |= options.record_call;
         Ok(out)
     }
 }

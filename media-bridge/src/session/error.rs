@@ -152,6 +152,12 @@ pub enum SessionError {
     /// The ICE agent refused our candidate or the peer's credentials.
     #[error("ICE: {0}")]
     Ice(#[from] IceError),
+    /// DTMF injection was asked for a leg whose endpoint accepts no `telephone-event` payload type.
+    #[error("call {call_id:?}: no stream towards the other party accepts telephone-event")]
+    NoTelephoneEvent {
+        /// The Call-ID.
+        call_id: String,
+    },
     /// No SDES key could be generated.
     #[error("SDES: {0}")]
     Sdes(#[from] SdesError),

@@ -5,11 +5,12 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tandem_rtp_core::sdes::Crypto;
 use tandem_rtp_core::sdp::{Codec, Direction, Setup};
 use tandem_rtp_core::srtp::{SrtpContext, SrtpError, SrtpPolicy, SrtpProfile};
+use tandem_rtp_core::telephone_event::DtmfDigit;
 
 use super::peer::PeerMedia;
 use super::{Keying, PayloadMap, PortPair, Traffic, TransportProtocol};
@@ -75,11 +76,19 @@ pub struct LegMedia {
     pub payload_map: PayloadMap,
     /// The direction the endpoint declared (informational: the relay forwards what arrives).
     pub direction: Direction,
+    /// Whether the call is recorded: the packet path copies the decrypted RTP and RTCP it receives on this
+    /// stream to the call's pcap file.
+    pub record: bool,
 }
 
 impl LegMedia {
     /// The payload type this endpoint receives RFC 4733 events on (8 kHz preferred), for DTMF injection.
     pub fn telephone_event(&self) -> Option<u8> {
+        self.telephone_event_codec().map(|c| c.payload_type)
+    }
+
+    /// The `telephone-event` codec this endpoint receives (8 kHz preferred): payload type and clock rate.
+    pub fn telephone_event_codec(&self) -> Option<&Codec> {
         let events = || {
             self.codecs
                 .iter()
@@ -88,7 +97,6 @@ impl LegMedia {
         events()
             .find(|c| c.clock_rate == 8000)
             .or_else(|| events().next())
-            .map(|c| c.payload_type)
     }
 
     /// The local ports that need a socket: the RTP port, and the RTCP port unless muxed.
@@ -215,6 +223,29 @@ pub enum MediaUpdate {
         /// Its ports.
         ports: PortPair,
     },
+    /// Play RFC 4733 DTMF events to a stream's endpoint.
+    Dtmf(DtmfInjection),
+}
+
+/// RFC 4733 events for the packet path to send to one stream's endpoint, as if its peer had sent them:
+/// the payload type and clock rate are the ones that endpoint receives `telephone-event` with.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtmfInjection {
+    /// The stream whose endpoint hears the digits.
+    pub stream: StreamId,
+    /// The `telephone-event` payload type of that endpoint.
+    pub payload_type: u8,
+    /// Its clock rate.
+    pub clock_rate: u32,
+    /// The digits, played in order.
+    pub digits: Vec<DtmfDigit>,
+    /// How long each digit lasts.
+    pub duration: Duration,
+    /// The events' volume, 0–63 (-dBm0).
+    pub volume: u8,
+    /// Silence between digits.
+    pub pause: Duration,
 }
 
 /// The ICE state the control plane keeps for a stream.
@@ -344,6 +375,7 @@ impl Stream {
         tag: Option<&str>,
         media_index: usize,
         peer: StreamId,
+        record: bool,
     ) -> Option<LegMedia> {
         let ports = self.ports.filter(|_| !self.rejected)?;
         let protocol = self.protocol?;
@@ -379,6 +411,7 @@ impl Stream {
                 .peer
                 .as_ref()
                 .map_or(Direction::SendRecv, |p| p.direction),
+            record,
         })
     }
 

@@ -74,11 +74,13 @@ mod stats;
 
 pub use config::{Interface, RelayConfig};
 pub use error::SessionError;
-pub use leg::{DtlsParams, IceParams, LegMedia, MediaUpdate, SdesKeys, SrtpSetup, StreamId};
+pub use leg::{
+    DtlsParams, DtmfInjection, IceParams, LegMedia, MediaUpdate, SdesKeys, SrtpSetup, StreamId,
+};
 pub use ng_control::{RelayControl, from_ng_options};
 pub use options::{
-    AnswerRequest, DeleteRequest, DtlsMode, EndpointAddress, IceMode, MediaOptions, OfferRequest,
-    RtcpMuxMode, SdesOptions,
+    AnswerRequest, DeleteRequest, DtlsMode, DtmfRequest, EndpointAddress, IceMode, MediaOptions,
+    OfferRequest, RtcpMuxMode, SdesOptions,
 };
 pub use payload_map::PayloadMap;
 pub use port_pool::{PortPair, PortPool};

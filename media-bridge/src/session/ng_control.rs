@@ -8,15 +8,16 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tandem_rtp_core::SessionDescription;
 use tandem_rtp_core::srtp::SrtpProfile;
 
 use super::{
-    AnswerRequest, CallStats, Counters, DeleteRequest, DtlsMode, EndpointAddress, IceMode, Keying,
-    MediaOptions, MediaStats, OfferRequest, Relay, RtcpMuxMode, SessionError, TransportProtocol,
+    AnswerRequest, CallStats, Counters, DeleteRequest, DtlsMode, DtmfRequest, EndpointAddress,
+    IceMode, Keying, MediaOptions, MediaStats, OfferRequest, Relay, RtcpMuxMode, SessionError,
+    TransportProtocol,
 };
 use crate::ng::{self, Ignored, MediaControl, NgError};
 
@@ -131,6 +132,33 @@ impl RelayControl {
         Ok(ng_stats(&stats, now, SystemTime::now()))
     }
 
+    fn play_dtmf_now(&self, request: &ng::PlayDtmf) -> Result<ng::Reply, SessionError> {
+        let mut dtmf = DtmfRequest::new(
+            text(&request.call_id, "call-id is not UTF-8")?,
+            request.digits.clone(),
+        );
+        if let Some(tag) = &request.from_tag {
+            dtmf = dtmf.from_tag(text(tag, "from-tag is not UTF-8")?);
+        }
+        if let Some(ms) = request.duration_ms {
+            dtmf = dtmf.with_duration(Duration::from_millis(u64::from(ms)));
+        }
+        if let Some(volume) = request.volume {
+            dtmf = dtmf.with_volume(volume);
+        }
+        if let Some(ms) = request.pause_ms {
+            dtmf = dtmf.with_pause(Duration::from_millis(u64::from(ms)));
+        }
+        self.lock().play_dtmf(&dtmf)?;
+        Ok(ng::Reply::Done(None))
+    }
+
+    fn recording_now(&self, request: &ng::CallRef, start: bool) -> Result<ng::Reply, SessionError> {
+        let call_id = text(&request.call_id, "call-id is not UTF-8")?;
+        self.lock().set_recording(&call_id, start)?;
+        Ok(ng::Reply::Done(None))
+    }
+
     fn list_ids(&self, request: &ng::List) -> Vec<Bytes> {
         let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
         self.lock()
@@ -162,6 +190,16 @@ impl MediaControl for RelayControl {
 
     async fn list(&self, request: ng::List) -> Result<Vec<Bytes>, SessionError> {
         Ok(self.list_ids(&request))
+    }
+
+    async fn play_dtmf(&self, request: ng::PlayDtmf) -> ng::Reply {
+        self.play_dtmf_now(&request)
+            .unwrap_or_else(ng::Reply::error)
+    }
+
+    async fn recording(&self, request: ng::CallRef, start: bool) -> ng::Reply {
+        self.recording_now(&request, start)
+            .unwrap_or_else(ng::Reply::error)
     }
 
     fn ignored(&self, peer: SocketAddr, command: &'static str, ignored: &[Ignored]) {
@@ -265,9 +303,7 @@ pub fn from_ng_options(ng: &ng::MediaOptions) -> (MediaOptions, Vec<String>) {
     if ng.address_family.is_some() {
         unsupported.push("address-family".into());
     }
-    if ng.record_call == Some(true) {
-        unsupported.push("record-call".into());
-    }
+    out.record_call = ng.record_call == Some(true);
     if ng.ptime.is_some() {
         unsupported.push("ptime".into());
     }
@@ -390,6 +426,15 @@ fn ng_media(m: &MediaStats, unix: &impl Fn(Instant) -> u64) -> ng::MediaStats {
         crypto_suite: crypto_suite.clone(),
         last_packet: m.traffic.last_packet.map_or(0, unix),
         stats: ng_counters(m.traffic.rtp),
+        jitter_ms: m
+            .traffic
+            .jitter
+            .map(|j| u64::try_from(j.as_millis()).unwrap_or(u64::MAX)),
+        packets_lost: m.traffic.jitter.map(|_| m.traffic.lost),
+        rtt_us: m
+            .traffic
+            .rtt
+            .map(|r| u64::try_from(r.as_micros()).unwrap_or(u64::MAX)),
     }];
     if !m.rtcp_mux && m.local_ports.is_some() {
         streams.push(ng::StreamStats {
@@ -400,6 +445,7 @@ fn ng_media(m: &MediaStats, unix: &impl Fn(Instant) -> u64) -> ng::MediaStats {
             crypto_suite,
             last_packet: 0,
             stats: ng_counters(m.traffic.rtcp),
+            ..ng::StreamStats::default()
         });
     }
     ng::MediaStats {
@@ -428,6 +474,18 @@ mod tests {
             1_700_000_000
         );
         assert_eq!(unix_seconds(now, now, UNIX_EPOCH), 0);
+    }
+
+    #[test]
+    fn record_call_maps_to_the_recording_option_and_is_not_reported_unsupported() {
+        let mut ng = ng::MediaOptions::default();
+        let (options, unsupported) = from_ng_options(&ng);
+        assert!(!options.record_call);
+        ng.record_call = Some(true);
+        let (options, unsupported_too) = from_ng_options(&ng);
+        assert!(options.record_call);
+        assert_eq!(unsupported, unsupported_too);
+        assert!(!unsupported_too.iter().any(|u| u.contains("record")));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! one to one; Rust callers build them directly.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use tandem_rtp_core::SessionDescription;
 use tandem_rtp_core::srtp::SrtpProfile;
+use tandem_rtp_core::telephone_event::DtmfDigit;
 
 use super::TransportProtocol;
 
@@ -137,6 +139,9 @@ pub struct MediaOptions {
     /// `codec-mask-…`: codecs hidden from the side the SDP goes to but kept in the sender's leg description
     /// (without transcoding, what reaches the wire is the same as stripping).
     pub codec_mask: Vec<String>,
+    /// `record-call`: record the call's decrypted RTP to a pcap file (when the packet path has a recording
+    /// directory configured). Once on, it stays on until [`Relay::stop_recording`](super::Relay::stop_recording).
+    pub record_call: bool,
 }
 
 /// An offer: the SDP of the side that sends it, to be rewritten for the other side.
@@ -255,6 +260,66 @@ impl DeleteRequest {
     pub fn with_tags(mut self, from_tag: impl Into<String>, to_tag: Option<String>) -> Self {
         self.from_tag = Some(from_tag.into());
         self.to_tag = to_tag;
+        self
+    }
+}
+
+/// DTMF injection (NG `play DTMF`): RFC 4733 events sent into a call as if one party had pressed the keys.
+///
+/// The party tagged `from_tag` is the one "pressing": the events go to the other party's endpoint, from
+/// the relay's stream facing it, in that endpoint's `telephone-event` payload type, continuing the SSRC and
+/// sequence numbers of the RTP relayed to it (and SRTP-protected if it speaks SRTP).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtmfRequest {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The tag of the party the digits come from; `None` means the caller.
+    pub from_tag: Option<String>,
+    /// The digits, played in order.
+    pub digits: Vec<DtmfDigit>,
+    /// How long each digit lasts (rtpengine's default: 100 ms).
+    pub duration: Duration,
+    /// Volume in -dBm0, 0–63 (rtpengine's default: 8, i.e. -8 dBm0).
+    pub volume: u8,
+    /// Silence between two digits (rtpengine's default: 100 ms).
+    pub pause: Duration,
+}
+
+impl DtmfRequest {
+    /// `digits` from the caller, each lasting 100 ms at -8 dBm0, 100 ms apart.
+    pub fn new(call_id: impl Into<String>, digits: Vec<DtmfDigit>) -> Self {
+        DtmfRequest {
+            call_id: call_id.into(),
+            from_tag: None,
+            digits,
+            duration: Duration::from_millis(100),
+            volume: 8,
+            pause: Duration::from_millis(100),
+        }
+    }
+
+    /// The same request with the digits coming from the party tagged `from_tag`.
+    pub fn from_tag(mut self, from_tag: impl Into<String>) -> Self {
+        self.from_tag = Some(from_tag.into());
+        self
+    }
+
+    /// The same request with this digit duration.
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// The same request at `volume` (-dBm0, capped at 63).
+    pub fn with_volume(mut self, volume: u8) -> Self {
+        self.volume = volume.min(63);
+        self
+    }
+
+    /// The same request with this pause between digits.
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
         self
     }
 }

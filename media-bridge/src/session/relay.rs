@@ -9,8 +9,8 @@ use tandem_rtp_core::SessionDescription;
 use super::call::{Call, Resources};
 use super::leg::{Leg, MediaUpdate, Stream};
 use super::{
-    AnswerRequest, CallStats, DeleteRequest, LegMedia, LegStats, MediaStats, OfferRequest,
-    PortPool, RelayConfig, SessionError, StreamId, Traffic,
+    AnswerRequest, CallStats, DeleteRequest, DtmfInjection, DtmfRequest, LegMedia, LegStats,
+    MediaStats, OfferRequest, PortPool, RelayConfig, SessionError, StreamId, Traffic,
 };
 
 /// The control plane of the media relay: calls keyed by Call-ID, each with a caller and a callee leg.
@@ -262,6 +262,74 @@ impl Relay {
             .min()
     }
 
+    /// Plays RFC 4733 DTMF into a call: queues a [`MediaUpdate::Dtmf`] for every stream of the other
+    /// party's leg whose endpoint accepts `telephone-event`. Returns the streams the digits go to. Fails if
+    /// the call or the tag is unknown, or no stream of the other party takes `telephone-event`.
+    pub fn play_dtmf(&mut self, request: &DtmfRequest) -> Result<Vec<StreamId>, SessionError> {
+        let call = self
+            .calls
+            .get(&request.call_id)
+            .ok_or_else(|| SessionError::CallNotFound {
+                call_id: request.call_id.clone(),
+            })?;
+        let from = match &request.from_tag {
+            None => 0,
+            Some(tag) => call
+                .leg_index(tag)
+                .ok_or_else(|| SessionError::LegNotFound {
+                    call_id: request.call_id.clone(),
+                    tag: tag.clone(),
+                })?,
+        };
+        let target = call.legs.get(1 - from.min(1));
+        let mut streams = Vec::new();
+        for media in target
+            .into_iter()
+            .flat_map(|l| &l.streams)
+            .filter_map(|s| s.published.as_ref())
+        {
+            let Some(codec) = media.telephone_event_codec() else {
+                continue;
+            };
+            streams.push(media.id);
+            self.updates.push_back(MediaUpdate::Dtmf(DtmfInjection {
+                stream: media.id,
+                payload_type: codec.payload_type,
+                clock_rate: codec.clock_rate.max(1),
+                digits: request.digits.clone(),
+                duration: request.duration,
+                volume: request.volume.min(63),
+                pause: request.pause,
+            }));
+        }
+        if streams.is_empty() {
+            return Err(SessionError::NoTelephoneEvent {
+                call_id: request.call_id.clone(),
+            });
+        }
+        Ok(streams)
+    }
+
+    /// Starts (`true`) or stops recording a call's decrypted media (NG `start recording` / `stop recording`;
+    /// an offer or answer with [`MediaOptions::record_call`](super::MediaOptions::record_call) starts it too).
+    /// The packet path writes the pcap file when it has a recording directory.
+    pub fn set_recording(&mut self, call_id: &str, record: bool) -> Result<(), SessionError> {
+        let mut call = self
+            .calls
+            .remove(call_id)
+            .ok_or_else(|| SessionError::CallNotFound {
+                call_id: call_id.to_owned(),
+            })?;
+        call.record = record;
+        self.install(call);
+        Ok(())
+    }
+
+    /// Stops recording a call: [`Relay::set_recording`] with `false`.
+    pub fn stop_recording(&mut self, call_id: &str) -> Result<(), SessionError> {
+        self.set_recording(call_id, false)
+    }
+
     /// The next change for the packet path.
     pub fn poll_update(&mut self) -> Option<MediaUpdate> {
         self.updates.pop_front()
@@ -270,8 +338,8 @@ impl Relay {
     /// Stores a call after a successful offer or answer and publishes what changed.
     fn install(&mut self, mut call: Call) {
         let [a, b] = &mut call.legs;
-        publish(&call.id, a, b, &mut self.updates);
-        publish(&call.id, b, a, &mut self.updates);
+        publish(&call.id, call.record, a, b, &mut self.updates);
+        publish(&call.id, call.record, b, a, &mut self.updates);
         for stream in call.legs.iter().flat_map(|l| &l.streams) {
             self.streams.insert(stream.id, call.id.clone());
         }
@@ -296,11 +364,17 @@ impl Relay {
 }
 
 /// Publishes the streams of `leg` whose snapshot changed (their peers are the streams of `other`).
-fn publish(call_id: &str, leg: &mut Leg, other: &Leg, updates: &mut VecDeque<MediaUpdate>) {
+fn publish(
+    call_id: &str,
+    record: bool,
+    leg: &mut Leg,
+    other: &Leg,
+    updates: &mut VecDeque<MediaUpdate>,
+) {
     let tag = leg.tag.clone();
     for (index, stream) in leg.streams.iter_mut().enumerate() {
         let peer = other.streams.get(index).map_or(stream.id, |s| s.id);
-        let fresh = stream.snapshot(call_id, tag.as_deref(), index, peer);
+        let fresh = stream.snapshot(call_id, tag.as_deref(), index, peer, record);
         publish_stream(stream, fresh, updates);
     }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::relayed_stream::{RelayedStream, StreamSettings};
 use super::socket_batch::{PACKET_CAPACITY, PacketBatch, Poller};
-use super::stream_stats::{DropReason, RtpFields, StreamStats};
+use super::stream_stats::{DropReason, RtcpSummary, RtpFields, StreamStats};
 use crate::demux::{PacketKind, classify};
-use crate::session::{LegMedia, StreamId};
+use crate::session::{DtmfInjection, LegMedia, StreamId};
 
 /// How often ICE and DTLS timers are looked at.
 const TIMER_TICK: Duration = Duration::from_millis(20);
@@ -22,6 +22,8 @@ pub(crate) enum WorkerCommand {
     Upsert(Arc<LegMedia>),
     /// Stop relaying on a stream and close its sockets.
     Remove(StreamId),
+    /// Inject RFC 4733 events towards a stream's endpoint.
+    Dtmf(DtmfInjection),
     /// Report every stream's statistics now, on this channel.
     Flush(Sender<WorkerReport>),
     /// Close everything and end the thread.
@@ -135,6 +137,12 @@ impl Worker {
                         self.sockets_changed = true;
                     }
                 }
+                Ok(WorkerCommand::Dtmf(request)) => match self.streams.get_mut(&request.stream) {
+                    Some(stream) => stream.inject_dtmf(&request),
+                    None => {
+                        tracing::debug!(stream = %request.stream, "DTMF for a stream that is gone")
+                    }
+                },
                 Ok(WorkerCommand::Flush(reply)) => {
                     // The requester may have given up; nothing to do then.
                     let _ = reply.send(self.collect_report());
@@ -344,8 +352,16 @@ fn relay_packet(
     from.latch(source, rtcp_port);
     from.refresh_consent(now);
     from.counters.touch(now);
+    if let Some(plain) = buffer.get(..len) {
+        from.record(plain, source);
+    }
     if rtcp {
         from.counters.received_rtcp(len);
+        let summary = RtcpSummary::read(buffer.get(..len).ok_or(DropReason::Malformed)?);
+        from.rtcp_received(&summary, now);
+        if let Some(ntp) = summary.sender_report {
+            to.sender_report_sent(ntp, now);
+        }
     } else {
         let plain = buffer.get(..len).ok_or(DropReason::Malformed)?;
         let fields = RtpFields::read(plain).ok_or(DropReason::Malformed)?;
@@ -363,6 +379,12 @@ fn relay_packet(
         ) {
             *byte = (*byte & 0x80) | pt;
         }
+        if to.dtmf_playing() {
+            // An injected event has the stream: the audio is held back, the numbering closes the gap.
+            to.hold_back();
+            return Ok(());
+        }
+        to.outgoing_rtp(buffer.get_mut(..len).ok_or(DropReason::Malformed)?, now);
     }
     let len = to.protect(buffer, len, rtcp)?;
     let (socket, destination) = to.destination(rtcp).ok_or(DropReason::NoDestination)?;

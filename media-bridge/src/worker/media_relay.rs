@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -10,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use super::WorkerError;
 use super::forwarder::{ControlMessage, Worker, WorkerCommand, WorkerReport, wake};
+use super::recorder::{self, RecorderHandle, RecorderMessage};
 use super::relayed_stream::StreamSettings;
 use super::stream_stats::StreamStats;
 use crate::dtls::DtlsConfig;
-use crate::session::{MediaUpdate, Relay, RelayConfig, RelayControl, StreamId};
+use crate::session::{
+    DtmfRequest, MediaUpdate, Relay, RelayConfig, RelayControl, SessionError, StreamId,
+};
 
 /// How the packet path runs.
 #[non_exhaustive]
@@ -30,6 +34,11 @@ pub struct DataPlaneConfig {
     pub stats_interval: Duration,
     /// How often the control thread looks for control-plane changes and expires silent calls, at most.
     pub control_interval: Duration,
+    /// Where recorded calls are written (one `<Call-ID>.pcap` each); `None` disables recording.
+    pub recording_dir: Option<PathBuf>,
+    /// Packet copies queued for the recording writer at most; beyond, copies are dropped and counted in
+    /// [`StreamStats::recording_drops`].
+    pub recording_queue: usize,
 }
 
 impl DataPlaneConfig {
@@ -42,7 +51,21 @@ impl DataPlaneConfig {
             dtls: None,
             stats_interval: Duration::from_secs(1),
             control_interval: Duration::from_millis(10),
+            recording_dir: None,
+            recording_queue: 4096,
         }
+    }
+
+    /// The same configuration recording calls (when asked to) into `directory`, which must exist.
+    pub fn with_recording_dir(mut self, directory: impl Into<PathBuf>) -> Self {
+        self.recording_dir = Some(directory.into());
+        self
+    }
+
+    /// The same configuration with workers reporting statistics every `interval`.
+    pub fn with_stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = interval;
+        self
     }
 
     /// The same configuration with `workers` threads.
@@ -78,6 +101,8 @@ impl std::fmt::Debug for DataPlaneConfig {
             .field("dtls", &self.dtls.is_some())
             .field("stats_interval", &self.stats_interval)
             .field("control_interval", &self.control_interval)
+            .field("recording_dir", &self.recording_dir)
+            .field("recording_queue", &self.recording_queue)
             .finish()
     }
 }
@@ -93,6 +118,7 @@ pub struct MediaRelay {
     control: Sender<ControlMessage>,
     control_thread: Option<JoinHandle<()>>,
     workers: usize,
+    recording_dir: Option<PathBuf>,
 }
 
 impl MediaRelay {
@@ -103,10 +129,25 @@ impl MediaRelay {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
+        let mut recorder_thread = None;
+        let recorder = match &data_plane.recording_dir {
+            Some(directory) => {
+                let (handle, writer) =
+                    recorder::recorder(directory.clone(), data_plane.recording_queue);
+                let thread = std::thread::Builder::new()
+                    .name("media-recorder".to_owned())
+                    .spawn(move || writer.run())
+                    .map_err(|e| WorkerError::io("spawn recorder", &e))?;
+                recorder_thread = Some(thread);
+                Some(handle)
+            }
+            None => None,
+        };
         let settings = StreamSettings {
             bind: data_plane.bind,
             dtls: data_plane.dtls.clone(),
             ice: config.ice.clone(),
+            recorder: recorder.clone(),
         };
         let (control_tx, control_rx) = mpsc::channel();
         let waker = bind_loopback("wake sender")?;
@@ -144,6 +185,8 @@ impl MediaRelay {
             waker,
             routes: HashMap::new(),
             interval: data_plane.control_interval,
+            recorder,
+            recorder_thread,
         };
         let control_thread = std::thread::Builder::new()
             .name("media-control".to_owned())
@@ -155,7 +198,26 @@ impl MediaRelay {
             control: control_tx,
             control_thread: Some(control_thread),
             workers: count,
+            recording_dir: data_plane.recording_dir,
         })
+    }
+
+    /// Plays DTMF into a call (see [`Relay::play_dtmf`]); the workers start within
+    /// [`DataPlaneConfig::control_interval`] (or at once after [`MediaRelay::sync`]).
+    pub fn play_dtmf(&self, request: &DtmfRequest) -> Result<Vec<StreamId>, SessionError> {
+        lock(&self.relay).play_dtmf(request)
+    }
+
+    /// Starts or stops recording a call (see [`Relay::set_recording`]).
+    pub fn set_recording(&self, call_id: &str, record: bool) -> Result<(), SessionError> {
+        lock(&self.relay).set_recording(call_id, record)
+    }
+
+    /// Where a call's recording is written, if recording is configured. Packets reach the file within a
+    /// fraction of a second, and all queued ones after [`MediaRelay::sync`].
+    pub fn recording_path(&self, call_id: &str) -> Option<PathBuf> {
+        let directory = self.recording_dir.as_ref()?;
+        Some(recorder::recording_path(directory, call_id))
     }
 
     /// The control plane. Hold the lock briefly: the control thread takes it to deliver changes.
@@ -232,6 +294,8 @@ struct ControlLoop {
     /// Which worker holds each stream.
     routes: HashMap<StreamId, usize>,
     interval: Duration,
+    recorder: Option<RecorderHandle>,
+    recorder_thread: Option<JoinHandle<()>>,
 }
 
 impl ControlLoop {
@@ -243,6 +307,7 @@ impl ControlLoop {
                 Ok(ControlMessage::Sync(done)) => {
                     self.dispatch();
                     self.flush();
+                    self.flush_recordings();
                     let _ = done.send(());
                 }
                 Ok(ControlMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
@@ -267,6 +332,21 @@ impl ControlLoop {
                 let _ = thread.join();
             }
         }
+        // The workers' handles are gone with them; this was the last one, so the writer finishes.
+        self.recorder = None;
+        if let Some(thread) = self.recorder_thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Waits until the recorder wrote everything queued so far.
+    fn flush_recordings(&self) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let (tx, rx) = mpsc::channel();
+        recorder.control(RecorderMessage::Flush(tx));
+        let _ = rx.recv();
     }
 
     /// Sends the relay's pending updates to the workers that own the streams.
@@ -286,6 +366,12 @@ impl ControlLoop {
                     };
                     lock(&self.stats).remove(&id);
                     (index, WorkerCommand::Remove(id))
+                }
+                MediaUpdate::Dtmf(request) => {
+                    let Some(index) = self.routes.get(&request.stream).copied() else {
+                        continue;
+                    };
+                    (index, WorkerCommand::Dtmf(request))
                 }
             };
             if let Some(worker) = self.workers.get(index) {

@@ -19,8 +19,24 @@
 //! 4. Sent from the peer stream's socket to its latched (else advertised) address; RTCP leaves from the
 //!    peer's RTCP port when it is not muxed, whichever port it arrived on.
 //!
+//! Besides forwarding, per stream:
+//! - **ICE consent** (RFC 7675): when it expires the stream is marked ([`StreamStats::consent_expired`])
+//!   and nothing more is sent to the endpoint until an ICE restart (a re-offer with new credentials).
+//! - **DTMF injection** ([`Relay::play_dtmf`](crate::session::Relay::play_dtmf), NG `play DTMF`): the
+//!   worker paces RFC 4733 packets (marker on the first, growing duration, three end packets, one
+//!   timestamp per event) on its timer tick in the endpoint's `telephone-event` payload type, with the SSRC
+//!   and sequence numbers of the RTP relayed to it (later relayed packets are renumbered after them, and
+//!   held back while an event plays), SRTP-protected when the endpoint speaks SRTP.
+//! - **RTCP statistics**: sender reports forwarded to an endpoint are remembered, so the LSR/DLSR of its
+//!   report blocks give the round-trip time; its reported loss and jitter are kept too.
+//! - **Recording** (a call's `record` flag, NG `record-call` / `start recording`, with
+//!   [`DataPlaneConfig::recording_dir`]): copies of the plain RTP and RTCP received (and DTMF injected) go
+//!   through a bounded queue to a writer thread that appends them to `<Call-ID>.pcap` (classic libpcap,
+//!   `LINKTYPE_RAW`, synthetic IP/UDP headers); a full queue drops copies and counts them. Calls that are
+//!   not recorded cost no allocation.
+//!
 //! Workers report per-stream statistics ([`StreamStats`]: counters, drops by [`DropReason`], loss and
-//! jitter, last activity) every [`DataPlaneConfig::stats_interval`]; the control thread records them with
+//! jitter, RTT, last activity) every [`DataPlaneConfig::stats_interval`]; the control thread records them with
 //! [`Relay::record_traffic`](crate::session::Relay::record_traffic), which is what lets
 //! [`Relay::sweep`](crate::session::Relay::sweep) expire silent calls (the control thread sweeps every
 //! second).
@@ -28,8 +44,10 @@
 //! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
 //! and readiness comes from `poll(2)`; other platforms use `recv_from` and a short sleep.
 
+mod dtmf;
 mod forwarder;
 mod media_relay;
+mod recorder;
 mod relayed_stream;
 mod socket_batch;
 mod stream_stats;

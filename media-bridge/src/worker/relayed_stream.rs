@@ -3,14 +3,19 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use tandem_rtp_core::SrtpContext;
 
-use super::stream_stats::{DropReason, StreamCounters};
+use super::dtmf::{DtmfPlayer, OutgoingRtp};
+use super::recorder::{RecordedPacket, RecorderHandle, RecorderMessage};
+use super::stream_stats::{DropReason, RtcpSummary, StreamCounters};
 use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
 use crate::ice::{Event, IceAgent, IceConfig};
-use crate::session::{LegMedia, SrtpSetup};
+use crate::session::{DtmfInjection, LegMedia, SrtpSetup};
+
+/// Sender reports remembered per stream for round-trip times (RFC 3550 §6.4.1).
+const SENDER_REPORTS: usize = 4;
 
 /// What every stream of a worker shares: bind address, DTLS certificate, ICE settings.
 #[derive(Clone)]
@@ -18,6 +23,21 @@ pub(crate) struct StreamSettings {
     pub(crate) bind: IpAddr,
     pub(crate) dtls: Option<DtlsConfig>,
     pub(crate) ice: IceConfig,
+    /// Where recorded calls' packets go, if recording is configured.
+    pub(crate) recorder: Option<RecorderHandle>,
+}
+
+/// A recorded stream's link to the recorder.
+struct RecordingTap {
+    recorder: RecorderHandle,
+    call: Arc<str>,
+}
+
+impl Drop for RecordingTap {
+    fn drop(&mut self) {
+        self.recorder
+            .control(RecorderMessage::Close(Arc::clone(&self.call)));
+    }
 }
 
 /// One stream as a worker holds it.
@@ -40,6 +60,14 @@ pub(crate) struct RelayedStream {
     /// Protects what we send the endpoint.
     srtp_out: Option<SrtpContext>,
     pub(crate) counters: StreamCounters,
+    /// The RTP relayed to the endpoint, which injected DTMF continues.
+    outgoing: OutgoingRtp,
+    /// DTMF being injected towards the endpoint.
+    dtmf: Option<DtmfPlayer>,
+    /// Sender reports forwarded to the endpoint: NTP middle 32 bits and when, for its report blocks' LSR.
+    sender_reports: [Option<(u32, Instant)>; SENDER_REPORTS],
+    next_sender_report: usize,
+    recording: Option<RecordingTap>,
 }
 
 impl RelayedStream {
@@ -63,8 +91,14 @@ impl RelayedStream {
             srtp_in: None,
             srtp_out: None,
             counters: StreamCounters::default(),
+            outgoing: OutgoingRtp::default(),
+            dtmf: None,
+            sender_reports: [None; SENDER_REPORTS],
+            next_sender_report: 0,
+            recording: None,
         };
         stream.sync_rtcp_socket(settings)?;
+        stream.sync_recording(settings);
         stream.rekey(settings, now);
         stream.update_ice(settings, None);
         Ok(stream)
@@ -86,12 +120,158 @@ impl RelayedStream {
             self.rekey(settings, now);
         }
         self.update_ice(settings, old.ice.as_ref().map(|i| i.generation));
+        self.sync_recording(settings);
         if old.remote_rtp != self.media.remote_rtp || old.remote_rtcp != self.media.remote_rtcp {
             self.latched_rtp = None;
             self.latched_rtcp = None;
             self.counters.set_latched(None);
         }
         Ok(had_rtcp != self.rtcp_socket.is_some())
+    }
+
+    /// Starts or stops copying packets to the recorder as the snapshot says.
+    fn sync_recording(&mut self, settings: &StreamSettings) {
+        match (&settings.recorder, self.media.record, &self.recording) {
+            (Some(recorder), true, None) => {
+                let call: Arc<str> = Arc::from(self.media.call_id.as_str());
+                recorder.control(RecorderMessage::Open(Arc::clone(&call)));
+                self.recording = Some(RecordingTap {
+                    recorder: recorder.clone(),
+                    call,
+                });
+            }
+            (None, true, None) => {
+                tracing::warn!(stream = %self.media.id, "recording asked for, but no recording directory is configured");
+            }
+            (_, false, Some(_)) => self.recording = None,
+            _ => {}
+        }
+    }
+
+    /// Copies a plain packet received from the endpoint to the recording, if the call is recorded (the
+    /// only allocation on the packet path, and only then).
+    pub(crate) fn record(&mut self, packet: &[u8], source: SocketAddr) {
+        if self.recording.is_none() {
+            return;
+        }
+        let local = self.local_address();
+        self.record_between(packet, source, local);
+    }
+
+    /// The relay's advertised address and RTP port for this endpoint.
+    fn local_address(&self) -> SocketAddr {
+        SocketAddr::new(self.media.advertised, self.media.ports.rtp())
+    }
+
+    fn record_between(&mut self, packet: &[u8], source: SocketAddr, destination: SocketAddr) {
+        let Some(tap) = &self.recording else { return };
+        let recorded = RecordedPacket {
+            call: Arc::clone(&tap.call),
+            at: SystemTime::now(),
+            source,
+            destination,
+            data: packet.to_vec(),
+        };
+        if !tap.recorder.packet(recorded) {
+            self.counters.recording_dropped();
+        }
+    }
+
+    /// Queues DTMF to inject towards the endpoint.
+    pub(crate) fn inject_dtmf(&mut self, request: &DtmfInjection) {
+        match &mut self.dtmf {
+            Some(player) => player.append(request),
+            None => self.dtmf = Some(DtmfPlayer::new(request)),
+        }
+    }
+
+    /// Whether relayed RTP towards the endpoint is held back because an injected event is playing.
+    pub(crate) fn dtmf_playing(&self) -> bool {
+        self.dtmf.as_ref().is_some_and(DtmfPlayer::is_playing)
+    }
+
+    /// A relayed RTP packet (plain, `buffer[..len]`) about to be protected and sent to the endpoint:
+    /// renumbered after injected packets and remembered.
+    pub(crate) fn outgoing_rtp(&mut self, packet: &mut [u8], now: Instant) {
+        self.outgoing.relayed(packet, now);
+    }
+
+    /// A relayed RTP packet held back while an injected event plays.
+    pub(crate) fn hold_back(&mut self) {
+        self.outgoing.held_back();
+    }
+
+    /// Sends the injected DTMF packets due at `now`.
+    fn send_dtmf(&mut self, now: Instant) {
+        let Some(mut player) = self.dtmf.take() else {
+            return;
+        };
+        while let Some(packet) = player.poll(now, &mut self.outgoing) {
+            let mut buffer = [0u8; 64];
+            let len = packet.bytes.len();
+            let Some(head) = buffer.get_mut(..len) else {
+                break;
+            };
+            head.copy_from_slice(&packet.bytes);
+            match self.send_injected(&mut buffer, len) {
+                Ok(to) => {
+                    self.counters.injected_dtmf();
+                    // Recorded in the clear, like relayed packets: from the relay to the endpoint.
+                    let local = self.local_address();
+                    self.record_between(&packet.bytes, local, to);
+                }
+                Err(reason) => self.counters.drop(reason),
+            }
+        }
+        if !player.is_done() {
+            self.dtmf = Some(player);
+        }
+    }
+
+    /// Protects and sends an injected packet; returns where it went.
+    fn send_injected(&mut self, buffer: &mut [u8], len: usize) -> Result<SocketAddr, DropReason> {
+        let len = match &mut self.srtp_out {
+            Some(ctx) => ctx
+                .protect_rtp(buffer, len)
+                .map_err(|_| DropReason::SendFailed)?,
+            None if matches!(self.media.srtp, SrtpSetup::Plain) => len,
+            None => return Err(DropReason::NoKeys),
+        };
+        let (socket, to) = self.destination(false).ok_or(DropReason::NoDestination)?;
+        let datagram = buffer.get(..len).ok_or(DropReason::Malformed)?;
+        socket
+            .send_to(datagram, to)
+            .map_err(|_| DropReason::SendFailed)?;
+        Ok(to)
+    }
+
+    /// Plain RTCP from the endpoint: its report block says how our stream to it fares; the round-trip time
+    /// comes from a sender report we forwarded to it (LSR) and its delay since (DLSR).
+    pub(crate) fn rtcp_received(&mut self, summary: &RtcpSummary, now: Instant) {
+        let Some(block) = summary.block else { return };
+        let rtt = (block.lsr != 0)
+            .then(|| {
+                self.sender_reports
+                    .iter()
+                    .flatten()
+                    .find(|(lsr, _)| *lsr == block.lsr)
+            })
+            .flatten()
+            .map(|(_, forwarded)| {
+                let dlsr = Duration::from_micros(u64::from(block.dlsr) * 1_000_000 / 65_536);
+                now.saturating_duration_since(*forwarded)
+                    .saturating_sub(dlsr)
+            });
+        let clock_rate = self.counters.clock_rate();
+        self.counters.reported(block, clock_rate, rtt);
+    }
+
+    /// A sender report (NTP middle 32 bits) forwarded to the endpoint at `now`.
+    pub(crate) fn sender_report_sent(&mut self, ntp_middle: u32, now: Instant) {
+        if let Some(slot) = self.sender_reports.get_mut(self.next_sender_report) {
+            *slot = Some((ntp_middle, now));
+        }
+        self.next_sender_report = (self.next_sender_report + 1) % SENDER_REPORTS;
     }
 
     fn sync_rtcp_socket(&mut self, settings: &StreamSettings) -> std::io::Result<()> {
@@ -150,6 +330,7 @@ impl RelayedStream {
         match (&mut self.ice, &params.remote) {
             (Some(agent), Some(remote)) if old_generation != Some(params.generation) => {
                 agent.restart_with(params.local.clone(), remote.clone());
+                self.counters.set_consent_expired(false);
             }
             (Some(agent), Some(remote)) => {
                 if agent.remote_credentials() != Some(remote) {
@@ -249,6 +430,10 @@ impl RelayedStream {
     /// the endpoint is not muxed.
     pub(crate) fn destination(&self, rtcp: bool) -> Option<(&UdpSocket, SocketAddr)> {
         if let Some(ice) = &self.ice {
+            // RFC 7675 §5.1: without consent, nothing more is sent.
+            if ice.is_consent_expired() {
+                return None;
+            }
             return Some((&self.rtp_socket, ice.selected()?));
         }
         if rtcp && !self.media.rtcp_mux {
@@ -341,6 +526,7 @@ impl RelayedStream {
             dtls.handle_timeout(now);
         }
         self.after_dtls();
+        self.send_dtmf(now);
     }
 
     /// Authenticated media proves the ICE peer is alive (RFC 7675).
@@ -357,6 +543,7 @@ impl RelayedStream {
                 Event::Selected(address) => self.counters.set_latched(Some(address)),
                 Event::ConsentExpired => {
                     tracing::info!(stream = %self.media.id, "ICE consent expired");
+                    self.counters.set_consent_expired(true);
                 }
             }
         }

@@ -57,6 +57,19 @@ pub struct StreamStats {
     pub sent_rtcp: u64,
     /// Whether the DTLS handshake completed (DTLS streams only).
     pub dtls_connected: bool,
+    /// Whether ICE consent expired (RFC 7675): the endpoint stopped answering for the consent timeout, and
+    /// the relay sends it nothing more until an ICE restart.
+    pub consent_expired: bool,
+    /// RFC 4733 packets injected towards this stream's endpoint (DTMF injection).
+    pub dtmf_packets: u64,
+    /// Packets of the call's recording dropped because the recorder's queue was full.
+    pub recording_drops: u64,
+    /// The fraction of our packets the endpoint last reported lost (RTCP report block, in 1/256).
+    pub reported_fraction_lost: Option<u8>,
+    /// The cumulative loss the endpoint last reported (RTCP report block).
+    pub reported_lost: Option<u32>,
+    /// The interarrival jitter the endpoint last reported (RTCP report block).
+    pub reported_jitter: Option<Duration>,
 }
 
 impl StreamStats {
@@ -145,6 +158,44 @@ impl StreamCounters {
         self.dirty = true;
     }
 
+    pub(crate) fn set_consent_expired(&mut self, expired: bool) {
+        self.stats.consent_expired = expired;
+        self.dirty = true;
+    }
+
+    pub(crate) fn injected_dtmf(&mut self) {
+        self.stats.dtmf_packets = self.stats.dtmf_packets.saturating_add(1);
+        self.dirty = true;
+    }
+
+    pub(crate) fn recording_dropped(&mut self) {
+        self.stats.recording_drops = self.stats.recording_drops.saturating_add(1);
+        self.dirty = true;
+    }
+
+    /// A report block the endpoint sent about what we send it; `rtt` when its LSR matched a sender report
+    /// we forwarded. `clock_rate` converts the jitter.
+    pub(crate) fn reported(&mut self, block: ReportBlock, clock_rate: u32, rtt: Option<Duration>) {
+        self.stats.reported_fraction_lost = Some(block.fraction_lost);
+        self.stats.reported_lost = Some(block.cumulative_lost);
+        let micros =
+            u64::from(block.jitter).saturating_mul(1_000_000) / u64::from(clock_rate.max(1));
+        self.stats.reported_jitter = Some(Duration::from_micros(micros));
+        if rtt.is_some() {
+            self.stats.traffic.rtt = rtt;
+        }
+        self.dirty = true;
+    }
+
+    /// The clock rate of the endpoint's RTP, once seen (8000 before).
+    pub(crate) fn clock_rate(&self) -> u32 {
+        if self.clock_rate == 0 {
+            8000
+        } else {
+            self.clock_rate
+        }
+    }
+
     pub(crate) fn set_dtls_connected(&mut self) {
         self.stats.dtls_connected = true;
         self.dirty = true;
@@ -195,6 +246,71 @@ impl RtpFields {
     }
 }
 
+/// One RTCP report block (RFC 3550 §6.4.1), the fields the statistics use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReportBlock {
+    pub(crate) fraction_lost: u8,
+    pub(crate) cumulative_lost: u32,
+    pub(crate) jitter: u32,
+    /// Middle 32 bits of the NTP timestamp of the last sender report received (0: none yet).
+    pub(crate) lsr: u32,
+    /// Delay since that sender report, in 1/65536 s.
+    pub(crate) dlsr: u32,
+}
+
+/// What a plain (decrypted) RTCP compound packet says that the statistics use, read without allocation.
+#[derive(Debug, Default)]
+pub(crate) struct RtcpSummary {
+    /// Middle 32 bits of the NTP timestamp of a sender report in the packet.
+    pub(crate) sender_report: Option<u32>,
+    /// The first report block.
+    pub(crate) block: Option<ReportBlock>,
+}
+
+impl RtcpSummary {
+    /// Walks the compound packet; stops at the first malformed header (what came before still counts).
+    pub(crate) fn read(mut packet: &[u8]) -> Self {
+        let mut out = RtcpSummary::default();
+        while let Some(header) = packet.get(..4) {
+            if header[0] >> 6 != 2 {
+                break;
+            }
+            let count = usize::from(header[0] & 0x1f);
+            let len = (usize::from(u16::from_be_bytes([header[2], header[3]])) + 1) * 4;
+            let Some(body) = packet.get(..len) else { break };
+            let blocks_at = match header[1] {
+                200 => {
+                    if let Some(ntp) = body.get(10..14) {
+                        out.sender_report =
+                            Some(u32::from_be_bytes([ntp[0], ntp[1], ntp[2], ntp[3]]));
+                    }
+                    28
+                }
+                201 => 8,
+                _ => {
+                    packet = packet.get(len..).unwrap_or(&[]);
+                    continue;
+                }
+            };
+            if count > 0
+                && out.block.is_none()
+                && let Some(b) = body.get(blocks_at..blocks_at + 24)
+            {
+                let word = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                out.block = Some(ReportBlock {
+                    fraction_lost: b[4],
+                    cumulative_lost: word(4) & 0x00ff_ffff,
+                    jitter: word(12),
+                    lsr: word(16),
+                    dlsr: word(20),
+                });
+            }
+            packet = packet.get(len..).unwrap_or(&[]);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +346,35 @@ mod tests {
         assert_eq!(report.traffic.rtp.packets, 5);
         assert_eq!(report.traffic.lost, 1);
         assert!(c.take_report().is_none());
+    }
+
+    #[test]
+    fn reads_sender_and_receiver_reports_of_a_compound_packet() {
+        // SR with one report block, then an SDES chunk that is skipped.
+        let mut sr = vec![0x81, 200, 0, 12];
+        sr.extend_from_slice(&1u32.to_be_bytes()); // SSRC
+        sr.extend_from_slice(&[0, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0, 0]); // NTP
+        sr.extend_from_slice(&[0; 12]); // RTP timestamp, counts
+        sr.extend_from_slice(&2u32.to_be_bytes()); // block: SSRC
+        sr.extend_from_slice(&[64, 0, 0, 5]); // fraction, cumulative lost
+        sr.extend_from_slice(&100u32.to_be_bytes());
+        sr.extend_from_slice(&80u32.to_be_bytes()); // jitter
+        sr.extend_from_slice(&0x1234_5678u32.to_be_bytes()); // LSR
+        sr.extend_from_slice(&0x0001_0000u32.to_be_bytes()); // DLSR: 1 s
+        sr.extend_from_slice(&[0x81, 202, 0, 1, 0, 0, 0, 1]);
+        let s = RtcpSummary::read(&sr);
+        assert_eq!(s.sender_report, Some(0xaabb_ccdd));
+        let b = s.block.unwrap();
+        assert_eq!((b.fraction_lost, b.cumulative_lost, b.jitter), (64, 5, 80));
+        assert_eq!((b.lsr, b.dlsr), (0x1234_5678, 0x0001_0000));
+        // A truncated packet yields what it can, and never panics.
+        for cut in 0..sr.len() {
+            let _ = RtcpSummary::read(&sr[..cut]);
+        }
+        assert!(
+            RtcpSummary::read(&[0x80, 201, 0, 1, 0, 0, 0, 9])
+                .block
+                .is_none()
+        );
     }
 }

@@ -381,6 +381,34 @@ fn renomination_switches_the_selected_pair() {
 }
 
 #[test]
+fn media_follows_the_peer_to_a_validated_pair_it_did_not_nominate() {
+    let t0 = Instant::now();
+    let mut lite = lite_agent();
+    let mut loopback = ControllingPeer::from_sdp("198.51.100.20:50000", &lite);
+    let mut lan = ControllingPeer::from_sdp("192.0.2.2:40000", &lite);
+    let stranger: std::net::SocketAddr = "192.0.2.66:40000".parse().unwrap();
+
+    loopback.send(&mut lite, t0, nominate()).unwrap();
+    // The peer checks another pair without nominating it, then moves its media there (as Chromium does).
+    lan.send(&mut lite, t0, CheckOptions::default()).unwrap();
+    events(&mut lite);
+    assert!(lite.is_validated(lan.address) && lite.is_validated(loopback.address));
+    assert!(!lite.is_validated(stranger));
+    assert_eq!(lite.selected(), Some(loopback.address));
+
+    assert!(lite.follow_media(lan.address));
+    assert_eq!(lite.selected(), Some(lan.address));
+    assert_eq!(events(&mut lite), vec![Event::Selected(lan.address)]);
+    assert!(!lite.follow_media(lan.address), "already there: no change");
+    assert!(
+        !lite.follow_media(stranger),
+        "never checked: media does not go there"
+    );
+    assert_eq!(lite.selected(), Some(lan.address));
+    assert!(events(&mut lite).is_empty());
+}
+
+#[test]
 fn consent_expires_after_the_timeout_in_virtual_time() {
     let t0 = Instant::now();
     let mut lite = lite_agent();

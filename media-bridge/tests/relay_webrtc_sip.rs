@@ -275,6 +275,11 @@ fn sip_offer_becomes_a_webrtc_offer_and_the_browser_answer_settles_the_dtls_role
     assert!(has(m, "rtcp-mux"));
     assert!(!has(m, "rtcp"), "rtcp-mux-require offers no RTCP port");
     assert_eq!(m.mid(), Some("0"), "a mid is generated for the browser");
+    assert_eq!(
+        values(&out.attributes, "group"),
+        ["BUNDLE 0"],
+        "browsers with bundlePolicy max-bundle need a BUNDLE group"
+    );
     assert_eq!(formats(m), ["0", "8", "101"]);
     let browser_before = relay.query(CALL).unwrap().legs[1].media[0].id;
     let browser_before = relay.media(browser_before).unwrap();

@@ -8,6 +8,10 @@ use super::flood::FloodConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tandem_sip_core::Limits;
+use tandem_sip_core::transaction::TimerConfig;
+use tandem_sip_core::transport::ConnectionLimits;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -25,6 +29,10 @@ pub struct ProxyConfig {
     pub routes: Vec<PrefixRoute>,
     /// Anti-flood limits.
     pub flood: FloodConfig,
+    /// SIP transaction timers.
+    pub timers: TimersSection,
+    /// Message and connection limits.
+    pub limits: LimitsSection,
 }
 
 /// The `[proxy]` section.
@@ -83,8 +91,16 @@ impl Default for ListenConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrarSection {
-    /// `memory` (default); other backends (`sqlite:PATH`, `postgres://…`, `redis://…`) are not wired yet.
+    /// Where bindings and credentials live: `memory` (default, one process), `sqlite:PATH` (one file),
+    /// `postgres://…` or `redis://…` (shared by several proxies); see [`super::store::StoreSpec`].
     pub store: String,
+    /// Prefix of every Redis key and of the change channel `<prefix>:registrations` (default `tandem`);
+    /// proxies sharing registrations use the same prefix.
+    pub redis_prefix: Option<String>,
+    /// PostgreSQL schema holding the registrar tables, created if missing (default: the search path).
+    pub postgres_schema: Option<String>,
+    /// How often expired bindings are removed from the store (seconds).
+    pub sweep_secs: u64,
     /// Expiry given when the REGISTER names none (seconds).
     pub default_expires: u32,
     /// Shortest expiry accepted (seconds).
@@ -97,6 +113,9 @@ impl Default for RegistrarSection {
     fn default() -> RegistrarSection {
         RegistrarSection {
             store: "memory".into(),
+            redis_prefix: None,
+            postgres_schema: None,
+            sweep_secs: 30,
             default_expires: 3600,
             min_expires: 60,
             max_expires: 86_400,
@@ -165,6 +184,95 @@ pub struct PrefixRoute {
     pub prefix: String,
     /// The dispatcher set the requests go to.
     pub set: u32,
+}
+
+/// The `[timers]` section: RFC 3261 transaction timers (defaults are the RFC's). Shorter values make
+/// transactions end sooner; tests use them to watch transactions drain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimersSection {
+    /// T1, the RTT estimate, in milliseconds (64·T1 is the transaction timeout).
+    pub t1_ms: u64,
+    /// T2, the longest retransmission interval, in milliseconds.
+    pub t2_ms: u64,
+    /// T4, how long the network may hold a message, in milliseconds.
+    pub t4_ms: u64,
+}
+
+impl Default for TimersSection {
+    fn default() -> TimersSection {
+        let rfc = TimerConfig::DEFAULT;
+        TimersSection {
+            t1_ms: duration_ms(rfc.t1),
+            t2_ms: duration_ms(rfc.t2),
+            t4_ms: duration_ms(rfc.t4),
+        }
+    }
+}
+
+impl TimersSection {
+    /// The transaction layer's timer configuration (Timer D stays at 64·T1 or more, as RFC 3261 wants).
+    pub fn timer_config(&self) -> TimerConfig {
+        let t1 = Duration::from_millis(self.t1_ms.max(1));
+        TimerConfig {
+            t1,
+            t2: Duration::from_millis(self.t2_ms.max(1)),
+            t4: Duration::from_millis(self.t4_ms.max(1)),
+            timer_d: TimerConfig::DEFAULT.timer_d.min(t1.saturating_mul(64)),
+            ..TimerConfig::DEFAULT
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The `[limits]` section: what one message and one connection may cost (defaults are sip-core's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Largest message in bytes; a larger request is answered 513 (over UDP) or its connection closed.
+    pub max_message_size: usize,
+    /// Most header fields in one message.
+    pub max_headers: usize,
+    /// How long a message may take to arrive on a stream once it has started, in milliseconds
+    /// (slow senders are disconnected after it).
+    pub message_timeout_ms: u64,
+    /// How long a connection may stay idle, in milliseconds.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> LimitsSection {
+        let connections = ConnectionLimits::DEFAULT;
+        LimitsSection {
+            max_message_size: Limits::DEFAULT.max_message_size,
+            max_headers: Limits::DEFAULT.max_headers,
+            message_timeout_ms: duration_ms(connections.message_timeout),
+            idle_timeout_ms: duration_ms(connections.idle_timeout),
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The parser limits.
+    pub fn parse_limits(&self) -> Limits {
+        Limits {
+            max_message_size: self.max_message_size.max(1),
+            max_headers: self.max_headers.max(1),
+            ..Limits::DEFAULT
+        }
+    }
+
+    /// The connection limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            message_timeout: Duration::from_millis(self.message_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            ..ConnectionLimits::DEFAULT
+        }
+    }
 }
 
 /// Why the configuration could not be loaded.
@@ -240,6 +348,12 @@ impl ProxyConfig {
         }
         if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
             self.registrar.store = value;
+        }
+        if let Some(value) = var("TANDEM_REGISTRAR_REDIS_PREFIX") {
+            self.registrar.redis_prefix = Some(value);
+        }
+        if let Some(value) = var("TANDEM_REGISTRAR_POSTGRES_SCHEMA") {
+            self.registrar.postgres_schema = Some(value);
         }
         if let Some(value) = var("TANDEM_DISPATCHER_LIST") {
             self.dispatcher.list = Some(PathBuf::from(value));
@@ -339,6 +453,8 @@ mod tests {
             ("TANDEM_PROXY_DOMAINS", "a.example, b.example"),
             ("TANDEM_FLOOD_MAX_REQUESTS", "7"),
             ("TANDEM_DISPATCHER_SOURCE", "postgres://db/kamailio"),
+            ("TANDEM_REGISTRAR_STORE", "redis://127.0.0.1:6379"),
+            ("TANDEM_REGISTRAR_REDIS_PREFIX", "edge"),
         ]
         .into();
         config
@@ -352,6 +468,8 @@ mod tests {
             config.dispatcher.source.as_deref(),
             Some("postgres://db/kamailio")
         );
+        assert_eq!(config.registrar.store, "redis://127.0.0.1:6379");
+        assert_eq!(config.registrar.redis_prefix.as_deref(), Some("edge"));
     }
 
     #[test]

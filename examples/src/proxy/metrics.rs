@@ -20,14 +20,19 @@ pub struct Metrics {
     pub registrations: AtomicU64,
     /// Sources banned now.
     pub banned_sources: AtomicU64,
-    /// Messages dropped because their source was banned.
+    /// Messages dropped because their source was banned (`dropped_total{reason="flood"}`).
     pub dropped: AtomicU64,
     /// Bans issued.
     pub bans: AtomicU64,
     /// Failed authentications.
     pub auth_failures: AtomicU64,
-    /// Malformed messages received.
-    pub malformed: AtomicU64,
+    /// Datagrams and streams the transport layer found malformed (including garbage it dropped itself and
+    /// connections closed on a framing error), copied from its counters by housekeeping.
+    pub transport_malformed: AtomicU64,
+    /// Connections open now, copied from the transport layer by housekeeping.
+    pub connections: AtomicU64,
+    malformed: Mutex<BTreeMap<&'static str, u64>>,
+    drops: Mutex<BTreeMap<&'static str, u64>>,
     destinations: Mutex<Vec<(u32, String, String)>>,
 }
 
@@ -50,6 +55,30 @@ impl Metrics {
     /// Count a response relayed or sent.
     pub fn response(&self, code: u16) {
         *lock(&self.responses).entry(code).or_insert(0) += 1;
+    }
+
+    /// Count a malformed or invalid message that reached the proxy over `transport` (answered with an error
+    /// or dropped).
+    pub fn malformed(&self, transport: &'static str) {
+        *lock(&self.malformed).entry(transport).or_insert(0) += 1;
+    }
+
+    /// Malformed messages counted for `transport` so far.
+    pub fn malformed_of(&self, transport: &str) -> u64 {
+        lock(&self.malformed).get(transport).copied().unwrap_or(0)
+    }
+
+    /// Count a message dropped without an answer, for `reason` (flood drops have their own counter).
+    pub fn drop_for(&self, reason: &'static str) {
+        *lock(&self.drops).entry(reason).or_insert(0) += 1;
+    }
+
+    /// Messages dropped for `reason` so far.
+    pub fn dropped_for(&self, reason: &str) -> u64 {
+        match reason {
+            "flood" => self.dropped.load(Ordering::Relaxed),
+            _ => lock(&self.drops).get(reason).copied().unwrap_or(0),
+        }
     }
 
     /// Requests received with `method` so far.
@@ -81,14 +110,34 @@ impl Metrics {
         for (code, n) in lock(&self.responses).iter() {
             let _ = writeln!(out, "tandem_proxy_responses_total{{code=\"{code}\"}} {n}");
         }
+        out.push_str("# TYPE tandem_proxy_malformed_total counter\n");
+        for (transport, n) in lock(&self.malformed).iter() {
+            let _ = writeln!(
+                out,
+                "tandem_proxy_malformed_total{{transport=\"{transport}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE tandem_proxy_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "tandem_proxy_dropped_total{{reason=\"flood\"}} {}",
+            self.dropped.load(Ordering::Relaxed)
+        );
+        for (reason, n) in lock(&self.drops).iter() {
+            let _ = writeln!(out, "tandem_proxy_dropped_total{{reason=\"{reason}\"}} {n}");
+        }
         for (name, kind, value) in [
             ("transactions", "gauge", &self.transactions),
             ("registrations", "gauge", &self.registrations),
             ("banned_sources", "gauge", &self.banned_sources),
-            ("dropped_total", "counter", &self.dropped),
+            ("connections", "gauge", &self.connections),
             ("bans_total", "counter", &self.bans),
             ("auth_failures_total", "counter", &self.auth_failures),
-            ("malformed_total", "counter", &self.malformed),
+            (
+                "transport_malformed_total",
+                "counter",
+                &self.transport_malformed,
+            ),
         ] {
             let _ = writeln!(out, "# TYPE tandem_proxy_{name} {kind}");
             let _ = writeln!(out, "tandem_proxy_{name} {}", value.load(Ordering::Relaxed));

@@ -12,6 +12,8 @@ pub mod forward;
 pub mod metrics;
 pub mod response_context;
 pub mod server;
+pub mod store;
 
 pub use config::ProxyConfig;
 pub use server::{ProxyError, RunningProxy, start};
+pub use store::{ProxyStore, StoreSpec};

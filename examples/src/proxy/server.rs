@@ -14,6 +14,7 @@ use super::forward::{
 };
 use super::metrics::{self, Metrics};
 use super::response_context::ResponseContext;
+use super::store::{ProxyStore, StoreSpec};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -27,17 +28,16 @@ use tandem_dispatcher::{
 };
 use tandem_registrar::{
     Aor, Binding, Credential, CredentialStore, DigestAlgorithm, Flow, FlowToken, LocationStore,
-    MemoryStore, Registrar, RegistrarConfig, RegistrarService,
+    Registrar, RegistrarConfig, RegistrarService,
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
 use tandem_sip_core::endpoint::target_for_uri;
-use tandem_sip_core::transaction::{
-    Target, TimerConfig, TransactionEvent, TransactionId, TransportKind,
-};
+use tandem_sip_core::transaction::{Target, TransactionEvent, TransactionId, TransportKind};
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
 use tandem_sip_core::{
-    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Method, Request,
-    Response, Route, StatusCode, TransactionLayer, Uri,
+    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Message, Method,
+    Rejection, Request, Response, Route, StatusCode, TransactionLayer, Uri, ValidationPolicy,
+    validate_request, validate_response,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -159,12 +159,7 @@ struct Forwarding {
 
 /// Start the proxy described by `config` on the current tokio runtime.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
-    if config.registrar.store != "memory" {
-        return Err(ProxyError::Config(format!(
-            "registrar store {:?} is not supported yet (only memory)",
-            config.registrar.store
-        )));
-    }
+    let store_spec = StoreSpec::from_section(&config.registrar)?;
     let (transports, events) = bind_transports(&config).await?;
     let listeners: Vec<(TransportKind, SocketAddr)> = transports
         .listeners()
@@ -173,7 +168,8 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         .collect();
     let identity = identity(&config, &listeners);
     let realm = config.realm();
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(ProxyStore::open(&store_spec).await?);
+    tracing::info!(backend = store.backend(), "registrar store open");
     for user in &config.users {
         let credential = match (&user.password, &user.ha1) {
             (Some(password), _) => Credential::from_password(&user.username, &realm, password),
@@ -231,10 +227,12 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         let served = metrics::serve(listener, metrics.clone(), Some(admin.clone()));
         tasks.push(tokio::spawn(served));
     }
+    let sweep_every = Duration::from_secs(config.registrar.sweep_secs.max(1));
+    tasks.push(tokio::spawn(sweep_bindings(store.clone(), sweep_every)));
     let (done_tx, done_rx) = mpsc::channel(4096);
     let proxy = Proxy {
         transports,
-        layer: TransactionLayer::new(TimerConfig::default()),
+        layer: TransactionLayer::new(config.timers.timer_config()),
         identity,
         config: config.clone(),
         realm,
@@ -262,6 +260,21 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     })
 }
 
+/// Remove expired bindings every `period`, for as long as the proxy runs. With a shared store every proxy
+/// sweeps; the stores make concurrent sweeps harmless.
+async fn sweep_bindings(store: Arc<ProxyStore>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.sweep(SystemTime::now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "expired bindings swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired bindings failed"),
+        }
+    }
+}
+
 fn random_secret() -> Vec<u8> {
     let mut secret = vec![0u8; 32];
     if getrandom::fill(&mut secret).is_err() {
@@ -277,7 +290,9 @@ async fn bind_transports(
     config: &ProxyConfig,
 ) -> Result<(TransportLayer, mpsc::Receiver<TransportEvent>), ProxyError> {
     let p = &config.proxy;
-    let mut builder = TransportLayer::builder();
+    let mut builder = TransportLayer::builder()
+        .limits(config.limits.parse_limits())
+        .connection_limits(config.limits.connection_limits());
     for (kind, addr) in [
         (TransportKind::Udp, p.udp),
         (TransportKind::Tcp, p.tcp),
@@ -371,8 +386,8 @@ struct Proxy {
     identity: LocalIdentity,
     config: ProxyConfig,
     realm: String,
-    service: Arc<RegistrarService<Arc<MemoryStore>>>,
-    store: Arc<MemoryStore>,
+    service: Arc<RegistrarService<Arc<ProxyStore>>>,
+    store: Arc<ProxyStore>,
     digest: Option<DigestServer>,
     dispatcher: Dispatcher,
     algorithm: Algorithm,
@@ -428,6 +443,9 @@ impl Proxy {
             }
             self.send_probes(now);
             self.drain(now).await;
+            self.metrics
+                .transactions
+                .store(self.layer.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -455,30 +473,88 @@ impl Proxy {
         match event {
             TransportEvent::Message(incoming) => {
                 let target = incoming.target();
-                if incoming.message.is_request() && !self.admit(incoming.source.ip(), now) {
-                    return;
-                }
-                if let Err(e) = self.layer.handle_incoming(now, incoming.message, target) {
-                    tracing::debug!(error = %e, source = %incoming.source, "message refused");
-                    self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                let transport = transport_label(incoming.transport);
+                match incoming.message {
+                    Message::Request(request) => {
+                        if !self.admit(incoming.source.ip(), now) {
+                            return;
+                        }
+                        // RFC 3261 §16.3: check the request before it creates a transaction; a bad one is
+                        // answered statelessly, so that hostile traffic holds no state.
+                        if let Err(rejection) =
+                            validate_request(&request, &ValidationPolicy::proxy())
+                        {
+                            tracing::debug!(%rejection, source = %incoming.source, "request rejected");
+                            self.metrics.malformed(transport);
+                            self.reject(&request, &rejection, target);
+                            return;
+                        }
+                        self.incoming(now, Message::Request(request), target, transport);
+                    }
+                    Message::Response(response) => {
+                        // §16.7: a response that fails the checks is dropped, never relayed.
+                        if let Err(discard) =
+                            validate_response(&response, &ValidationPolicy::proxy())
+                        {
+                            tracing::debug!(%discard, source = %incoming.source, "response dropped");
+                            self.metrics.malformed(transport);
+                            self.metrics.drop_for("invalid_response");
+                            return;
+                        }
+                        let stray = self.layer.stray_responses();
+                        self.incoming(now, Message::Response(response), target, transport);
+                        if self.layer.stray_responses() > stray {
+                            self.metrics.drop_for("unmatched_response");
+                        }
+                    }
                 }
             }
             TransportEvent::Malformed(bad) => {
-                self.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.malformed(transport_label(bad.transport));
                 if !self.admit(bad.source.ip(), now) {
                     return;
                 }
-                let status = match bad.error.kind {
-                    tandem_sip_core::ParseErrorKind::MessageTooLarge { .. } => {
-                        StatusCode::MESSAGE_TOO_LARGE
-                    }
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                let response = Response::from_request(&bad.request, status, Some("tdmbad")).build();
-                self.spawn_send(None, bad.target(), response.to_bytes());
+                // Without these a response cannot be built or matched (see Rejection::from_parse_error).
+                let h = bad.request.headers();
+                if h.via().is_none()
+                    || h.from().is_none()
+                    || h.to().is_none()
+                    || h.call_id().is_none()
+                    || h.cseq().is_none()
+                {
+                    self.metrics.drop_for("unanswerable");
+                    return;
+                }
+                let rejection = Rejection::from_parse_error(&bad.error);
+                self.reject(&bad.request, &rejection, bad.target());
             }
             _ => {}
         }
+    }
+
+    fn incoming(
+        &mut self,
+        now: Instant,
+        message: Message,
+        target: Target,
+        transport: &'static str,
+    ) {
+        if let Err(e) = self.layer.handle_incoming(now, message, target) {
+            tracing::debug!(error = %e, source = %target.addr, "message refused");
+            self.metrics.malformed(transport);
+            self.metrics.drop_for("untransactable");
+        }
+    }
+
+    /// Answer a request that failed the checks, statelessly; a bad ACK is dropped (RFC 3261 §17.2.1).
+    fn reject(&mut self, request: &Request, rejection: &Rejection, target: Target) {
+        if *request.method() == Method::Ack {
+            self.metrics.drop_for("invalid_ack");
+            return;
+        }
+        let response = rejection.response(request, Some("tdmbad"));
+        self.metrics.response(response.status().as_u16());
+        self.spawn_send(None, target, response.to_bytes());
     }
 
     /// The flood guard's verdict, counted.
@@ -561,10 +637,13 @@ impl Proxy {
         }
         self.flood.sweep(now);
         let m = &self.metrics;
-        m.transactions
-            .store(self.layer.len() as u64, Ordering::Relaxed);
         m.banned_sources
             .store(self.flood.banned_count(now) as u64, Ordering::Relaxed);
+        let stats = self.transports.stats();
+        m.transport_malformed
+            .store(stats.malformed, Ordering::Relaxed);
+        m.connections
+            .store(stats.connections_open, Ordering::Relaxed);
         let mut states = Vec::new();
         for set in self.dispatcher.set_ids().collect::<Vec<_>>() {
             for id in self.dispatcher.destinations(set) {
@@ -690,7 +769,21 @@ impl Proxy {
             return;
         }
         let in_dialog = matches!(request.headers().to(), Some(Ok(to)) if to.tag().is_some());
-        strip_local_routes(&mut request, &self.identity);
+        let ours = strip_local_routes(&mut request, &self.identity);
+        // A request that does not route through us must not make us an open relay (as in Kamailio's
+        // default configuration): an initial request's preloaded Route is ignored (it is routed by its
+        // Request-URI, so foreign domains get 403), and an in-dialog request (a To-tag is easily forged)
+        // may only go to our own domains.
+        if ours == 0 && !in_dialog {
+            request.headers_mut().remove_all(&HeaderName::Route);
+        }
+        if ours == 0 && in_dialog {
+            let next = next_route(&request).unwrap_or_else(|| request.uri().clone());
+            if !self.is_local_target(&next) {
+                self.reply_to(id, &request, StatusCode::FORBIDDEN);
+                return;
+            }
+        }
         if in_dialog || next_route(&request).is_some() {
             let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
             let record_route = !in_dialog && wants_record_route(request.method());
@@ -1170,14 +1263,25 @@ impl Proxy {
         }
     }
 
+    /// Whether `uri` is in one of our domains (or at one of our addresses).
+    fn is_local_target(&self, uri: &Uri) -> bool {
+        uri.as_sip()
+            .is_some_and(|s| self.identity.is_local_domain(s.host()))
+    }
+
     /// Forward the ACK of a 2xx statelessly along its Route set (RFC 3261 §16.11).
     fn forward_ack(&mut self, _now: Instant, mut request: Request) {
         self.metrics.request("ACK");
         if decrement_max_forwards(&mut request).is_err() {
             return;
         }
-        strip_local_routes(&mut request, &self.identity);
+        let ours = strip_local_routes(&mut request, &self.identity);
         let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
+        // As for other in-dialog requests: no open relay for an ACK that does not route through us.
+        if ours == 0 && !self.is_local_target(&uri) {
+            self.metrics.drop_for("foreign_ack");
+            return;
+        }
         let Some(target) = target_for_uri(&uri, None) else {
             return;
         };
@@ -1185,6 +1289,18 @@ impl Proxy {
         if push_via(&mut request, &self.identity, target.transport, &branch) {
             self.spawn_send(None, target, request.to_bytes());
         }
+    }
+}
+
+/// The `transport` label of a metric.
+fn transport_label(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Udp => "udp",
+        TransportKind::Tcp => "tcp",
+        TransportKind::Tls => "tls",
+        TransportKind::Ws => "ws",
+        TransportKind::Wss => "wss",
+        _ => "other",
     }
 }
 
@@ -1221,8 +1337,8 @@ fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
 
 /// Authenticate and handle one REGISTER.
 async fn register(
-    service: &RegistrarService<Arc<MemoryStore>>,
-    store: &MemoryStore,
+    service: &RegistrarService<Arc<ProxyStore>>,
+    store: &ProxyStore,
     digest: Option<&DigestServer>,
     realm: &str,
     request: &Request,
@@ -1270,7 +1386,7 @@ async fn register(
 
 async fn authenticate(
     digest: &DigestServer,
-    store: &MemoryStore,
+    store: &ProxyStore,
     realm: &str,
     request: &Request,
     now: SystemTime,

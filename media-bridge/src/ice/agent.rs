@@ -21,6 +21,9 @@ pub const MAX_HOST_CANDIDATES: usize = 8;
 /// bound keeps an owner that never polls from growing memory).
 const MAX_QUEUED_EVENTS: usize = 64;
 
+/// Validated source addresses remembered (a browser checks from each of its host candidates).
+const MAX_VALIDATED: usize = 16;
+
 /// Room for the largest response the agent writes (a 420 with four unknown types, signed: 100 bytes).
 const RESPONSE_CAPACITY: usize = 128;
 
@@ -138,6 +141,8 @@ pub struct IceAgent {
     previous: Option<Generation>,
     candidates: Vec<Candidate>,
     selected: Option<SocketAddr>,
+    /// Sources that passed an authenticated check (most recent last, at most [`MAX_VALIDATED`]).
+    validated: Vec<SocketAddr>,
     consent: Consent,
     events: VecDeque<Event>,
 }
@@ -155,6 +160,7 @@ impl IceAgent {
             previous: None,
             candidates: Vec::new(),
             selected: None,
+            validated: Vec::new(),
             consent: Consent::new(config.consent_timeout),
             events: VecDeque::new(),
         }
@@ -229,7 +235,26 @@ impl IceAgent {
         IceSdp::new(&self.current.local, &self.candidates)
     }
 
-    /// The remote address of the pair the peer last nominated.
+    /// Whether `source` passed an authenticated connectivity check: the peer may send media from it.
+    pub fn is_validated(&self, source: SocketAddr) -> bool {
+        self.validated.contains(&source)
+    }
+
+    /// Authenticated media (SRTP that passed its tag) arrived from `source`. When that is a validated
+    /// address other than the selected one, the peer moved its media to another pair — Chromium switches to
+    /// a better pair before nominating it, or without nominating it again — so media to the peer follows it
+    /// (and [`Event::Selected`] is queued). Returns whether the selection changed.
+    pub fn follow_media(&mut self, source: SocketAddr) -> bool {
+        if self.selected == Some(source) || !self.is_validated(source) {
+            return false;
+        }
+        self.selected = Some(source);
+        self.push_event(Event::Selected(source));
+        true
+    }
+
+    /// The remote address of the pair the peer last nominated (or moved its media to, see
+    /// [`IceAgent::follow_media`]).
     pub fn selected(&self) -> Option<SocketAddr> {
         self.selected
     }
@@ -361,6 +386,12 @@ impl IceAgent {
             self.previous = None;
         }
         self.consent.refresh(now);
+        if !self.validated.contains(&source) {
+            if self.validated.len() >= MAX_VALIDATED {
+                self.validated.remove(0);
+            }
+            self.validated.push(source);
+        }
         if nominated && self.selected != Some(source) {
             self.selected = Some(source);
             self.push_event(Event::Selected(source));

@@ -210,12 +210,19 @@ impl Call {
             )?);
         }
         let bundle = carried_bundle(sdp, &lx.streams);
+        let mut offered_bundle = bundle.clone();
+        if offered_bundle.is_empty() {
+            // A WebRTC offer needs a BUNDLE group even when the offerer (plain SIP) had none: browsers set to
+            // bundlePolicy "max-bundle" reject an offer without one. Only the first carried section goes into
+            // it, since the relay gives every section a transport of its own.
+            offered_bundle.extend(lone_bundle(&sections, &ly.streams));
+        }
         let out = rewrite::session(
             sdp,
             SessionParts {
                 media: sections,
                 to: &ly.streams,
-                bundle: bundle.clone(),
+                bundle: offered_bundle,
                 address: to_ip,
             },
             options,
@@ -401,6 +408,15 @@ fn carried_bundle(sdp: &SessionDescription, offerer: &[Stream]) -> Vec<String> {
         })
         .map(|mid| mid.to_string())
         .collect()
+}
+
+/// The mid of the first section carried towards a WebRTC stream, for a BUNDLE group of its own.
+fn lone_bundle(sections: &[MediaDescription], to: &[Stream]) -> Option<String> {
+    sections
+        .iter()
+        .zip(to)
+        .find(|(m, s)| m.port != 0 && !s.rejected && rewrite::is_webrtc(s))
+        .and_then(|(m, _)| m.mid().map(str::to_owned))
 }
 
 /// The offerer's stream takes its offered section: addresses, ICE credentials, keys, codecs.

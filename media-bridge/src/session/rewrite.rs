@@ -60,7 +60,7 @@ fn is_feedback_attribute(a: &Attribute) -> bool {
 }
 
 /// Whether a stream speaks to a WebRTC-style endpoint (ICE or DTLS) rather than plain SIP equipment.
-fn is_webrtc(stream: &Stream) -> bool {
+pub(crate) fn is_webrtc(stream: &Stream) -> bool {
     stream.ice.is_some() || stream.protocol.map(TransportProtocol::keying) == Some(Keying::Dtls)
 }
 

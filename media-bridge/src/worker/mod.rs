@@ -9,7 +9,8 @@
 //! 1. [`classify`](crate::demux::classify) (RFC 7983): STUN goes to the stream's ICE-lite agent (answered
 //!    from the same socket; the nominated pair is where media goes), DTLS to its DTLS-SRTP association
 //!    (whose keys become the SRTP contexts), RTP and RTCP are relayed.
-//! 2. Source check: an ICE stream accepts media only from the selected pair; any other stream learns the
+//! 2. Source check: an ICE stream accepts media only from validated pairs (and sends to the one its peer's
+//!    authenticated media last came from, else the nominated one); any other stream learns the
 //!    endpoint's real address from its first (authenticated) packet — symmetric RTP, which gets through NAT
 //!    — and afterwards drops packets from elsewhere.
 //! 3. SRTP/SRTCP unprotect in place (SDES or DTLS keys), RTP payload type renumbered in place through the

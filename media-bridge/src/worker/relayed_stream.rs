@@ -10,7 +10,7 @@ use tandem_rtp_core::SrtpContext;
 use super::dtmf::{DtmfPlayer, OutgoingRtp};
 use super::recorder::{RecordedPacket, RecorderHandle, RecorderMessage};
 use super::stream_stats::{DropReason, RtcpSummary, StreamCounters};
-use crate::dtls::{DtlsConfig, DtlsEvent, DtlsTransport};
+use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
 use crate::ice::{Event, IceAgent, IceConfig};
 use crate::session::{DtmfInjection, LegMedia, SrtpSetup};
 
@@ -53,6 +53,8 @@ pub(crate) struct RelayedStream {
     dtls: Option<DtlsTransport>,
     /// Where DTLS came from last, for answers before ICE selects a pair.
     dtls_source: Option<SocketAddr>,
+    /// The certificate, for a handshake the peer starts before its answer settles the role.
+    dtls_config: Option<DtlsConfig>,
     /// Unprotects what the endpoint sends.
     srtp_in: Option<SrtpContext>,
     /// Protects what we send the endpoint.
@@ -85,6 +87,7 @@ impl RelayedStream {
             ice: None,
             dtls: None,
             dtls_source: None,
+            dtls_config: settings.dtls.clone(),
             srtp_in: None,
             srtp_out: None,
             counters: StreamCounters::default(),
@@ -354,11 +357,12 @@ impl RelayedStream {
         }
     }
 
-    /// Source check before any processing: ICE streams accept media only from the selected pair; others
-    /// from anyone until latched, then only from the latched address.
+    /// Source check before any processing: ICE streams accept media only from addresses that passed an
+    /// authenticated check (the selected pair or one the peer moves to); others from anyone until latched,
+    /// then only from the latched address.
     pub(crate) fn accepts_source(&self, source: SocketAddr, rtcp_port: bool) -> bool {
         if let Some(ice) = &self.ice {
-            return ice.selected() == Some(source);
+            return ice.selected() == Some(source) || ice.is_validated(source);
         }
         let latched = if rtcp_port {
             self.latched_rtcp
@@ -370,7 +374,11 @@ impl RelayedStream {
 
     /// Learns where the endpoint really sends from (after the packet passed authentication, if any).
     pub(crate) fn latch(&mut self, source: SocketAddr, rtcp_port: bool) {
-        if self.ice.is_some() {
+        if let Some(ice) = &mut self.ice {
+            // Media goes where the peer's authenticated media comes from (a validated pair).
+            if ice.follow_media(source) {
+                self.drain_ice_events();
+            }
             return;
         }
         if rtcp_port {
@@ -460,10 +468,15 @@ impl RelayedStream {
 
     /// A DTLS datagram on the RTP port.
     pub(crate) fn handle_dtls(&mut self, packet: &[u8], source: SocketAddr, now: Instant) {
-        let selected = self.ice.as_ref().and_then(IceAgent::selected);
-        if selected.is_some_and(|s| s != source) {
+        if let Some(ice) = &self.ice
+            && ice.selected().is_some_and(|s| s != source)
+            && !ice.is_validated(source)
+        {
             self.counters.drop(DropReason::WrongSource);
             return;
+        }
+        if self.dtls.is_none() {
+            self.start_early_server(packet, now);
         }
         let Some(dtls) = &mut self.dtls else {
             self.counters.drop(DropReason::Unexpected);
@@ -473,6 +486,30 @@ impl RelayedStream {
         self.dtls_source = Some(source);
         self.counters.touch(now);
         self.after_dtls();
+    }
+
+    /// A ClientHello before the answer settled the DTLS role: we offered `actpass` and the peer answers
+    /// `active`, its handshake racing its answer through signaling (a browser starts it as soon as ICE
+    /// connects). The relay becomes the server at once instead of waiting for the retransmission; the
+    /// handshake reports no keys before the answer's fingerprint is set (see `rekey`).
+    fn start_early_server(&mut self, packet: &[u8], now: Instant) {
+        let SrtpSetup::Dtls(params) = &self.media.srtp else {
+            return;
+        };
+        // Record type 22 (handshake), then handshake type 1 after the 13-byte DTLS record header.
+        let client_hello = packet.first() == Some(&22) && packet.get(13) == Some(&1);
+        if params.role.is_some() || !client_hello {
+            return;
+        }
+        let Some(config) = &self.dtls_config else {
+            return;
+        };
+        self.dtls = Some(DtlsTransport::new(
+            config,
+            DtlsRole::Server,
+            params.remote_fingerprint.clone(),
+            now,
+        ));
     }
 
     /// Runs due timers (ICE consent, DTLS retransmission).

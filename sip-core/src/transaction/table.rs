@@ -33,6 +33,8 @@ pub struct TransactionLayer {
     /// Scratch list of the transactions due in [`TransactionLayer::handle_timeout`].
     due: Vec<TransactionId>,
     out: Outbox,
+    /// Responses dropped because they matched no client transaction (RFC 6026 §8.9).
+    stray_responses: u64,
 }
 
 #[derive(Debug)]
@@ -129,7 +131,14 @@ impl TransactionLayer {
             deadlines: BTreeSet::new(),
             due: Vec::new(),
             out: Outbox::default(),
+            stray_responses: 0,
         }
+    }
+
+    /// How many received responses matched no client transaction and were dropped (RFC 6026 §8.9), since
+    /// the layer was created. Elements count these as stray or forged traffic.
+    pub fn stray_responses(&self) -> u64 {
+        self.stray_responses
     }
 
     /// Number of live transactions.
@@ -405,9 +414,11 @@ impl TransactionLayer {
         response: Response,
     ) -> Result<(), TransactionError> {
         let Some(key) = ClientKey::for_response(&response)? else {
+            self.stray_responses += 1;
             return Ok(());
         };
         let Some(&id) = self.client_keys.get(&key) else {
+            self.stray_responses += 1;
             return Ok(());
         };
         match self.entries.get_mut(&id).map(|e| &mut e.machine) {
@@ -862,6 +873,7 @@ mod tests {
         ));
         h.receive_response(&no_branch, StatusCode::OK);
         assert!(h.events().is_empty());
+        assert_eq!(h.layer.stray_responses(), 2);
         assert_eq!(h.layer.state(id), Some(TransactionState::Calling));
         h.assert_drains_empty();
     }

@@ -46,7 +46,16 @@ fn request_head(bytes: &Bytes, limits: &Limits) -> Option<Request> {
         max_message_size: usize::MAX,
         ..*limits
     };
-    match parse_message_head(bytes.clone(), &relaxed) {
+    // A datagram over the limit may have been cut short by the receive buffer (which holds one byte more
+    // than the limit), possibly in the middle of a header line: read the head up to its last whole line.
+    let head = match bytes.len() > limits.max_message_size {
+        true => match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => bytes.slice(..=end),
+            None => bytes.clone(),
+        },
+        false => bytes.clone(),
+    };
+    match parse_message_head(head, &relaxed) {
         Ok(Message::Request(request)) => Some(request),
         _ => None,
     }
@@ -118,6 +127,30 @@ mod tests {
             panic!("{d:?}")
         };
         assert_eq!(error.kind, ParseErrorKind::MessageTooLarge { limit: 300 });
+    }
+
+    #[test]
+    fn oversized_request_cut_inside_a_header_line_keeps_its_head_for_a_513() {
+        let limits = Limits {
+            max_message_size: 300,
+            ..Limits::DEFAULT
+        };
+        let padding: String = (0..10)
+            .map(|i| format!("X-Pad-{i}: {}\r\n", "p".repeat(40)))
+            .collect();
+        let wire = format!("{OPTIONS}{padding}Content-Length: 0\r\n\r\n");
+        // What a receive buffer of the limit plus one keeps: the datagram ends inside `X-Pad-…`.
+        let cut = wire.get(..301).expect("longer than the limit");
+        assert!(!cut.ends_with('\n'));
+        let Datagram::Malformed {
+            request: Some(request),
+            error,
+        } = read(cut, &limits)
+        else {
+            panic!("no head for a 513")
+        };
+        assert_eq!(error.kind, ParseErrorKind::MessageTooLarge { limit: 300 });
+        assert!(request.headers().cseq().is_some());
     }
 
     #[test]

@@ -145,6 +145,18 @@ mod postgres {
             PostgresSource::from_pool(pool).await
         }
 
+        /// Connect to `url` without running the migrations or any other DDL: the `dispatcher` table must
+        /// exist (a Kamailio table, or one an earlier [`PostgresSource::connect`] created). For readers with
+        /// read-only grants, such as a proxy reloading its list.
+        pub async fn connect_existing(url: &str) -> Result<PostgresSource, SourceError> {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await?;
+            Ok(PostgresSource { pool })
+        }
+
         /// Connect to `url` with the table in `schema`, created if missing. The name must be a plain SQL
         /// identifier (ASCII letters, digits and `_`, not starting with a digit, at most 63 bytes).
         pub async fn connect_in_schema(
@@ -241,6 +253,20 @@ mod sqlite {
                 .connect_with(options)
                 .await?;
             SqliteSource::from_pool(pool).await
+        }
+
+        /// Open the database file at `path` without creating it or running the migrations: the
+        /// `dispatcher` table must exist. For readers, such as a proxy reloading its list (the connection
+        /// is not read-only, so that a database in WAL mode can be read while its writer is closed).
+        pub async fn open_existing(path: impl AsRef<Path>) -> Result<SqliteSource, SourceError> {
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(false);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            Ok(SqliteSource { pool })
         }
 
         /// Use an existing pool (a database shared with other tables) and bring the table up to date.

@@ -120,6 +120,16 @@ async fn sqlite_table_loads_reloads_and_names_bad_rows() {
     // Opening again finds the migration done and the rows still there.
     let again = SqliteSource::open(&path).await.expect("reopen");
     assert_eq!(again.rows().await.expect("rows").len(), 4);
+    // A reader that runs no DDL sees the same rows, and cannot create a missing database.
+    let reader = SqliteSource::open_existing(&path)
+        .await
+        .expect("open read-only");
+    assert_eq!(reader.rows().await.expect("rows").len(), 4);
+    assert!(
+        SqliteSource::open_existing(dir.path().join("missing.db"))
+            .await
+            .is_err()
+    );
 }
 
 #[cfg(feature = "postgres")]
@@ -159,6 +169,16 @@ async fn postgres_table_loads_reloads_and_names_bad_rows() {
     let second = PostgresSource::connect(&by_url)
         .await
         .expect("connect by URL");
+    let reader = PostgresSource::connect_existing(&by_url)
+        .await
+        .expect("connect without DDL");
+    assert_eq!(reader.rows().await.expect("rows").len(), 4);
+    // Without DDL, a schema with no table is an error, not an empty list.
+    let empty = format!("{url}{separator}options=-c%20search_path%3D{schema}_none");
+    let missing = PostgresSource::connect_existing(&empty)
+        .await
+        .expect("connect");
+    assert!(matches!(missing.load().await, Err(SourceError::Sql(_))));
     assert_eq!(second.rows().await.expect("rows").len(), 4);
     let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _tandem_dispatcher_migrations")
         .fetch_one(second.pool())

@@ -26,9 +26,10 @@ pub enum ListSource {
     Inline(String),
     /// A `dispatcher.list` file, re-read at each reload.
     File(PathBuf),
-    /// A PostgreSQL `dispatcher` table (`postgres://…` URL).
+    /// A PostgreSQL `dispatcher` table (`postgres://…` URL). The proxy only reads it (no DDL): the table
+    /// must exist (Kamailio's, or one `tandem_dispatcher::source::PostgresSource::connect` created).
     Postgres(String),
-    /// An SQLite `dispatcher` table (`sqlite:PATH`).
+    /// An SQLite `dispatcher` table (`sqlite:PATH`); the proxy runs no DDL, the table must exist.
     Sqlite(PathBuf),
 }
 
@@ -89,7 +90,7 @@ impl ListSource {
                 DispatcherList::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
             }
             ListSource::Postgres(url) => {
-                let source = tandem_dispatcher::source::PostgresSource::connect(url)
+                let source = tandem_dispatcher::source::PostgresSource::connect_existing(url)
                     .await
                     .map_err(|e| e.to_string())?;
                 let list = source.load().await.map_err(|e| e.to_string());
@@ -97,7 +98,7 @@ impl ListSource {
                 list
             }
             ListSource::Sqlite(path) => {
-                let source = tandem_dispatcher::source::SqliteSource::open(path)
+                let source = tandem_dispatcher::source::SqliteSource::open_existing(path)
                     .await
                     .map_err(|e| e.to_string())?;
                 let list = source.load().await.map_err(|e| e.to_string());

@@ -22,6 +22,10 @@ mod aes_cm;
 #[allow(unsafe_code)]
 #[cfg(target_arch = "x86_64")]
 mod aes_ni;
+// AES-GCM on AES-NI and PCLMULQDQ, used once the CPU features are detected.
+#[allow(unsafe_code)]
+#[cfg(target_arch = "x86_64")]
+mod gcm_ni;
 mod hmac_sha1;
 #[cfg(feature = "ring")]
 mod ring;
@@ -80,6 +84,40 @@ pub trait AesGcmCipher: Send + Sync {
         data: &mut [u8],
         tag: &[u8; 16],
     ) -> Result<(), SrtpError>;
+}
+
+/// AES-GCM on AES-NI and PCLMULQDQ when the CPU has them (x86-64), else `None`.
+fn native_gcm(key: &[u8]) -> Option<Box<dyn AesGcmCipher>> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(gcm) = gcm_ni::AesNiGcm::new(key) {
+        return Some(Box::new(gcm));
+    }
+    let _ = key;
+    None
+}
+
+/// Test-only providers that skip the CPU-specific code: every primitive from RustCrypto
+/// (`Portable`) or AES-GCM from `ring` (`RingGcm`), so the fallbacks are tested on any machine.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FallbackProvider {
+    Portable,
+    #[cfg(feature = "ring")]
+    RingGcm,
+}
+
+#[cfg(test)]
+impl CryptoProvider for FallbackProvider {
+    fn aes_cm(&self, key: &[u8]) -> Result<Box<dyn AesCmCipher>, SrtpError> {
+        Ok(Box::new(AesCm::portable(key)?))
+    }
+    fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+        match self {
+            FallbackProvider::Portable => rust_crypto::rust_crypto_gcm(key),
+            #[cfg(feature = "ring")]
+            FallbackProvider::RingGcm => ring::ring_gcm(key),
+        }
+    }
 }
 
 /// The provider contexts use unless told otherwise: `RingProvider` with the `ring` feature,

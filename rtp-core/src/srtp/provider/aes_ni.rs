@@ -65,6 +65,21 @@ impl AesNiKey {
         }
     }
 
+    /// Encrypts one block (GCM's hash key and tag mask).
+    pub(crate) fn encrypt_block(&self, block: [u8; 16]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        // SAFETY: an `AesNiKey` is only built after AES-NI was detected (see `new`); `out` is
+        // 16 writable bytes (unaligned store).
+        unsafe {
+            let encrypted = match self.rounds {
+                Rounds::Ten => encrypt_one::<10>(&self.round_keys, load(&block)),
+                Rounds::Fourteen => encrypt_one::<14>(&self.round_keys, load(&block)),
+            };
+            _mm_storeu_si128(out.as_mut_ptr().cast(), encrypted);
+        }
+        out
+    }
+
     /// XORs the counter-mode keystream starting at counter block `iv` into `data`.
     pub(crate) fn apply_keystream(&self, iv: &[u8; 16], data: &mut [u8]) {
         // SAFETY: an `AesNiKey` is only built after AES-NI was detected (see `new`).
@@ -155,6 +170,17 @@ fn expand_256(low: &[u8; 16], high: &[u8; 16]) -> [__m128i; MAX_ROUND_KEYS] {
     odd!(13);
     even!(14, 0x40);
     rk
+}
+
+/// Encrypts one block with `ROUNDS` rounds.
+#[inline]
+#[target_feature(enable = "aes")]
+fn encrypt_one<const ROUNDS: usize>(rk: &[__m128i; MAX_ROUND_KEYS], block: __m128i) -> __m128i {
+    let mut block = _mm_xor_si128(block, rk[0]);
+    for round_key in &rk[1..ROUNDS] {
+        block = _mm_aesenc_si128(block, *round_key);
+    }
+    _mm_aesenclast_si128(block, rk[ROUNDS])
 }
 
 /// Encrypts counter blocks `counter .. counter + BATCH` with `ROUNDS` rounds.

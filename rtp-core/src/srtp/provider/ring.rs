@@ -14,6 +14,16 @@ pub struct RingProvider;
 
 impl CryptoProvider for RingProvider {
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+        match super::native_gcm(key) {
+            Some(gcm) => Ok(gcm),
+            None => ring_gcm(key),
+        }
+    }
+}
+
+/// `ring`'s AES-GCM, whatever the CPU.
+pub(crate) fn ring_gcm(key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+    {
         let algorithm = match key.len() {
             16 => &AES_128_GCM,
             32 => &AES_256_GCM,

@@ -13,6 +13,16 @@ pub struct RustCryptoProvider;
 
 impl CryptoProvider for RustCryptoProvider {
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+        match super::native_gcm(key) {
+            Some(gcm) => Ok(gcm),
+            None => rust_crypto_gcm(key),
+        }
+    }
+}
+
+/// RustCrypto's AES-GCM, whatever the CPU.
+pub(crate) fn rust_crypto_gcm(key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+    {
         let cipher = match key.len() {
             16 => Aes128Gcm::new_from_slice(key).map(RustCryptoGcm::Aes128),
             32 => Aes256Gcm::new_from_slice(key).map(RustCryptoGcm::Aes256),

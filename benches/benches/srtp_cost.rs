@@ -21,6 +21,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use tandem_rtp_core::srtp::provider::default_provider;
 use tandem_rtp_core::srtp::{SrtpContext, SrtpPolicy, SrtpProfile};
 use webrtc_srtp::context::Context as TheirContext;
 use webrtc_srtp::protection_profile::ProtectionProfile as TheirProfile;
@@ -28,7 +29,14 @@ use webrtc_srtp::protection_profile::ProtectionProfile as TheirProfile;
 const PAYLOAD: usize = 160;
 const RTP_LEN: usize = 12 + PAYLOAD;
 const SSRC: u32 = 0x0bad_cafe;
-const OPS: [&str; 4] = ["protect", "unprotect", "relay", "rtcp_protect"];
+const OPS: [&str; 6] = [
+    "protect",
+    "unprotect",
+    "relay",
+    "rtcp_protect",
+    "hmac_sha1",
+    "aes_cm",
+];
 
 fn rtp(seq: u16) -> Vec<u8> {
     let mut packet = vec![0x80, 0x00];
@@ -173,6 +181,23 @@ fn operation(profile: SrtpProfile, op: &str, tandem: bool) -> Box<dyn FnMut()> {
                 black_box(tx.encrypt_rtcp(black_box(&report)).unwrap());
             })
         }
+        // The two primitives of the AES-CM profiles alone, over a packet (plus ROC) and a
+        // payload; there is no `webrtc-srtp` counterpart, so that side does nothing.
+        ("hmac_sha1", true) => {
+            let mac = default_provider().hmac_sha1(&[7; 20]).unwrap();
+            let packet = rtp(1);
+            Box::new(move || {
+                black_box(mac.sign(black_box(&packet), &[0, 0, 0, 1]));
+            })
+        }
+        ("aes_cm", true) => {
+            let cipher = default_provider().aes_cm(&[7; 16]).unwrap();
+            let mut payload = vec![0u8; PAYLOAD];
+            Box::new(move || {
+                cipher.apply_keystream(&[9; 16], black_box(&mut payload));
+            })
+        }
+        ("hmac_sha1" | "aes_cm", false) => Box::new(|| {}),
         _ => panic!("unknown SRTP_OP {op}"),
     }
 }

@@ -20,17 +20,18 @@ use core::arch::x86_64::{
 const BATCH: usize = 8;
 const BLOCK: usize = 16;
 /// Round keys of AES-256 (15); AES-128 uses the first 11.
-const MAX_ROUND_KEYS: usize = 15;
+pub(super) const MAX_ROUND_KEYS: usize = 15;
 
 /// Expanded AES-128 or AES-256 encryption round keys.
 #[derive(Clone, Copy)]
 pub(crate) struct AesNiKey {
-    round_keys: [__m128i; MAX_ROUND_KEYS],
-    rounds: Rounds,
+    pub(super) round_keys: [__m128i; MAX_ROUND_KEYS],
+    pub(super) rounds: Rounds,
 }
 
+/// AES-128 or AES-256.
 #[derive(Clone, Copy)]
-enum Rounds {
+pub(super) enum Rounds {
     Ten,
     Fourteen,
 }
@@ -175,7 +176,10 @@ fn expand_256(low: &[u8; 16], high: &[u8; 16]) -> [__m128i; MAX_ROUND_KEYS] {
 /// Encrypts one block with `ROUNDS` rounds.
 #[inline]
 #[target_feature(enable = "aes")]
-fn encrypt_one<const ROUNDS: usize>(rk: &[__m128i; MAX_ROUND_KEYS], block: __m128i) -> __m128i {
+pub(super) fn encrypt_one<const ROUNDS: usize>(
+    rk: &[__m128i; MAX_ROUND_KEYS],
+    block: __m128i,
+) -> __m128i {
     let mut block = _mm_xor_si128(block, rk[0]);
     for round_key in &rk[1..ROUNDS] {
         block = _mm_aesenc_si128(block, *round_key);

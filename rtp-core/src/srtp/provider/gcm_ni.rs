@@ -19,7 +19,8 @@
 //! unaligned 16-byte load/store on a 16-byte array.
 
 use core::arch::x86_64::{
-    __m128i, _mm_clmulepi64_si128, _mm_loadu_si128, _mm_or_si128, _mm_set_epi8, _mm_setzero_si128,
+    __m128i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_clmulepi64_si128, _mm_insert_epi32,
+    _mm_loadu_si128, _mm_or_si128, _mm_set_epi8, _mm_set_epi64x, _mm_setzero_si128,
     _mm_shuffle_epi8, _mm_slli_epi32, _mm_slli_si128, _mm_srli_epi32, _mm_srli_si128,
     _mm_storeu_si128, _mm_xor_si128,
 };
@@ -27,18 +28,23 @@ use core::arch::x86_64::{
 use subtle::ConstantTimeEq;
 
 use super::AesGcmCipher;
-use super::aes_ni::AesNiKey;
+use super::aes_ni::{AesNiKey, MAX_ROUND_KEYS, Rounds, encrypt_one};
 use crate::srtp::SrtpError;
 
 const BLOCK: usize = 16;
+/// Blocks per pass of counter mode and GHASH.
+const BATCH: usize = 8;
+/// Powers of H kept: a batch, plus an AAD block before the first batch or the length block
+/// after the last one.
+const POWERS: usize = BATCH + 2;
 /// Largest plaintext GCM allows (2³⁹ − 256 bits): the 32-bit counter then never wraps.
 const MAX_DATA_LEN: u64 = (1 << 36) - 32;
 
 /// AES-GCM keyed for AES-128 or AES-256 with GHASH's key powers precomputed.
 pub(crate) struct AesNiGcm {
     key: AesNiKey,
-    /// H, H², H³, H⁴ in byte-reversed order.
-    powers: [__m128i; 4],
+    /// H, H², …, H¹⁰ in byte-reversed order.
+    powers: [__m128i; POWERS],
 }
 
 impl AesNiGcm {
@@ -67,19 +73,32 @@ impl AesNiGcm {
         block
     }
 
-    /// The tag before masking with E(K, J0): GHASH over `aad` and `ciphertext`.
-    fn ghash(&self, aad: &[u8], ciphertext: &[u8]) -> [u8; BLOCK] {
-        // SAFETY: an `AesNiGcm` exists only once PCLMULQDQ, SSSE3 and SSE4.1 were detected.
-        unsafe { ghash(&self.powers, aad, ciphertext) }
-    }
-
-    fn tag(&self, nonce: &[u8; 12], aad: &[u8], ciphertext: &[u8]) -> [u8; BLOCK] {
-        let mask = self.key.encrypt_block(Self::counter_block(nonce, 1));
-        let mut tag = self.ghash(aad, ciphertext);
-        for (byte, mask) in tag.iter_mut().zip(mask) {
-            *byte ^= mask;
+    /// Encrypts or decrypts `data` in place and returns the tag over `aad` and the ciphertext.
+    fn crypt<const DECRYPT: bool>(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> [u8; 16] {
+        let rk = &self.key.round_keys;
+        let j0 = load(&Self::counter_block(nonce, 1));
+        // SAFETY: an `AesNiGcm` exists only once AES-NI, PCLMULQDQ, SSSE3 and SSE4.1 were
+        // detected (see `new`); `tag` is 16 writable bytes (unaligned store).
+        unsafe {
+            let (hash, mask) = match self.key.rounds {
+                Rounds::Ten => (
+                    crypt::<10, DECRYPT>(rk, &self.powers, nonce, aad, data),
+                    encrypt_one::<10>(rk, j0),
+                ),
+                Rounds::Fourteen => (
+                    crypt::<14, DECRYPT>(rk, &self.powers, nonce, aad, data),
+                    encrypt_one::<14>(rk, j0),
+                ),
+            };
+            let mut tag = [0u8; 16];
+            _mm_storeu_si128(tag.as_mut_ptr().cast(), _mm_xor_si128(reverse(hash), mask));
+            tag
         }
-        tag
     }
 }
 
@@ -88,11 +107,7 @@ impl AesGcmCipher for AesNiGcm {
         if data.len() as u64 > MAX_DATA_LEN {
             return Err(SrtpError::Crypto("AES-GCM input too long"));
         }
-        // The length limit keeps the 32-bit counter from wrapping, so the 128-bit counter of
-        // `apply_keystream` is GCM's inc32 here.
-        self.key
-            .apply_keystream(&Self::counter_block(nonce, 2), data);
-        Ok(self.tag(nonce, aad, data))
+        Ok(self.crypt::<false>(nonce, aad, data))
     }
 
     fn open(
@@ -105,13 +120,13 @@ impl AesGcmCipher for AesNiGcm {
         if data.len() as u64 > MAX_DATA_LEN {
             return Err(SrtpError::AuthenticationFailed);
         }
-        // Authenticate first: nothing is decrypted unless the tag matches.
-        if !bool::from(self.tag(nonce, aad, data).ct_eq(tag)) {
-            return Err(SrtpError::AuthenticationFailed);
+        // Decrypting while hashing is one pass; a packet that fails is encrypted again, so
+        // the caller's buffer never holds unauthenticated plaintext after the call.
+        if bool::from(self.crypt::<true>(nonce, aad, data).ct_eq(tag)) {
+            return Ok(());
         }
-        self.key
-            .apply_keystream(&Self::counter_block(nonce, 2), data);
-        Ok(())
+        self.crypt::<false>(nonce, aad, data);
+        Err(SrtpError::AuthenticationFailed)
     }
 }
 
@@ -180,116 +195,215 @@ fn reduce(low: __m128i, high: __m128i) -> __m128i {
 }
 
 #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
-fn key_powers(hash_key: &[u8; BLOCK]) -> [__m128i; 4] {
+fn key_powers(hash_key: &[u8; BLOCK]) -> [__m128i; POWERS] {
     let h = reverse(load(hash_key));
-    let square = |x: __m128i, y: __m128i| {
-        let (low, high) = multiply(x, y);
-        reduce(low, high)
-    };
-    let h2 = square(h, h);
-    let h3 = square(h2, h);
-    let h4 = square(h3, h);
-    [h, h2, h3, h4]
-}
-
-/// GHASH's running state and up to four blocks waiting to be folded in with one reduction.
-struct Accumulator<'a> {
-    powers: &'a [__m128i; 4],
-    state: __m128i,
-    pending: [__m128i; 4],
-    count: usize,
-}
-
-impl Accumulator<'_> {
-    /// Folds the pending blocks in: `state = (state ^ p0)·Hⁿ ^ p1·Hⁿ⁻¹ ^ … ^ pₙ₋₁·H`.
-    #[inline]
-    #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
-    fn fold(&mut self) {
-        let count = self.count.min(4);
-        if count == 0 {
-            return;
-        }
-        let mut low = _mm_setzero_si128();
-        let mut high = _mm_setzero_si128();
-        for (position, block) in self.pending.iter().take(count).enumerate() {
-            let block = if position == 0 {
-                _mm_xor_si128(*block, self.state)
-            } else {
-                *block
-            };
-            let Some(&power) = self.powers.get(count - 1 - position) else {
-                continue;
-            };
-            let (l, h) = multiply(block, power);
-            low = _mm_xor_si128(low, l);
-            high = _mm_xor_si128(high, h);
-        }
-        self.state = reduce(low, high);
-        self.count = 0;
+    let mut powers = [h; POWERS];
+    let mut power = h;
+    for slot in powers.iter_mut().skip(1) {
+        let (low, high) = multiply(power, h);
+        power = reduce(low, high);
+        *slot = power;
     }
+    powers
+}
 
-    #[inline]
-    #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
-    fn push(&mut self, block: &[u8; BLOCK]) {
-        if let Some(slot) = self.pending.get_mut(self.count) {
+/// Folds `blocks` (one to ten, byte-reversed) into the GHASH state with one reduction:
+/// `(state ^ b₀)·Hⁿ ^ b₁·Hⁿ⁻¹ ^ … ^ bₙ₋₁·H`.
+#[inline]
+#[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+fn fold(state: __m128i, blocks: &[__m128i], powers: &[__m128i; POWERS]) -> __m128i {
+    let mut low = _mm_setzero_si128();
+    let mut high = _mm_setzero_si128();
+    let count = blocks.len();
+    for (position, block) in blocks.iter().enumerate() {
+        let block = if position == 0 {
+            _mm_xor_si128(*block, state)
+        } else {
+            *block
+        };
+        let Some(&power) = powers.get(count.wrapping_sub(1 + position)) else {
+            continue;
+        };
+        let (l, h) = multiply(block, power);
+        low = _mm_xor_si128(low, l);
+        high = _mm_xor_si128(high, h);
+    }
+    if count == 0 {
+        return state;
+    }
+    reduce(low, high)
+}
+
+/// GHASH of `bytes`, zero-padded to whole blocks, continuing from `state`.
+#[inline]
+#[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+fn absorb(mut state: __m128i, bytes: &[u8], powers: &[__m128i; POWERS]) -> __m128i {
+    let mut batch = [_mm_setzero_si128(); POWERS];
+    let mut chunks = bytes.chunks(POWERS * BLOCK);
+    for chunk in &mut chunks {
+        let (blocks, rest) = chunk.as_chunks::<BLOCK>();
+        let mut used = 0;
+        for (slot, block) in batch.iter_mut().zip(blocks) {
             *slot = reverse(load(block));
-        }
-        self.count += 1;
-        if self.count == 4 {
-            self.fold();
-        }
-    }
-
-    /// Absorbs `bytes` zero-padded to whole blocks.
-    #[inline]
-    #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
-    fn absorb(&mut self, bytes: &[u8]) {
-        let (blocks, rest) = bytes.as_chunks::<BLOCK>();
-        let mut blocks = blocks.iter();
-        // Whole groups of four straight from the input while nothing is pending.
-        while self.count == 0 && blocks.len() >= 4 {
-            for slot in &mut self.pending {
-                if let Some(block) = blocks.next() {
-                    *slot = reverse(load(block));
-                }
-            }
-            self.count = 4;
-            self.fold();
-        }
-        for block in blocks {
-            self.push(block);
+            used += 1;
         }
         if !rest.is_empty() {
             let mut last = [0u8; BLOCK];
-            for (to, from) in last.iter_mut().zip(rest) {
-                *to = *from;
+            if let Some(prefix) = last.get_mut(..rest.len()) {
+                prefix.copy_from_slice(rest);
             }
-            self.push(&last);
+            if let Some(slot) = batch.get_mut(used) {
+                *slot = reverse(load(&last));
+                used += 1;
+            }
         }
+        state = fold(state, batch.get(..used).unwrap_or_default(), powers);
     }
+    state
 }
 
-/// GHASH (SP 800-38D §6.4) of `aad` and `ciphertext`, each zero-padded, and their bit lengths.
-#[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
-fn ghash(powers: &[__m128i; 4], aad: &[u8], ciphertext: &[u8]) -> [u8; BLOCK] {
-    let mut accumulator = Accumulator {
-        powers,
-        state: _mm_setzero_si128(),
-        pending: [_mm_setzero_si128(); 4],
-        count: 0,
-    };
-    accumulator.absorb(aad);
-    accumulator.absorb(ciphertext);
-    let mut lengths = [0u8; BLOCK];
-    let (aad_bits, data_bits) = lengths.split_at_mut(8);
-    aad_bits.copy_from_slice(&((aad.len() as u64) * 8).to_be_bytes());
-    data_bits.copy_from_slice(&((ciphertext.len() as u64) * 8).to_be_bytes());
-    accumulator.push(&lengths);
-    accumulator.fold();
-    let mut out = [0u8; BLOCK];
-    // SAFETY: `out` is 16 writable bytes; unaligned store.
-    unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), reverse(accumulator.state)) };
-    out
+/// Encrypts the counter blocks `nonce || counter .. counter + N`.
+#[inline]
+#[target_feature(enable = "aes,sse4.1")]
+fn keystream<const ROUNDS: usize, const N: usize>(
+    rk: &[__m128i; MAX_ROUND_KEYS],
+    nonce_block: __m128i,
+    counter: u32,
+) -> [__m128i; N] {
+    let mut blocks = [_mm_setzero_si128(); N];
+    let mut next = counter;
+    for block in blocks.iter_mut() {
+        // Lane 3 holds bytes 12..16: the big-endian counter.
+        *block = _mm_xor_si128(
+            _mm_insert_epi32::<3>(nonce_block, next.swap_bytes() as i32),
+            rk[0],
+        );
+        next = next.wrapping_add(1);
+    }
+    for round_key in &rk[1..ROUNDS] {
+        for block in blocks.iter_mut() {
+            *block = _mm_aesenc_si128(*block, *round_key);
+        }
+    }
+    for block in blocks.iter_mut() {
+        *block = _mm_aesenclast_si128(*block, rk[ROUNDS]);
+    }
+    blocks
+}
+
+/// GCM encryption (`DECRYPT = false`) or decryption of `data` in place with counter blocks
+/// from `nonce || 2`, returning GHASH of `aad` and the ciphertext (not yet masked with E(J0)).
+/// Counter mode and GHASH run in one pass over eight blocks at a time.
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn crypt<const ROUNDS: usize, const DECRYPT: bool>(
+    rk: &[__m128i; MAX_ROUND_KEYS],
+    powers: &[__m128i; POWERS],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    data: &mut [u8],
+) -> __m128i {
+    let mut nonce_block = [0u8; BLOCK];
+    if let Some(prefix) = nonce_block.get_mut(..12) {
+        prefix.copy_from_slice(nonce);
+    }
+    let nonce_block = load(&nonce_block);
+    // GHASH blocks waiting for the next reduction: an AAD of one block (an RTP header without
+    // CSRCs or extension, the SRTCP AAD) joins the first data blocks, the length block the last
+    // ones, so that a 172-byte packet takes two reductions.
+    let mut hashed = [_mm_setzero_si128(); POWERS];
+    let mut held = 0usize;
+    let mut state = _mm_setzero_si128();
+    if aad.len() <= BLOCK {
+        if !aad.is_empty() {
+            let mut block = [0u8; BLOCK];
+            if let Some(prefix) = block.get_mut(..aad.len()) {
+                prefix.copy_from_slice(aad);
+            }
+            hashed[0] = reverse(load(&block));
+            held = 1;
+        }
+    } else {
+        state = absorb(state, aad, powers);
+    }
+    let mut counter = 2u32;
+    let mut chunks = data.chunks_exact_mut(BATCH * BLOCK);
+    for chunk in &mut chunks {
+        let keystream = keystream::<ROUNDS, BATCH>(rk, nonce_block, counter);
+        let (blocks, _) = chunk.as_chunks_mut::<BLOCK>();
+        let slots = hashed.iter_mut().skip(held);
+        for ((block, key), slot) in blocks.iter_mut().zip(keystream).zip(slots) {
+            let input = load(block);
+            let output = _mm_xor_si128(input, key);
+            // SAFETY: `block` is 16 writable bytes; unaligned store.
+            unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), output) };
+            *slot = reverse(if DECRYPT { input } else { output });
+        }
+        state = fold(
+            state,
+            hashed.get(..held + BATCH).unwrap_or_default(),
+            powers,
+        );
+        held = 0;
+        counter = counter.wrapping_add(BATCH as u32);
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        // Up to seven whole blocks and a partial one, with one keystream batch (of four blocks
+        // when that is enough: an audio packet's tail is often two or three).
+        let mut tail_keys = [_mm_setzero_si128(); BATCH];
+        if rest.len() <= 4 * BLOCK {
+            let four = keystream::<ROUNDS, 4>(rk, nonce_block, counter);
+            for (to, from) in tail_keys.iter_mut().zip(four) {
+                *to = from;
+            }
+        } else {
+            tail_keys = keystream::<ROUNDS, BATCH>(rk, nonce_block, counter);
+        }
+        let (blocks, partial) = rest.as_chunks_mut::<BLOCK>();
+        let mut keys = tail_keys.iter();
+        for (block, key) in blocks.iter_mut().zip(&mut keys) {
+            let input = load(block);
+            let output = _mm_xor_si128(input, *key);
+            // SAFETY: `block` is 16 writable bytes; unaligned store.
+            unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), output) };
+            if let Some(slot) = hashed.get_mut(held) {
+                *slot = reverse(if DECRYPT { input } else { output });
+                held += 1;
+            }
+        }
+        if let Some(key) = keys.next().filter(|_| !partial.is_empty()) {
+            // The partial block on a zero-padded copy; GHASH takes the ciphertext padded with
+            // zeros, never keystream.
+            let mut last = [0u8; BLOCK];
+            if let Some(prefix) = last.get_mut(..partial.len()) {
+                prefix.copy_from_slice(partial);
+            }
+            let input = load(&last);
+            // SAFETY: `last` is 16 writable bytes; unaligned store.
+            unsafe { _mm_storeu_si128(last.as_mut_ptr().cast(), _mm_xor_si128(input, *key)) };
+            if let Some(prefix) = last.get(..partial.len()) {
+                partial.copy_from_slice(prefix);
+            }
+            if let Some(padding) = last.get_mut(partial.len()..) {
+                padding.fill(0);
+            }
+            if let Some(slot) = hashed.get_mut(held) {
+                *slot = reverse(if DECRYPT { input } else { load(&last) });
+                held += 1;
+            }
+        }
+    }
+    // `lengths` is already in the byte-reversed order: its high lane holds len(A), low len(C),
+    // each as a little-endian integer, which is the reversal of the big-endian block.
+    let lengths = _mm_set_epi64x(
+        ((aad.len() as u64) * 8) as i64,
+        ((data.len() as u64) * 8) as i64,
+    );
+    if let Some(slot) = hashed.get_mut(held) {
+        *slot = lengths;
+        held += 1;
+    }
+    fold(state, hashed.get(..held).unwrap_or_default(), powers)
 }
 
 #[cfg(test)]

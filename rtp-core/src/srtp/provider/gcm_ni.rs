@@ -212,24 +212,17 @@ fn key_powers(hash_key: &[u8; BLOCK]) -> [__m128i; POWERS] {
 #[inline]
 #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
 fn fold(state: __m128i, blocks: &[__m128i], powers: &[__m128i; POWERS]) -> __m128i {
-    let mut low = _mm_setzero_si128();
-    let mut high = _mm_setzero_si128();
-    let count = blocks.len();
-    for (position, block) in blocks.iter().enumerate() {
-        let block = if position == 0 {
-            _mm_xor_si128(*block, state)
-        } else {
-            *block
-        };
-        let Some(&power) = powers.get(count.wrapping_sub(1 + position)) else {
-            continue;
-        };
-        let (l, h) = multiply(block, power);
+    let Some((first, rest)) = blocks.split_first() else {
+        return state;
+    };
+    let Some(&first_power) = powers.get(rest.len()) else {
+        return state;
+    };
+    let (mut low, mut high) = multiply(_mm_xor_si128(*first, state), first_power);
+    for (block, power) in rest.iter().rev().zip(powers) {
+        let (l, h) = multiply(*block, *power);
         low = _mm_xor_si128(low, l);
         high = _mm_xor_si128(high, h);
-    }
-    if count == 0 {
-        return state;
     }
     reduce(low, high)
 }

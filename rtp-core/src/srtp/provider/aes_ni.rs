@@ -12,7 +12,8 @@
 
 use core::arch::x86_64::{
     __m128i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_aeskeygenassist_si128, _mm_loadu_si128,
-    _mm_set_epi32, _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128, _mm_xor_si128,
+    _mm_set_epi32, _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128,
+    _mm_xor_si128,
 };
 
 /// Blocks encrypted side by side: AES latency is about four cycles a round and the CPU issues
@@ -252,7 +253,8 @@ fn counter_mode<const ROUNDS: usize>(
         let low = counter as u32;
         // Blocks before the last word wraps to zero.
         let run_blocks = (1u64 << 32) - u64::from(low);
-        let run_len = usize::try_from(run_blocks.saturating_mul(BLOCK as u64)).unwrap_or(usize::MAX);
+        let run_len =
+            usize::try_from(run_blocks.saturating_mul(BLOCK as u64)).unwrap_or(usize::MAX);
         let len = data.len();
         let (run, rest) = core::mem::take(&mut data).split_at_mut(run_len.min(len));
         let bytes = counter.to_be_bytes();

@@ -5,7 +5,8 @@ use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, Unbound
 use super::{AesGcmCipher, CryptoProvider};
 use crate::srtp::SrtpError;
 
-/// AES-GCM from `ring` (single-pass AES-NI + CLMUL assembly, about twice as fast as `aes-gcm`);
+/// AES-GCM from `ring` (about twice as fast as `aes-gcm`) on CPUs without AES-NI and PCLMULQDQ,
+/// which take this crate's one-pass AES-GCM instead;
 /// AES-CM and HMAC-SHA1 are the [`CryptoProvider`] defaults, as in
 /// [`RustCryptoProvider`](super::RustCryptoProvider), since `ring` exposes no raw counter mode and
 /// its SHA-1 does not use SHA-NI.

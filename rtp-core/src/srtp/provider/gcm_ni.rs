@@ -212,6 +212,8 @@ fn key_powers(hash_key: &[u8; BLOCK]) -> [__m128i; POWERS] {
 #[inline]
 #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
 fn fold(state: __m128i, blocks: &[__m128i], powers: &[__m128i; POWERS]) -> __m128i {
+    // Callers pass at most `POWERS` blocks (a batch plus one AAD or length block).
+    debug_assert!(blocks.len() <= POWERS);
     let Some((first, rest)) = blocks.split_first() else {
         return state;
     };

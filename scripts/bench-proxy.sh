@@ -187,7 +187,8 @@ stat_elapsed() {          # seconds between StartTime and CurrentTime of the las
 PPIDS=() PMAIN=""
 start_proxy() {           # start_proxy <kamailio|tandem> <tag>
   local target=$1 tag=$2 i
-  port_busy $PPORT && { echo "    UDP $IP:$PPORT already in use, refusing"; return 1; }
+  for i in $(seq 100); do port_busy $PPORT || break; sleep 0.1; done   # a test elsewhere may hold it briefly
+  port_busy $PPORT && { echo "    UDP $IP:$PPORT still in use after 10 s, refusing"; return 1; }
   case $target in
   kamailio)
     mkdir -p "$OUT/krun"

@@ -18,11 +18,19 @@ pub(crate) fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The built-in providers (which take the AES-NI/PCLMULQDQ code on CPUs that have it) and the
+/// fallbacks they use elsewhere.
 fn providers() -> Vec<&'static dyn CryptoProvider> {
+    use super::provider::FallbackProvider;
     #[cfg(feature = "ring")]
-    return vec![&RustCryptoProvider, &super::provider::RingProvider];
+    return vec![
+        &RustCryptoProvider,
+        &super::provider::RingProvider,
+        &FallbackProvider::Portable,
+        &FallbackProvider::RingGcm,
+    ];
     #[cfg(not(feature = "ring"))]
-    return vec![&RustCryptoProvider];
+    return vec![&RustCryptoProvider, &FallbackProvider::Portable];
 }
 
 fn session_context(

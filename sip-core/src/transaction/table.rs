@@ -462,7 +462,13 @@ impl TransactionLayer {
                 self.settle(id, now);
             }
         }
+        let expired = !due.is_empty();
         self.due = due;
+        if expired {
+            shrink_when_sparse(&mut self.entries);
+            shrink_when_sparse(&mut self.client_keys);
+            shrink_when_sparse(&mut self.server_keys);
+        }
     }
 
     /// When [`TransactionLayer::handle_timeout`] should next be called; `None` while no timer runs.
@@ -611,6 +617,18 @@ fn remove_key<K: std::hash::Hash + Eq>(
     }
 }
 
+/// Tables at most this large are never shrunk.
+const SHRINK_ABOVE: usize = 1024;
+
+/// Give a burst's memory back: a hash map keeps its largest capacity, so after a registration storm of
+/// 10,000 REGISTERs the transaction tables would hold room for 10,000 transactions (~1 KiB each) for
+/// ever. Shrinking to twice the live count only when under a quarter is used keeps the rehash amortised.
+fn shrink_when_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > SHRINK_ABOVE && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -621,6 +639,25 @@ mod tests {
 
     fn method_of(message: &Message) -> Option<&Method> {
         message.as_request().map(|r| r.method())
+    }
+
+    #[test]
+    fn tables_give_memory_back_once_a_burst_of_transactions_ends() {
+        let mut h = Harness::new();
+        for i in 0..4000 {
+            h.send(invite(&format!("z9hG4bKburst{i}")), UDP);
+        }
+        assert!(h.layer.entries.capacity() >= 4000);
+        // No answer: every INVITE times out (Timer B, 64*T1) and its transaction ends.
+        h.advance(ms(40_000));
+        assert!(h.layer.entries.is_empty());
+        for capacity in [
+            h.layer.entries.capacity(),
+            h.layer.client_keys.capacity(),
+            h.layer.server_keys.capacity(),
+        ] {
+            assert!(capacity <= super::SHRINK_ABOVE, "capacity {capacity} kept");
+        }
     }
 
     #[test]

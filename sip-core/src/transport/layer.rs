@@ -139,6 +139,7 @@ impl TransportLayerBuilder {
             };
             if kind == TransportKind::Udp {
                 let socket = UdpSocket::bind(addr).await.map_err(bind_error)?;
+                udp::enlarge_receive_buffer(&socket);
                 let local = socket.local_addr().map_err(bind_error)?;
                 listeners.push((kind, local));
                 udp.push(udp::UdpEndpoint {

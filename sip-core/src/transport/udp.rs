@@ -3,7 +3,7 @@
 use super::error::TransportError;
 use super::layer::{Arrival, Shared};
 use super::target::{FlowId, Target, TransportKind};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::UdpSocket;
@@ -11,9 +11,20 @@ use tokio::net::UdpSocket;
 /// The largest UDP payload over IPv4 (65535 minus the IP and UDP headers).
 const MAX_DATAGRAM: usize = 65_507;
 
-/// Receive buffers are carved out of blocks of this many datagram-sized slots, so that a receive costs an
-/// allocation only once per block (or when messages still hold the block).
-const SLOTS_PER_BLOCK: usize = 4;
+/// The receive buffer asked for on every UDP socket. The kernel's default (`net.core.rmem_default`, often
+/// 208 KiB) holds well under a second of a busy proxy's traffic, so a burst arriving while the receive task
+/// waits for a core is dropped by the kernel; Kamailio asks for up to 4 MiB (`maxbuffer`) for the same
+/// reason. The kernel caps the request at `net.core.rmem_max`.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Ask for a [`RECEIVE_BUFFER`]-sized receive buffer; a refusal keeps the default, which still works.
+pub(crate) fn enlarge_receive_buffer(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let current = socket.recv_buffer_size().unwrap_or(0);
+    if current < RECEIVE_BUFFER {
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    }
+}
 
 /// One bound UDP socket; its flow id names it in [`Target::flow`].
 #[derive(Debug, Clone)]
@@ -30,15 +41,19 @@ pub(crate) async fn receive(shared: Arc<Shared>, index: usize) {
     };
     // One byte more than the limit, so that a datagram over the limit shows as one (and is answered 513).
     let slot = shared.limits.max_message_size.saturating_add(1).min(65_536);
-    let mut buf = BytesMut::with_capacity(slot * SLOTS_PER_BLOCK);
+    // One reused receive buffer; each datagram is copied out into an allocation of its own size. Splitting
+    // datagrams off a shared `BytesMut` instead made every receive after the first block allocate a fresh
+    // slot-sized (64 KiB) buffer (a shared `BytesMut` cannot be reused), touching new pages on every message,
+    // and let any long-lived slice of a message (a registrar binding's Call-ID, a transaction's request)
+    // pin the whole buffer. Copying a few hundred bytes is far cheaper than either.
+    let mut buf = vec![0u8; slot];
     loop {
-        buf.reserve(slot);
-        let (n, source) = match endpoint.socket.recv_buf_from(&mut buf).await {
+        let (n, source) = match endpoint.socket.recv_from(&mut buf).await {
             Ok(received) => received,
             // ICMP errors reported on the socket and the like concern one peer, not the socket.
             Err(_) => continue,
         };
-        let datagram = buf.split_to(n).freeze();
+        let datagram = buf.get(..n).map(Bytes::copy_from_slice).unwrap_or_default();
         let from = Arrival {
             source,
             local: endpoint.local,
@@ -102,5 +117,26 @@ fn reachable_from(local: SocketAddr, addr: SocketAddr) -> SocketAddr {
             SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
         }
         _ => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_receive_buffer_grows_up_to_what_the_kernel_allows() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        enlarge_receive_buffer(&socket);
+        let granted = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
+        // Linux caps the request at net.core.rmem_max (and reports twice what it granted, for bookkeeping).
+        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .unwrap_or(RECEIVE_BUFFER);
+        assert!(
+            granted >= RECEIVE_BUFFER.min(cap),
+            "receive buffer {granted} < min({RECEIVE_BUFFER}, rmem_max {cap})"
+        );
     }
 }

@@ -12,7 +12,8 @@
 
 use core::arch::x86_64::{
     __m128i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_aeskeygenassist_si128, _mm_loadu_si128,
-    _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128, _mm_xor_si128,
+    _mm_set_epi32, _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128,
+    _mm_xor_si128,
 };
 
 /// Blocks encrypted side by side: AES latency is about four cycles a round and the CPU issues
@@ -20,17 +21,18 @@ use core::arch::x86_64::{
 const BATCH: usize = 8;
 const BLOCK: usize = 16;
 /// Round keys of AES-256 (15); AES-128 uses the first 11.
-const MAX_ROUND_KEYS: usize = 15;
+pub(super) const MAX_ROUND_KEYS: usize = 15;
 
 /// Expanded AES-128 or AES-256 encryption round keys.
 #[derive(Clone, Copy)]
 pub(crate) struct AesNiKey {
-    round_keys: [__m128i; MAX_ROUND_KEYS],
-    rounds: Rounds,
+    pub(super) round_keys: [__m128i; MAX_ROUND_KEYS],
+    pub(super) rounds: Rounds,
 }
 
+/// AES-128 or AES-256.
 #[derive(Clone, Copy)]
-enum Rounds {
+pub(super) enum Rounds {
     Ten,
     Fourteen,
 }
@@ -63,6 +65,21 @@ impl AesNiKey {
             }
             _ => None,
         }
+    }
+
+    /// Encrypts one block (GCM's hash key and tag mask).
+    pub(crate) fn encrypt_block(&self, block: [u8; 16]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        // SAFETY: an `AesNiKey` is only built after AES-NI was detected (see `new`); `out` is
+        // 16 writable bytes (unaligned store).
+        unsafe {
+            let encrypted = match self.rounds {
+                Rounds::Ten => encrypt_one::<10>(&self.round_keys, load(&block)),
+                Rounds::Fourteen => encrypt_one::<14>(&self.round_keys, load(&block)),
+            };
+            _mm_storeu_si128(out.as_mut_ptr().cast(), encrypted);
+        }
+        out
     }
 
     /// XORs the counter-mode keystream starting at counter block `iv` into `data`.
@@ -157,16 +174,35 @@ fn expand_256(low: &[u8; 16], high: &[u8; 16]) -> [__m128i; MAX_ROUND_KEYS] {
     rk
 }
 
-/// Encrypts counter blocks `counter .. counter + BATCH` with `ROUNDS` rounds.
+/// Encrypts one block with `ROUNDS` rounds.
 #[inline]
 #[target_feature(enable = "aes")]
-fn keystream_batch<const ROUNDS: usize>(
+pub(super) fn encrypt_one<const ROUNDS: usize>(
     rk: &[__m128i; MAX_ROUND_KEYS],
-    counter: u128,
-) -> [__m128i; BATCH] {
-    let mut blocks = [_mm_setzero_si128(); BATCH];
-    for (offset, block) in (0u128..).zip(blocks.iter_mut()) {
-        *block = _mm_xor_si128(load(&counter.wrapping_add(offset).to_be_bytes()), rk[0]);
+    block: __m128i,
+) -> __m128i {
+    let mut block = _mm_xor_si128(block, rk[0]);
+    for round_key in &rk[1..ROUNDS] {
+        block = _mm_aesenc_si128(block, *round_key);
+    }
+    _mm_aesenclast_si128(block, rk[ROUNDS])
+}
+
+/// Encrypts the `N` counter blocks whose first three 32-bit words are `head` (as loaded, little
+/// endian) and whose last, big-endian word counts from `low`; `low + N` must not wrap.
+#[inline]
+#[target_feature(enable = "aes")]
+fn keystream_batch<const ROUNDS: usize, const N: usize>(
+    rk: &[__m128i; MAX_ROUND_KEYS],
+    head: [i32; 3],
+    low: u32,
+) -> [__m128i; N] {
+    let mut blocks = [_mm_setzero_si128(); N];
+    let mut counter = low;
+    for block in blocks.iter_mut() {
+        let counter_block = _mm_set_epi32(counter.swap_bytes() as i32, head[2], head[1], head[0]);
+        *block = _mm_xor_si128(counter_block, rk[0]);
+        counter = counter.wrapping_add(1);
     }
     for round_key in &rk[1..ROUNDS] {
         for block in blocks.iter_mut() {
@@ -179,6 +215,32 @@ fn keystream_batch<const ROUNDS: usize>(
     blocks
 }
 
+/// XORs `keystream` into `data` (at most `N` blocks).
+#[inline]
+#[target_feature(enable = "aes")]
+fn xor_into<const N: usize>(data: &mut [u8], keystream: [__m128i; N]) {
+    let (blocks, partial) = data.as_chunks_mut::<BLOCK>();
+    let mut keys = keystream.into_iter();
+    for (block, key) in blocks.iter_mut().zip(&mut keys) {
+        // SAFETY: `block` is exactly 16 bytes; unaligned load and store.
+        unsafe {
+            let text = _mm_loadu_si128(block.as_ptr().cast());
+            _mm_storeu_si128(block.as_mut_ptr().cast(), _mm_xor_si128(text, key));
+        }
+    }
+    if let Some(key) = keys.next().filter(|_| !partial.is_empty()) {
+        let mut bytes = [0u8; BLOCK];
+        // SAFETY: `bytes` is 16 writable bytes; unaligned store.
+        unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), key) };
+        for (byte, key) in partial.iter_mut().zip(bytes) {
+            *byte ^= key;
+        }
+    }
+}
+
+/// Counter mode with a 128-bit big-endian counter. The counter only carries out of its last
+/// 32-bit word when that word starts within `blocks` of 2³² (never for SRTP, whose counter blocks
+/// end in 16 zero bits); that case starts a new run with the carried head.
 #[target_feature(enable = "aes")]
 fn counter_mode<const ROUNDS: usize>(
     rk: &[__m128i; MAX_ROUND_KEYS],
@@ -186,30 +248,36 @@ fn counter_mode<const ROUNDS: usize>(
     data: &mut [u8],
 ) {
     let mut counter = u128::from_be_bytes(*iv);
-    let mut chunks = data.chunks_exact_mut(BATCH * BLOCK);
-    for chunk in &mut chunks {
-        let keystream = keystream_batch::<ROUNDS>(rk, counter);
-        for (block, key) in chunk.chunks_exact_mut(BLOCK).zip(keystream) {
-            // SAFETY: `block` is exactly 16 bytes; unaligned load and store.
-            unsafe {
-                let text = _mm_loadu_si128(block.as_ptr().cast());
-                _mm_storeu_si128(block.as_mut_ptr().cast(), _mm_xor_si128(text, key));
-            }
+    let mut data = data;
+    while !data.is_empty() {
+        let low = counter as u32;
+        // Blocks before the last word wraps to zero.
+        let run_blocks = (1u64 << 32) - u64::from(low);
+        let run_len =
+            usize::try_from(run_blocks.saturating_mul(BLOCK as u64)).unwrap_or(usize::MAX);
+        let len = data.len();
+        let (run, rest) = core::mem::take(&mut data).split_at_mut(run_len.min(len));
+        let bytes = counter.to_be_bytes();
+        let mut head = [0i32; 3];
+        for (word, chunk) in head.iter_mut().zip(bytes.chunks_exact(4)) {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(chunk);
+            *word = i32::from_le_bytes(le);
         }
-        counter = counter.wrapping_add(BATCH as u128);
-    }
-    let rest = chunks.into_remainder();
-    if rest.is_empty() {
-        return;
-    }
-    // The last partial batch: computing all eight blocks costs no more than the few needed.
-    let keystream = keystream_batch::<ROUNDS>(rk, counter);
-    let mut bytes = [0u8; BATCH * BLOCK];
-    for (out, key) in bytes.chunks_exact_mut(BLOCK).zip(keystream) {
-        // SAFETY: `out` is exactly 16 bytes; unaligned store.
-        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), key) };
-    }
-    for (byte, key) in rest.iter_mut().zip(bytes) {
-        *byte ^= key;
+        let mut next = low;
+        let mut chunks = run.chunks_exact_mut(BATCH * BLOCK);
+        for chunk in &mut chunks {
+            xor_into(chunk, keystream_batch::<ROUNDS, BATCH>(rk, head, next));
+            next = next.wrapping_add(BATCH as u32);
+        }
+        let tail = chunks.into_remainder();
+        if tail.len() > 4 * BLOCK {
+            xor_into(tail, keystream_batch::<ROUNDS, BATCH>(rk, head, next));
+        } else if !tail.is_empty() {
+            // An audio payload's last blocks are often two or three: four are enough.
+            xor_into(tail, keystream_batch::<ROUNDS, 4>(rk, head, next));
+        }
+        counter = counter.wrapping_add(run_blocks as u128);
+        data = rest;
     }
 }

@@ -5,7 +5,8 @@ use crate::srtp::SrtpError;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 
-/// Pure-Rust crypto: AES-GCM from RustCrypto `aes-gcm`; AES-CM and HMAC-SHA1 are the
+/// Pure-Rust crypto: AES-GCM from RustCrypto `aes-gcm` on CPUs without AES-NI and PCLMULQDQ
+/// (which take this crate's one-pass AES-GCM instead); AES-CM and HMAC-SHA1 are the
 /// [`CryptoProvider`] defaults (AES-NI counter mode with the `aes` crate as fallback, HMAC on the
 /// `sha1` compression function, which uses SHA-NI when present).
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,6 +14,16 @@ pub struct RustCryptoProvider;
 
 impl CryptoProvider for RustCryptoProvider {
     fn aes_gcm(&self, key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+        match super::native_gcm(key) {
+            Some(gcm) => Ok(gcm),
+            None => rust_crypto_gcm(key),
+        }
+    }
+}
+
+/// RustCrypto's AES-GCM, whatever the CPU.
+pub(crate) fn rust_crypto_gcm(key: &[u8]) -> Result<Box<dyn AesGcmCipher>, SrtpError> {
+    {
         let cipher = match key.len() {
             16 => Aes128Gcm::new_from_slice(key).map(RustCryptoGcm::Aes128),
             32 => Aes256Gcm::new_from_slice(key).map(RustCryptoGcm::Aes256),

@@ -1,6 +1,7 @@
 //! Batched, nonblocking datagram I/O for the workers. All of the crate's `unsafe` lives here: on Linux,
-//! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call and `poll(2)` waits for readiness; elsewhere
-//! a portable fallback uses `recv_from` and a short sleep.
+//! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call, `sendmmsg(2)` sends what a batch produced
+//! for one socket in one call, and `poll(2)` waits for readiness; elsewhere a portable fallback uses
+//! `recv_from`/`send_to` and a short sleep.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -11,6 +12,29 @@ pub(crate) const PACKET_CAPACITY: usize = 2048;
 
 /// Datagrams read per batch.
 pub(crate) const BATCH: usize = 32;
+
+/// A datagram of the last batch to send: buffer `index`, transformed in place to `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    /// Which buffer of the batch.
+    pub(crate) index: usize,
+    /// Its length now.
+    pub(crate) len: usize,
+    /// Where it goes.
+    pub(crate) destination: SocketAddr,
+}
+
+impl Outgoing {
+    /// A placeholder for fixed-size arrays.
+    pub(crate) const NONE: Outgoing = Outgoing {
+        index: 0,
+        len: 0,
+        destination: SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        )),
+    };
+}
 
 /// Reusable receive buffers: allocated once per worker, never per packet.
 pub(crate) struct PacketBatch {
@@ -35,6 +59,12 @@ impl PacketBatch {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             other => other,
         }
+    }
+
+    /// Sends `items` (buffers of the last batch, in order) from `socket`, as many as possible in one
+    /// system call; returns how many left, counted from the first. An error means the first one failed.
+    pub(crate) fn send(&self, socket: &UdpSocket, items: &[Outgoing]) -> io::Result<usize> {
+        sys::send_batch(socket, &self.buffers, items)
     }
 
     /// Datagram `i` of the last batch: its buffer (with spare room after `len`), length and source.
@@ -85,7 +115,7 @@ mod sys {
     use std::os::fd::AsRawFd;
     use std::time::Duration;
 
-    use super::{BATCH, PACKET_CAPACITY};
+    use super::{BATCH, Outgoing, PACKET_CAPACITY};
 
     pub(super) fn recv_batch(
         socket: &UdpSocket,
@@ -140,6 +170,88 @@ mod sys {
             }
         }
         Ok(n.min(BATCH))
+    }
+
+    pub(super) fn send_batch(
+        socket: &UdpSocket,
+        buffers: &[[u8; PACKET_CAPACITY]; BATCH],
+        items: &[Outgoing],
+    ) -> io::Result<usize> {
+        // SAFETY: iovec, sockaddr_in6 and mmsghdr are plain C structs for which all-zero bytes are a valid
+        // value (null pointers, zero lengths).
+        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above. sockaddr_in6 is large and aligned enough for a sockaddr_in too.
+        let mut names: [libc::sockaddr_in6; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        let mut count = 0;
+        for (item, ((iov, name), header)) in items.iter().zip(
+            iovecs
+                .iter_mut()
+                .zip(names.iter_mut())
+                .zip(headers.iter_mut()),
+        ) {
+            let buffer = buffers
+                .get(item.index)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            iov.iov_base = buffer.as_ptr().cast_mut().cast();
+            iov.iov_len = item.len.min(PACKET_CAPACITY);
+            header.msg_hdr.msg_namelen = write_socket_addr(item.destination, name);
+            header.msg_hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
+            header.msg_hdr.msg_iov = iov;
+            header.msg_hdr.msg_iovlen = 1;
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        // SAFETY: the first `count` headers each point at one live iovec covering `iov_len` initialized
+        // bytes of a buffer borrowed for the call (the kernel only reads them) and at one live socket
+        // address of the stated length; all of them outlive the call. MSG_DONTWAIT: never blocks.
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        Ok(n.min(count))
+    }
+
+    /// Writes `address` as a `sockaddr_in` or `sockaddr_in6` into `out`; returns its length.
+    fn write_socket_addr(address: SocketAddr, out: &mut libc::sockaddr_in6) -> libc::socklen_t {
+        match address {
+            SocketAddr::V4(v4) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: v4.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(*v4.ip()).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_in (16 bytes, align 4) fits in sockaddr_in6 (28 bytes, align 4).
+                unsafe {
+                    std::ptr::write(
+                        (out as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>(),
+                        sin,
+                    );
+                }
+                size_of::<libc::sockaddr_in>() as libc::socklen_t
+            }
+            SocketAddr::V6(v6) => {
+                out.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                out.sin6_port = v6.port().to_be();
+                out.sin6_flowinfo = v6.flowinfo();
+                out.sin6_addr = libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                };
+                out.sin6_scope_id = v6.scope_id();
+                size_of::<libc::sockaddr_in6>() as libc::socklen_t
+            }
+        }
     }
 
     fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -226,7 +338,27 @@ mod sys {
     use std::net::{SocketAddr, UdpSocket};
     use std::time::Duration;
 
-    use super::{BATCH, PACKET_CAPACITY};
+    use super::{BATCH, Outgoing, PACKET_CAPACITY};
+
+    pub(super) fn send_batch(
+        socket: &UdpSocket,
+        buffers: &[[u8; PACKET_CAPACITY]; BATCH],
+        items: &[Outgoing],
+    ) -> io::Result<usize> {
+        let mut sent = 0;
+        for item in items {
+            let datagram = buffers
+                .get(item.index)
+                .and_then(|b| b.get(..item.len))
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput));
+            match datagram.and_then(|d| socket.send_to(d, item.destination)) {
+                Ok(_) => sent += 1,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
+    }
 
     pub(super) fn recv_batch(
         socket: &UdpSocket,
@@ -268,5 +400,77 @@ mod sys {
         pub(super) fn is_ready(&self, index: usize) -> bool {
             index < self.count
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn socket() -> UdpSocket {
+        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_batch_received_is_sent_on_in_one_call_in_order() {
+        let (a, relay, b) = (socket(), socket(), socket());
+        for i in 0..5u8 {
+            a.send_to(&[i; 40], relay.local_addr().unwrap()).unwrap();
+        }
+        let mut batch = PacketBatch::new();
+        let mut received = 0;
+        // The five datagrams are queued on loopback before the first read; read until all are in.
+        relay.set_nonblocking(true).unwrap();
+        let mut outgoing = Vec::new();
+        for _ in 0..1000 {
+            let n = batch.recv(&relay).unwrap();
+            if n > 0 {
+                // Shorten each in place, as a transformation would, and send them all to `b`.
+                for i in 0..n {
+                    let (_, len, source) = batch.get_mut(i).unwrap();
+                    assert_eq!(source, a.local_addr().unwrap());
+                    outgoing.push(Outgoing {
+                        index: i,
+                        len: len - 1 - i,
+                        destination: b.local_addr().unwrap(),
+                    });
+                }
+                assert_eq!(batch.send(&relay, &outgoing).unwrap(), n);
+                received += n;
+                outgoing.clear();
+            }
+            if received == 5 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(received, 5);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 64];
+        for _ in 0..5 {
+            let (n, from) = b.recv_from(&mut buf).unwrap();
+            assert_eq!(from, relay.local_addr().unwrap());
+            seen.push((buf[0], n));
+        }
+        let first = seen[0].0;
+        for (k, (tag, n)) in seen.iter().enumerate() {
+            assert_eq!(usize::from(*tag), usize::from(first) + k, "order kept");
+            assert!(*n < 40);
+        }
+    }
+
+    #[test]
+    fn nothing_to_send_is_no_call_and_a_bad_index_is_an_error() {
+        let relay = socket();
+        let batch = PacketBatch::new();
+        assert_eq!(batch.send(&relay, &[]).unwrap(), 0);
+        let bad = Outgoing {
+            index: BATCH,
+            ..Outgoing::NONE
+        };
+        assert!(batch.send(&relay, &[bad]).is_err());
     }
 }

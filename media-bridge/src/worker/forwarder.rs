@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use super::relayed_stream::{RelayedStream, StreamSettings};
-use super::socket_batch::{BATCH, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
+use super::socket_batch::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
 use super::stream_stats::{DropReason, RtpFields, StreamStats};
 use crate::demux::{PacketKind, classify};
 use crate::session::{LegMedia, StreamId};
@@ -198,11 +198,13 @@ impl Worker {
     }
 
     fn receive_ready(&mut self, now: Instant) {
-        for index in 0..self.slots.len() {
-            if !self.poller.is_ready(index) {
-                continue;
-            }
-            match self.slots.get(index).copied() {
+        let mut ready = [0usize; MAX_READY];
+        let count = self.poller.ready().len().min(MAX_READY);
+        for (slot, index) in ready.iter_mut().zip(self.poller.ready()) {
+            *slot = *index;
+        }
+        for index in ready.iter().take(count) {
+            match self.slots.get(*index).copied() {
                 Some(Slot::Wake) => self.drain_wake(),
                 Some(Slot::Stream { id, rtcp_port }) => self.receive_stream(id, rtcp_port, now),
                 None => {}

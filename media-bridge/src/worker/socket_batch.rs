@@ -1,7 +1,8 @@
 //! Batched, nonblocking datagram I/O for the workers. All of the crate's `unsafe` lives here: on Linux,
 //! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call, `sendmmsg(2)` sends what a batch produced
-//! for one socket in one call, and `poll(2)` waits for readiness; elsewhere a portable fallback uses
-//! `recv_from`/`send_to` and a short sleep.
+//! for one socket in one call, and `epoll(7)` waits for readiness (its cost follows the sockets that are
+//! ready, not the thousands a worker watches); elsewhere a portable fallback uses `recv_from`/`send_to` and
+//! a short sleep.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -102,20 +103,30 @@ impl Poller {
     }
 
     /// Whether the socket at `index` (in [`Poller::watch`] order) was readable after the last wait.
+    #[cfg(test)]
     pub(crate) fn is_ready(&self, index: usize) -> bool {
-        self.inner.is_ready(index)
+        self.ready().contains(&index)
+    }
+
+    /// The indices (in [`Poller::watch`] order) of the sockets readable after the last wait, at most
+    /// [`MAX_READY`] of them; the others stay readable and come with the next wait.
+    pub(crate) fn ready(&self) -> &[usize] {
+        self.inner.ready()
     }
 }
+
+/// Most sockets reported readable by one wait.
+pub(crate) const MAX_READY: usize = 256;
 
 #[cfg(target_os = "linux")]
 mod sys {
     use std::io;
     use std::mem::{size_of, zeroed};
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::time::Duration;
 
-    use super::{BATCH, Outgoing, PACKET_CAPACITY};
+    use super::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY};
 
     pub(super) fn recv_batch(
         socket: &UdpSocket,
@@ -285,49 +296,97 @@ mod sys {
         }
     }
 
+    /// A level-triggered epoll set rebuilt whenever the watched sockets change (streams come and go far
+    /// less often than packets).
     #[derive(Default)]
     pub(super) struct PollSet {
-        fds: Vec<libc::pollfd>,
+        epoll: Option<OwnedFd>,
+        events: Vec<libc::epoll_event>,
+        ready: Vec<usize>,
+        error: Option<io::ErrorKind>,
     }
 
     impl PollSet {
         pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.fds.clear();
-            self.fds.extend(sockets.map(|s| libc::pollfd {
-                fd: s.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }));
+            self.ready.clear();
+            self.error = None;
+            if self.events.is_empty() {
+                // SAFETY: epoll_event is a plain C struct; all-zero bytes are a valid value.
+                self.events = vec![unsafe { zeroed() }; MAX_READY];
+            }
+            // SAFETY: plain system call; a non-negative result is a new descriptor we then own.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            if fd < 0 {
+                self.epoll = None;
+                self.error = Some(io::Error::last_os_error().kind());
+                return;
+            }
+            // SAFETY: `fd` was just returned by epoll_create1 and nothing else owns it.
+            let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+            for (index, socket) in sockets.enumerate() {
+                let mut event = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: index as u64,
+                };
+                // SAFETY: both descriptors are open for the call; the kernel copies `event`.
+                let r = unsafe {
+                    libc::epoll_ctl(
+                        epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_ADD,
+                        socket.as_raw_fd(),
+                        &mut event,
+                    )
+                };
+                if r < 0 {
+                    self.error = Some(io::Error::last_os_error().kind());
+                }
+            }
+            self.epoll = Some(epoll);
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+            self.ready.clear();
+            if let Some(kind) = self.error {
+                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                return Err(kind.into());
+            }
+            let Some(epoll) = &self.epoll else {
+                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                return Ok(0);
+            };
             let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-            // SAFETY: `fds` is a live, exclusively borrowed array of `len` pollfd structs; poll writes only
-            // their `revents` fields.
+            let capacity = libc::c_int::try_from(self.events.len()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: `events` is a live, exclusively borrowed array of `capacity` epoll_event structs, which
+            // the kernel fills from the start.
             let n = unsafe {
-                libc::poll(
-                    self.fds.as_mut_ptr(),
-                    self.fds.len() as libc::nfds_t,
+                libc::epoll_wait(
+                    epoll.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    capacity,
                     millis,
                 )
             };
-            match usize::try_from(n) {
-                Ok(n) => Ok(n),
+            let n = match usize::try_from(n) {
+                Ok(n) => n,
                 Err(_) => {
                     let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
+                    return if e.kind() == io::ErrorKind::Interrupted {
                         Ok(0)
                     } else {
                         Err(e)
-                    }
+                    };
                 }
+            };
+            for event in self.events.iter().take(n) {
+                // A copy out of the (packed on x86-64) struct, never a reference.
+                let index = event.u64;
+                self.ready.push(index as usize);
             }
+            Ok(n)
         }
 
-        pub(super) fn is_ready(&self, index: usize) -> bool {
-            self.fds
-                .get(index)
-                .is_some_and(|p| p.revents & (libc::POLLIN | libc::POLLERR) != 0)
+        pub(super) fn ready(&self) -> &[usize] {
+            &self.ready
         }
     }
 }
@@ -384,21 +443,21 @@ mod sys {
     /// Without a portable readiness API in std, every socket is tried after a short sleep.
     #[derive(Default)]
     pub(super) struct PollSet {
-        count: usize,
+        all: Vec<usize>,
     }
 
     impl PollSet {
         pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.count = sockets.count();
+            self.all = (0..sockets.count()).collect();
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
             std::thread::sleep(timeout.min(Duration::from_millis(1)));
-            Ok(self.count)
+            Ok(self.all.len())
         }
 
-        pub(super) fn is_ready(&self, index: usize) -> bool {
-            index < self.count
+        pub(super) fn ready(&self) -> &[usize] {
+            &self.all
         }
     }
 }
@@ -460,6 +519,27 @@ mod tests {
             assert_eq!(usize::from(*tag), usize::from(first) + k, "order kept");
             assert!(*n < 40);
         }
+    }
+
+    #[test]
+    fn the_poller_reports_only_the_sockets_with_data() {
+        let sockets: Vec<UdpSocket> = (0..4).map(|_| socket()).collect();
+        let mut poller = Poller::new();
+        poller.watch(sockets.iter());
+        let sender = socket();
+        sender
+            .send_to(b"x", sockets[2].local_addr().unwrap())
+            .unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            poller.wait(Duration::from_millis(50)).unwrap();
+            if poller.is_ready(2) {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the socket with a datagram is reported");
+        assert_eq!(poller.ready(), &[2], "and only that one");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! - `tandem sip parse` shows how tandem-sip-core reads a SIP message: every header field as received, its typed
 //!   view where the crate has one, and (with `--validate`) the reply a UAS would send.
 //! - `tandem proxy` runs the SIP proxy, registrar and dispatcher (the Kamailio role).
+//! - `tandem media` runs the media relay controlled over the NG protocol (the rtpengine role).
 //!
-//! The other stack roles (`stack`, `media`, `ivr`, `admin`) come later.
+//! The other stack roles (`stack`, `ivr`, `admin`) come later.
 
 mod sip_json;
 mod sip_parse;
@@ -32,6 +33,12 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run the media relay with its NG control server (`tandem media --config media.toml`).
+    Media {
+        /// The TOML configuration (defaults apply without one; TANDEM_MEDIA_* variables override it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +62,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Sip(SipCommand::Parse { file, validate }) => sip_parse::run(file, validate),
         Command::Proxy { config } => run_proxy(config).map(|()| ExitCode::SUCCESS),
+        Command::Media { config } => run_media(config).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,
@@ -83,5 +91,38 @@ fn run_proxy(config: Option<PathBuf>) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
         }
         anyhow::Ok(())
+    })
+}
+
+fn run_media(config: Option<PathBuf>) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = tandem_stack::media::MediaConfig::load(config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut media = tandem_stack::media::start(config).await?;
+        // One machine-readable line on stdout once listening (ports may have been chosen by the system).
+        let metrics = media
+            .metrics_addr()
+            .map_or_else(|| "none".to_owned(), |a| a.to_string());
+        println!("tandem media: ng={} metrics={metrics}", media.ng_addr());
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let outcome = tokio::select! {
+            result = media.wait() => result.map_err(anyhow::Error::from),
+            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); Ok(()) }
+            _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); Ok(()) }
+        };
+        media.stop().await;
+        tracing::info!("stopped");
+        outcome
     })
 }

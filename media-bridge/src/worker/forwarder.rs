@@ -1,5 +1,6 @@
 //! One worker thread: owns the sockets of the streams sharded to it and moves their packets. No lock, no
-//! allocation per packet: datagrams are read in batches into reused buffers and transformed in place.
+//! allocation per packet: datagrams are read in batches into reused buffers and transformed in place, and
+//! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -8,7 +9,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use super::relayed_stream::{RelayedStream, StreamSettings};
-use super::socket_batch::{PACKET_CAPACITY, PacketBatch, Poller};
+use super::socket_batch::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
 use super::stream_stats::{DropReason, RtcpSummary, RtpFields, StreamStats};
 use crate::demux::{PacketKind, classify};
 use crate::session::{DtmfInjection, LegMedia, StreamId};
@@ -205,11 +206,13 @@ impl Worker {
     }
 
     fn receive_ready(&mut self, now: Instant) {
-        for index in 0..self.slots.len() {
-            if !self.poller.is_ready(index) {
-                continue;
-            }
-            match self.slots.get(index).copied() {
+        let mut ready = [0usize; MAX_READY];
+        let count = self.poller.ready().len().min(MAX_READY);
+        for (slot, index) in ready.iter_mut().zip(self.poller.ready()) {
+            *slot = *index;
+        }
+        for index in ready.iter().take(count) {
+            match self.slots.get(*index).copied() {
                 Some(Slot::Wake) => self.drain_wake(),
                 Some(Slot::Stream { id, rtcp_port }) => self.receive_stream(id, rtcp_port, now),
                 None => {}
@@ -222,18 +225,14 @@ impl Worker {
         while self.wake.recv_from(&mut byte).is_ok() {}
     }
 
-    /// Reads batches from one socket until it is empty.
+    /// Reads batches from one socket until it is empty; each batch's relayed packets are sent together.
     fn receive_stream(&mut self, id: StreamId, rtcp_port: bool, now: Instant) {
+        let mut outgoing = [Outgoing::NONE; BATCH];
+        let mut routes = [Route::NONE; BATCH];
         loop {
-            let Some(stream) = self.streams.get(&id) else {
+            let Some(socket) = self.streams.get(&id).and_then(|s| s.socket(rtcp_port)) else {
                 return;
             };
-            let socket = if rtcp_port {
-                stream.rtcp_socket.as_ref()
-            } else {
-                Some(&stream.rtp_socket)
-            };
-            let Some(socket) = socket else { return };
             let count = match self.batch.recv(socket) {
                 Ok(0) => return,
                 Ok(n) => n,
@@ -243,6 +242,7 @@ impl Worker {
                     continue;
                 }
             };
+            let mut queued = 0;
             for i in 0..count {
                 if let Some((buffer, len, source)) = self.batch.get_mut(i) {
                     let packet = Packet {
@@ -251,12 +251,81 @@ impl Worker {
                         source,
                         rtcp_port,
                     };
-                    handle_datagram(&mut self.streams, id, packet, now, self.epoch);
+                    let Some(route) =
+                        handle_datagram(&mut self.streams, id, packet, now, self.epoch)
+                    else {
+                        continue;
+                    };
+                    if let (Some(out), Some(slot)) =
+                        (outgoing.get_mut(queued), routes.get_mut(queued))
+                    {
+                        *out = Outgoing {
+                            index: i,
+                            len: route.len,
+                            destination: route.destination,
+                        };
+                        *slot = route;
+                        queued += 1;
+                    }
                 }
             }
-            if count < super::socket_batch::BATCH {
+            self.send_queued(
+                id,
+                outgoing.get(..queued).unwrap_or_default(),
+                routes.get(..queued).unwrap_or_default(),
+            );
+            if count < BATCH {
                 return;
             }
+        }
+    }
+
+    /// Sends the packets a batch from stream `from` produced: each run going out of the same socket in as
+    /// few `sendmmsg` calls as the kernel allows. Counts them sent on the peer, or dropped on `from`.
+    fn send_queued(&mut self, from: StreamId, outgoing: &[Outgoing], routes: &[Route]) {
+        let mut start = 0;
+        while let Some(first) = routes.get(start) {
+            let run = routes
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|r| r.peer == first.peer && r.rtcp_socket == first.rtcp_socket)
+                .count();
+            let end = start + run;
+            let mut failed = 0;
+            if let Some(to) = self.streams.get_mut(&first.peer) {
+                let mut next = start;
+                while next < end {
+                    let result = match to.socket(first.rtcp_socket) {
+                        Some(socket) => self
+                            .batch
+                            .send(socket, outgoing.get(next..end).unwrap_or_default()),
+                        None => Err(std::io::ErrorKind::NotFound.into()),
+                    };
+                    match result {
+                        Ok(n) if n > 0 => {
+                            for route in routes.get(next..next + n).unwrap_or_default() {
+                                to.counters.sent(route.rtcp);
+                            }
+                            next += n;
+                        }
+                        // The first one failed (a full socket buffer, an unreachable address): drop it and
+                        // try the rest.
+                        _ => {
+                            failed += 1;
+                            next += 1;
+                        }
+                    }
+                }
+            } else {
+                failed = run;
+            }
+            if let Some(from) = self.streams.get_mut(&from) {
+                for _ in 0..failed {
+                    from.counters.drop(DropReason::SendFailed);
+                }
+            }
+            start = end;
         }
     }
 
@@ -270,6 +339,29 @@ impl Worker {
     }
 }
 
+/// Where a relayed packet goes once its batch is processed.
+#[derive(Clone, Copy)]
+struct Route {
+    /// The stream it leaves from.
+    peer: StreamId,
+    /// From that stream's RTCP port (else its RTP port).
+    rtcp_socket: bool,
+    /// RTCP (for the counters).
+    rtcp: bool,
+    destination: SocketAddr,
+    len: usize,
+}
+
+impl Route {
+    const NONE: Route = Route {
+        peer: StreamId(0),
+        rtcp_socket: false,
+        rtcp: false,
+        destination: Outgoing::NONE.destination,
+        len: 0,
+    };
+}
+
 /// A received datagram in its reusable buffer.
 struct Packet<'a> {
     buffer: &'a mut [u8; PACKET_CAPACITY],
@@ -278,20 +370,17 @@ struct Packet<'a> {
     rtcp_port: bool,
 }
 
-/// Demultiplexes one datagram received on stream `id` and acts on it.
+/// Demultiplexes one datagram received on stream `id` and acts on it; returns where to send it when it is
+/// media to relay.
 fn handle_datagram(
     streams: &mut HashMap<StreamId, RelayedStream>,
     id: StreamId,
     packet: Packet<'_>,
     now: Instant,
     epoch: Instant,
-) {
-    let Some(stream) = streams.get_mut(&id) else {
-        return;
-    };
-    let Some(bytes) = packet.buffer.get(..packet.len) else {
-        return;
-    };
+) -> Option<Route> {
+    let stream = streams.get_mut(&id)?;
+    let bytes = packet.buffer.get(..packet.len)?;
     let kind = match classify(bytes) {
         // On a separate RTCP port everything in the RTP range is RTCP.
         PacketKind::Rtp | PacketKind::Rtcp if packet.rtcp_port => PacketKind::Rtcp,
@@ -300,13 +389,15 @@ fn handle_datagram(
     match kind {
         PacketKind::Stun if !packet.rtcp_port => stream.handle_stun(bytes, packet.source, now),
         PacketKind::Dtls if !packet.rtcp_port => stream.handle_dtls(bytes, packet.source, now),
-        PacketKind::Rtp => forward(streams, id, packet, false, now, epoch),
-        PacketKind::Rtcp => forward(streams, id, packet, true, now, epoch),
+        PacketKind::Rtp => return forward(streams, id, packet, false, now, epoch),
+        PacketKind::Rtcp => return forward(streams, id, packet, true, now, epoch),
         _ => stream.counters.drop(DropReason::Malformed),
     }
+    None
 }
 
-/// RTP or RTCP from stream `id`'s endpoint: source check, unprotect, renumber, protect for the peer, send.
+/// RTP or RTCP from stream `id`'s endpoint: source check, unprotect, renumber, protect for the peer; returns
+/// where to send it.
 fn forward(
     streams: &mut HashMap<StreamId, RelayedStream>,
     id: StreamId,
@@ -314,19 +405,28 @@ fn forward(
     rtcp: bool,
     now: Instant,
     epoch: Instant,
-) {
-    let Some(peer_id) = streams.get(&id).map(|s| s.media.peer) else {
-        return;
-    };
+) -> Option<Route> {
+    let peer_id = streams.get(&id).map(|s| s.media.peer)?;
     let [Some(from), Some(to)] = streams.get_disjoint_mut([&id, &peer_id]) else {
         // No peer yet (the callee has not answered) or the peer is gone, or the stream is its own peer.
         if let Some(from) = streams.get_mut(&id) {
             from.counters.drop(DropReason::NoDestination);
         }
-        return;
+        return None;
     };
-    if let Err(reason) = relay_packet(from, to, packet, rtcp, now, epoch) {
-        from.counters.drop(reason);
+    match relay_packet(from, to, packet, rtcp, now, epoch) {
+        Ok(Some((rtcp_socket, destination, len))) => Some(Route {
+            peer: peer_id,
+            rtcp_socket,
+            rtcp,
+            destination,
+            len,
+        }),
+        Ok(None) => None,
+        Err(reason) => {
+            from.counters.drop(reason);
+            None
+        }
     }
 }
 
@@ -337,7 +437,7 @@ fn relay_packet(
     rtcp: bool,
     now: Instant,
     epoch: Instant,
-) -> Result<(), DropReason> {
+) -> Result<Option<(bool, SocketAddr, usize)>, DropReason> {
     let Packet {
         buffer,
         len,
@@ -382,18 +482,13 @@ fn relay_packet(
         if to.dtmf_playing() {
             // An injected event has the stream: the audio is held back, the numbering closes the gap.
             to.hold_back();
-            return Ok(());
+            return Ok(None);
         }
         to.outgoing_rtp(buffer.get_mut(..len).ok_or(DropReason::Malformed)?, now);
     }
+    let (rtcp_socket, destination) = to.destination(rtcp).ok_or(DropReason::NoDestination)?;
     let len = to.protect(buffer, len, rtcp)?;
-    let (socket, destination) = to.destination(rtcp).ok_or(DropReason::NoDestination)?;
-    let datagram = buffer.get(..len).ok_or(DropReason::Malformed)?;
-    socket
-        .send_to(datagram, destination)
-        .map_err(|_| DropReason::SendFailed)?;
-    to.counters.sent(rtcp);
-    Ok(())
+    Ok(Some((rtcp_socket, destination, len)))
 }
 
 /// Sends one byte to a worker's wake-up socket so that it looks at its commands.

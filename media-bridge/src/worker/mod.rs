@@ -42,7 +42,8 @@
 //! second).
 //!
 //! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
-//! and readiness comes from `poll(2)`; other platforms use `recv_from` and a short sleep.
+//! what a batch produced leaves with `sendmmsg(2)`, and readiness comes from `epoll(7)`; other platforms
+//! use `recv_from`/`send_to` and a short sleep.
 
 mod dtmf;
 mod forwarder;

@@ -237,7 +237,8 @@ impl RelayedStream {
             None if matches!(self.media.srtp, SrtpSetup::Plain) => len,
             None => return Err(DropReason::NoKeys),
         };
-        let (socket, to) = self.destination(false).ok_or(DropReason::NoDestination)?;
+        let (rtcp_port, to) = self.destination(false).ok_or(DropReason::NoDestination)?;
+        let socket = self.socket(rtcp_port).ok_or(DropReason::NoDestination)?;
         let datagram = buffer.get(..len).ok_or(DropReason::Malformed)?;
         socket
             .send_to(datagram, to)
@@ -426,22 +427,32 @@ impl RelayedStream {
         result.map_err(|_| DropReason::SendFailed)
     }
 
-    /// The socket and address to send RTP (or RTCP) to this endpoint: RTCP leaves from the RTCP port when
-    /// the endpoint is not muxed.
-    pub(crate) fn destination(&self, rtcp: bool) -> Option<(&UdpSocket, SocketAddr)> {
+    /// Where to send RTP (or RTCP) to this endpoint: whether it leaves from the RTCP port (RTCP when the
+    /// endpoint is not muxed), and the address.
+    pub(crate) fn destination(&self, rtcp: bool) -> Option<(bool, SocketAddr)> {
         if let Some(ice) = &self.ice {
             // RFC 7675 §5.1: without consent, nothing more is sent.
             if ice.is_consent_expired() {
                 return None;
             }
-            return Some((&self.rtp_socket, ice.selected()?));
+            return Some((false, ice.selected()?));
         }
         if rtcp && !self.media.rtcp_mux {
+            self.rtcp_socket.as_ref()?;
             let to = self.latched_rtcp.or(self.media.remote_rtcp)?;
-            return Some((self.rtcp_socket.as_ref()?, to));
+            return Some((true, to));
         }
         let to = self.latched_rtp.or(self.media.remote_rtp)?;
-        Some((&self.rtp_socket, to))
+        Some((false, to))
+    }
+
+    /// The RTP socket, or the RTCP socket (if any) when `rtcp_port`.
+    pub(crate) fn socket(&self, rtcp_port: bool) -> Option<&UdpSocket> {
+        if rtcp_port {
+            self.rtcp_socket.as_ref()
+        } else {
+            Some(&self.rtp_socket)
+        }
     }
 
     /// A STUN datagram on the RTP port: answered by the ICE agent, from the same socket.

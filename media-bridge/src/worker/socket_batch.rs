@@ -1,6 +1,8 @@
 //! Batched, nonblocking datagram I/O for the workers. All of the crate's `unsafe` lives here: on Linux,
-//! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call and `poll(2)` waits for readiness; elsewhere
-//! a portable fallback uses `recv_from` and a short sleep.
+//! `recvmmsg(2)` reads up to [`BATCH`] datagrams per system call, `sendmmsg(2)` sends what a batch produced
+//! for one socket in one call, and `epoll(7)` waits for readiness (its cost follows the sockets that are
+//! ready, not the thousands a worker watches); elsewhere a portable fallback uses `recv_from`/`send_to` and
+//! a short sleep.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -11,6 +13,29 @@ pub(crate) const PACKET_CAPACITY: usize = 2048;
 
 /// Datagrams read per batch.
 pub(crate) const BATCH: usize = 32;
+
+/// A datagram of the last batch to send: buffer `index`, transformed in place to `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    /// Which buffer of the batch.
+    pub(crate) index: usize,
+    /// Its length now.
+    pub(crate) len: usize,
+    /// Where it goes.
+    pub(crate) destination: SocketAddr,
+}
+
+impl Outgoing {
+    /// A placeholder for fixed-size arrays.
+    pub(crate) const NONE: Outgoing = Outgoing {
+        index: 0,
+        len: 0,
+        destination: SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        )),
+    };
+}
 
 /// Reusable receive buffers: allocated once per worker, never per packet.
 pub(crate) struct PacketBatch {
@@ -35,6 +60,12 @@ impl PacketBatch {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             other => other,
         }
+    }
+
+    /// Sends `items` (buffers of the last batch, in order) from `socket`, as many as possible in one
+    /// system call; returns how many left, counted from the first. An error means the first one failed.
+    pub(crate) fn send(&self, socket: &UdpSocket, items: &[Outgoing]) -> io::Result<usize> {
+        sys::send_batch(socket, &self.buffers, items)
     }
 
     /// Datagram `i` of the last batch: its buffer (with spare room after `len`), length and source.
@@ -72,20 +103,30 @@ impl Poller {
     }
 
     /// Whether the socket at `index` (in [`Poller::watch`] order) was readable after the last wait.
+    #[cfg(test)]
     pub(crate) fn is_ready(&self, index: usize) -> bool {
-        self.inner.is_ready(index)
+        self.ready().contains(&index)
+    }
+
+    /// The indices (in [`Poller::watch`] order) of the sockets readable after the last wait, at most
+    /// [`MAX_READY`] of them; the others stay readable and come with the next wait.
+    pub(crate) fn ready(&self) -> &[usize] {
+        self.inner.ready()
     }
 }
+
+/// Most sockets reported readable by one wait.
+pub(crate) const MAX_READY: usize = 256;
 
 #[cfg(target_os = "linux")]
 mod sys {
     use std::io;
     use std::mem::{size_of, zeroed};
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::time::Duration;
 
-    use super::{BATCH, PACKET_CAPACITY};
+    use super::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY};
 
     pub(super) fn recv_batch(
         socket: &UdpSocket,
@@ -142,6 +183,88 @@ mod sys {
         Ok(n.min(BATCH))
     }
 
+    pub(super) fn send_batch(
+        socket: &UdpSocket,
+        buffers: &[[u8; PACKET_CAPACITY]; BATCH],
+        items: &[Outgoing],
+    ) -> io::Result<usize> {
+        // SAFETY: iovec, sockaddr_in6 and mmsghdr are plain C structs for which all-zero bytes are a valid
+        // value (null pointers, zero lengths).
+        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above. sockaddr_in6 is large and aligned enough for a sockaddr_in too.
+        let mut names: [libc::sockaddr_in6; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        let mut count = 0;
+        for (item, ((iov, name), header)) in items.iter().zip(
+            iovecs
+                .iter_mut()
+                .zip(names.iter_mut())
+                .zip(headers.iter_mut()),
+        ) {
+            let buffer = buffers
+                .get(item.index)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            iov.iov_base = buffer.as_ptr().cast_mut().cast();
+            iov.iov_len = item.len.min(PACKET_CAPACITY);
+            header.msg_hdr.msg_namelen = write_socket_addr(item.destination, name);
+            header.msg_hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
+            header.msg_hdr.msg_iov = iov;
+            header.msg_hdr.msg_iovlen = 1;
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        // SAFETY: the first `count` headers each point at one live iovec covering `iov_len` initialized
+        // bytes of a buffer borrowed for the call (the kernel only reads them) and at one live socket
+        // address of the stated length; all of them outlive the call. MSG_DONTWAIT: never blocks.
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        Ok(n.min(count))
+    }
+
+    /// Writes `address` as a `sockaddr_in` or `sockaddr_in6` into `out`; returns its length.
+    fn write_socket_addr(address: SocketAddr, out: &mut libc::sockaddr_in6) -> libc::socklen_t {
+        match address {
+            SocketAddr::V4(v4) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: v4.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(*v4.ip()).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_in (16 bytes, align 4) fits in sockaddr_in6 (28 bytes, align 4).
+                unsafe {
+                    std::ptr::write(
+                        (out as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>(),
+                        sin,
+                    );
+                }
+                size_of::<libc::sockaddr_in>() as libc::socklen_t
+            }
+            SocketAddr::V6(v6) => {
+                out.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                out.sin6_port = v6.port().to_be();
+                out.sin6_flowinfo = v6.flowinfo();
+                out.sin6_addr = libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                };
+                out.sin6_scope_id = v6.scope_id();
+                size_of::<libc::sockaddr_in6>() as libc::socklen_t
+            }
+        }
+    }
+
     fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         match libc::c_int::from(storage.ss_family) {
             libc::AF_INET => {
@@ -173,49 +296,97 @@ mod sys {
         }
     }
 
+    /// A level-triggered epoll set rebuilt whenever the watched sockets change (streams come and go far
+    /// less often than packets).
     #[derive(Default)]
     pub(super) struct PollSet {
-        fds: Vec<libc::pollfd>,
+        epoll: Option<OwnedFd>,
+        events: Vec<libc::epoll_event>,
+        ready: Vec<usize>,
+        error: Option<io::ErrorKind>,
     }
 
     impl PollSet {
         pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.fds.clear();
-            self.fds.extend(sockets.map(|s| libc::pollfd {
-                fd: s.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }));
+            self.ready.clear();
+            self.error = None;
+            if self.events.is_empty() {
+                // SAFETY: epoll_event is a plain C struct; all-zero bytes are a valid value.
+                self.events = vec![unsafe { zeroed() }; MAX_READY];
+            }
+            // SAFETY: plain system call; a non-negative result is a new descriptor we then own.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            if fd < 0 {
+                self.epoll = None;
+                self.error = Some(io::Error::last_os_error().kind());
+                return;
+            }
+            // SAFETY: `fd` was just returned by epoll_create1 and nothing else owns it.
+            let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+            for (index, socket) in sockets.enumerate() {
+                let mut event = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: index as u64,
+                };
+                // SAFETY: both descriptors are open for the call; the kernel copies `event`.
+                let r = unsafe {
+                    libc::epoll_ctl(
+                        epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_ADD,
+                        socket.as_raw_fd(),
+                        &mut event,
+                    )
+                };
+                if r < 0 {
+                    self.error = Some(io::Error::last_os_error().kind());
+                }
+            }
+            self.epoll = Some(epoll);
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+            self.ready.clear();
+            if let Some(kind) = self.error {
+                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                return Err(kind.into());
+            }
+            let Some(epoll) = &self.epoll else {
+                std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                return Ok(0);
+            };
             let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-            // SAFETY: `fds` is a live, exclusively borrowed array of `len` pollfd structs; poll writes only
-            // their `revents` fields.
+            let capacity = libc::c_int::try_from(self.events.len()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: `events` is a live, exclusively borrowed array of `capacity` epoll_event structs, which
+            // the kernel fills from the start.
             let n = unsafe {
-                libc::poll(
-                    self.fds.as_mut_ptr(),
-                    self.fds.len() as libc::nfds_t,
+                libc::epoll_wait(
+                    epoll.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    capacity,
                     millis,
                 )
             };
-            match usize::try_from(n) {
-                Ok(n) => Ok(n),
+            let n = match usize::try_from(n) {
+                Ok(n) => n,
                 Err(_) => {
                     let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
+                    return if e.kind() == io::ErrorKind::Interrupted {
                         Ok(0)
                     } else {
                         Err(e)
-                    }
+                    };
                 }
+            };
+            for event in self.events.iter().take(n) {
+                // A copy out of the (packed on x86-64) struct, never a reference.
+                let index = event.u64;
+                self.ready.push(index as usize);
             }
+            Ok(n)
         }
 
-        pub(super) fn is_ready(&self, index: usize) -> bool {
-            self.fds
-                .get(index)
-                .is_some_and(|p| p.revents & (libc::POLLIN | libc::POLLERR) != 0)
+        pub(super) fn ready(&self) -> &[usize] {
+            &self.ready
         }
     }
 }
@@ -226,7 +397,27 @@ mod sys {
     use std::net::{SocketAddr, UdpSocket};
     use std::time::Duration;
 
-    use super::{BATCH, PACKET_CAPACITY};
+    use super::{BATCH, Outgoing, PACKET_CAPACITY};
+
+    pub(super) fn send_batch(
+        socket: &UdpSocket,
+        buffers: &[[u8; PACKET_CAPACITY]; BATCH],
+        items: &[Outgoing],
+    ) -> io::Result<usize> {
+        let mut sent = 0;
+        for item in items {
+            let datagram = buffers
+                .get(item.index)
+                .and_then(|b| b.get(..item.len))
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput));
+            match datagram.and_then(|d| socket.send_to(d, item.destination)) {
+                Ok(_) => sent += 1,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
+    }
 
     pub(super) fn recv_batch(
         socket: &UdpSocket,
@@ -252,21 +443,114 @@ mod sys {
     /// Without a portable readiness API in std, every socket is tried after a short sleep.
     #[derive(Default)]
     pub(super) struct PollSet {
-        count: usize,
+        all: Vec<usize>,
     }
 
     impl PollSet {
         pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.count = sockets.count();
+            self.all = (0..sockets.count()).collect();
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
             std::thread::sleep(timeout.min(Duration::from_millis(1)));
-            Ok(self.count)
+            Ok(self.all.len())
         }
 
-        pub(super) fn is_ready(&self, index: usize) -> bool {
-            index < self.count
+        pub(super) fn ready(&self) -> &[usize] {
+            &self.all
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn socket() -> UdpSocket {
+        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_batch_received_is_sent_on_in_one_call_in_order() {
+        let (a, relay, b) = (socket(), socket(), socket());
+        for i in 0..5u8 {
+            a.send_to(&[i; 40], relay.local_addr().unwrap()).unwrap();
+        }
+        let mut batch = PacketBatch::new();
+        let mut received = 0;
+        // The five datagrams are queued on loopback before the first read; read until all are in.
+        relay.set_nonblocking(true).unwrap();
+        let mut outgoing = Vec::new();
+        for _ in 0..1000 {
+            let n = batch.recv(&relay).unwrap();
+            if n > 0 {
+                // Shorten each in place, as a transformation would, and send them all to `b`.
+                for i in 0..n {
+                    let (_, len, source) = batch.get_mut(i).unwrap();
+                    assert_eq!(source, a.local_addr().unwrap());
+                    outgoing.push(Outgoing {
+                        index: i,
+                        len: len - 1 - i,
+                        destination: b.local_addr().unwrap(),
+                    });
+                }
+                assert_eq!(batch.send(&relay, &outgoing).unwrap(), n);
+                received += n;
+                outgoing.clear();
+            }
+            if received == 5 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(received, 5);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 64];
+        for _ in 0..5 {
+            let (n, from) = b.recv_from(&mut buf).unwrap();
+            assert_eq!(from, relay.local_addr().unwrap());
+            seen.push((buf[0], n));
+        }
+        let first = seen[0].0;
+        for (k, (tag, n)) in seen.iter().enumerate() {
+            assert_eq!(usize::from(*tag), usize::from(first) + k, "order kept");
+            assert!(*n < 40);
+        }
+    }
+
+    #[test]
+    fn the_poller_reports_only_the_sockets_with_data() {
+        let sockets: Vec<UdpSocket> = (0..4).map(|_| socket()).collect();
+        let mut poller = Poller::new();
+        poller.watch(sockets.iter());
+        let sender = socket();
+        sender
+            .send_to(b"x", sockets[2].local_addr().unwrap())
+            .unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            poller.wait(Duration::from_millis(50)).unwrap();
+            if poller.is_ready(2) {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the socket with a datagram is reported");
+        assert_eq!(poller.ready(), &[2], "and only that one");
+    }
+
+    #[test]
+    fn nothing_to_send_is_no_call_and_a_bad_index_is_an_error() {
+        let relay = socket();
+        let batch = PacketBatch::new();
+        assert_eq!(batch.send(&relay, &[]).unwrap(), 0);
+        let bad = Outgoing {
+            index: BATCH,
+            ..Outgoing::NONE
+        };
+        assert!(batch.send(&relay, &[bad]).is_err());
     }
 }

@@ -25,6 +25,7 @@ use tandem_registrar::{
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
 use tandem_sip_core::endpoint::target_for_uri;
+use tandem_sip_core::header::ProxyAuthorization;
 use tandem_sip_core::proxy::{
     Action, BranchFailure, BranchId, FailoverReason, ForwardTarget, LocalIdentity, ProxyOptions,
     Routing, Search, StatefulProxy, requires_proxy_authentication,
@@ -34,8 +35,8 @@ use tandem_sip_core::transaction::{
 };
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
 use tandem_sip_core::{
-    AuthError, ChallengeKind, DigestServer, Host, Method, Request, Response, StatusCode,
-    TransactionLayer,
+    AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Method, Request,
+    Response, StatusCode, TransactionLayer,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -596,7 +597,12 @@ impl Proxy {
                 self.account_auth(source.addr.ip(), auth, now);
                 match refusal {
                     Some(response) => self.core.respond(server, response),
-                    None => self.initial_request(now, server, source, true),
+                    None => {
+                        if let Some(request) = self.core.request_mut(&server) {
+                            consume_credentials(request, &self.realm);
+                        }
+                        self.initial_request(now, server, source, true);
+                    }
                 }
             }
             Completion::Location {
@@ -1072,6 +1078,28 @@ async fn authenticate(
     attempt.verify(ha1.as_ref().map(|h| h.as_str()))
 }
 
+/// Remove the Proxy-Authorization credentials for `realm` once checked: they are ours, and the next hops
+/// have no use for them (credentials for other realms stay, RFC 3261 §22.3).
+fn consume_credentials(request: &mut Request, realm: &str) {
+    let name = HeaderName::ProxyAuthorization;
+    let fields: Vec<HeaderField> = request.headers().get_all(&name).cloned().collect();
+    if fields.is_empty() {
+        return;
+    }
+    let ours = |field: &HeaderField| {
+        field
+            .parse::<ProxyAuthorization>()
+            .ok()
+            .and_then(|c| c.params().value("realm").map(|r| r.into_owned()))
+            .is_some_and(|r| r == realm.as_bytes())
+    };
+    let headers = request.headers_mut();
+    headers.remove_all(&name);
+    for field in fields.into_iter().filter(|f| !ours(f)) {
+        headers.push(field);
+    }
+}
+
 /// Check the Proxy-Authorization of an initial request from one of our users: `None` when the credentials
 /// are good and belong to the From user, else the 407 (or 400, 403) refusing it.
 async fn authorize(
@@ -1102,4 +1130,35 @@ async fn authorize(
         return (Some(response), AuthResult::Failed);
     }
     (None, AuthResult::Passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_sip_core::{Message, parse_message};
+
+    #[test]
+    fn consumed_credentials_are_only_those_of_our_realm() {
+        let wire = "INVITE sip:bob@localhost SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc\r\n\
+             Proxy-Authorization: Digest username=\"alice\", realm=\"localhost\", nonce=\"n\", uri=\"sip:bob@localhost\", response=\"r\"\r\n\
+             Proxy-Authorization: Digest username=\"alice\", realm=\"carrier\", nonce=\"n\", uri=\"sip:bob@localhost\", response=\"r\"\r\n\
+             From: <sip:alice@localhost>;tag=1\r\nTo: <sip:bob@localhost>\r\n\
+             Call-ID: c1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Message::Request(mut request)) = parse_message(Bytes::from_static(wire.as_bytes()))
+        else {
+            panic!("not a request");
+        };
+        consume_credentials(&mut request, "localhost");
+        let left: Vec<_> = request
+            .headers()
+            .get_all(&HeaderName::ProxyAuthorization)
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert!(
+            std::str::from_utf8(left[0].value())
+                .unwrap()
+                .contains("realm=\"carrier\"")
+        );
+    }
 }

@@ -263,6 +263,12 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         self.contexts.get(context).map(|c| &c.request)
     }
 
+    /// The request of `context`, to adjust before [`forward`](Self::forward) copies it (to remove the
+    /// credentials this proxy consumed, for instance).
+    pub fn request_mut(&mut self, context: &K) -> Option<&mut Request> {
+        self.contexts.get_mut(context).map(|c| &mut c.request)
+    }
+
     /// The server transaction a branch belongs to.
     pub fn context_of(&self, branch: BranchId) -> Option<K> {
         self.branches.get(&branch).copied()

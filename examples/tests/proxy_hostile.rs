@@ -15,10 +15,10 @@ use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, Tes
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tandem_sip_core::proxy::forward::{branch_for, loop_hash};
 use tandem_sip_core::{
     Frame, HeaderName, Limits, Message, StreamFramer, TransportKind, parse_message,
 };
-use tandem_stack::proxy::forward::{branch_for, loop_hash};
 use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};

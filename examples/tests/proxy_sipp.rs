@@ -42,6 +42,11 @@ fn free_udp_port() -> u16 {
 
 /// A proxy on an ephemeral UDP port for `localhost`/`127.0.0.1`, users alice and bob, plus `extra` TOML.
 async fn proxy(extra: &str) -> (RunningProxy, SocketAddr) {
+    started(config(extra)).await
+}
+
+/// The configuration [`proxy`] starts.
+fn config(extra: &str) -> ProxyConfig {
     let text = format!(
         r#"
         [proxy]
@@ -59,6 +64,10 @@ async fn proxy(extra: &str) -> (RunningProxy, SocketAddr) {
     );
     let mut config = ProxyConfig::from_toml(&text).expect("valid configuration");
     config.proxy.tcp = None;
+    config
+}
+
+async fn started(config: ProxyConfig) -> (RunningProxy, SocketAddr) {
     let proxy = start(config).await.expect("proxy starts");
     let addr = proxy.local_addr(TransportKind::Udp).expect("udp listener");
     (proxy, addr)
@@ -136,8 +145,22 @@ fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
     .expect("sipp uas starts")
 }
 
+/// `count` calls to `service` from alice, who answers the proxy's 407 challenge (uac_auth.xml).
 async fn calls(proxy: SocketAddr, service: &str, count: u32, rate: u32) -> ExitStatus {
-    let scenario = scenario("uac_rr.xml");
+    calls_as(proxy, "alice", "alice-secret", service, count, rate).await
+}
+
+async fn calls_as(
+    proxy: SocketAddr,
+    user: &str,
+    password: &str,
+    service: &str,
+    count: u32,
+    rate: u32,
+) -> ExitStatus {
+    let scenario = scenario("uac_auth.xml");
+    // SIPp's digest-uri defaults to sip:host:port; the proxy checks it against the Request-URI.
+    let auth_uri = format!("{service}@{proxy}");
     run(sipp(
         proxy,
         &[
@@ -145,6 +168,15 @@ async fn calls(proxy: SocketAddr, service: &str, count: u32, rate: u32) -> ExitS
             &scenario,
             "-s",
             service,
+            "-key",
+            "user",
+            user,
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-auth_uri",
+            &auth_uri,
             "-m",
             &count.to_string(),
             "-r",
@@ -154,6 +186,19 @@ async fn calls(proxy: SocketAddr, service: &str, count: u32, rate: u32) -> ExitS
         ],
     ))
     .await
+}
+
+/// One call to `service` from another domain (a carrier): SIPp on 127.0.0.2, From `sipp@127.0.0.2`, no
+/// credentials (uac_rr.xml).
+async fn inbound_call(proxy: SocketAddr, service: &str) -> ExitStatus {
+    let scenario = scenario("uac_rr.xml");
+    let mut command = sipp(
+        proxy,
+        &["-sf", &scenario, "-s", service, "-m", "1", "-d", "100"],
+    );
+    // The last -i wins: the call comes from 127.0.0.2, outside the proxy's domains.
+    command.args(["-i", "127.0.0.2"]);
+    run(command).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +255,125 @@ async fn calls_to_an_unregistered_or_unknown_user_fail() {
     // bob is provisioned but not registered (480), carol is unknown (404): both calls fail.
     assert!(!calls(addr, "bob", 1, 1).await.success());
     assert!(!calls(addr, "carol", 1, 1).await.success());
-    assert!(proxy.metrics().requests_of("INVITE") >= 2);
+    let metrics = proxy.metrics();
+    assert!(
+        metrics.requests_of("INVITE") >= 4,
+        "challenged, then authorized"
+    );
+    assert_eq!(metrics.responses_of(480), 1);
+    assert_eq!(metrics.responses_of(404), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_from_our_user_is_challenged_and_passes_with_proxy_authorization() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("").await;
+    let bob_port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
+            .await
+            .success()
+    );
+    let bob = uas(addr, bob_port, 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        calls(addr, "bob", 3, 10).await.success(),
+        "authenticated calls failed"
+    );
+    assert!(wait(bob).await.success(), "bob did not take three calls");
+    let metrics = proxy.metrics();
+    assert_eq!(
+        metrics.responses_of(407),
+        3,
+        "every call was challenged once"
+    );
+    assert_eq!(metrics.auth_failures.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_wrong_password_is_refused_and_repeated_failures_ban_the_source() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("[flood]\nmax_auth_failures = 3\nban_secs = 60\n").await;
+    let bob_port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
+            .await
+            .success()
+    );
+    // bob's UA is never started: a call that got through would time out, not be refused.
+    assert!(
+        !calls_as(addr, "alice", "wrong", "bob", 1, 1)
+            .await
+            .success()
+    );
+    let metrics = proxy.metrics();
+    assert!(metrics.auth_failures.load(Ordering::Relaxed) >= 1);
+    assert_eq!(
+        metrics.requests_of("INVITE"),
+        2,
+        "no INVITE was forwarded to bob"
+    );
+    assert!(
+        !calls_as(addr, "alice", "wrong", "bob", 2, 10)
+            .await
+            .success()
+    );
+    assert!(metrics.bans.load(Ordering::Relaxed) >= 1, "no ban issued");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_from_another_domain_to_our_user_is_not_challenged() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("").await;
+    let bob_port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
+            .await
+            .success()
+    );
+    let bob = uas(addr, bob_port, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        inbound_call(addr, "bob").await.success(),
+        "the inbound call failed"
+    );
+    assert!(wait(bob).await.success(), "bob did not take the call");
+    assert_eq!(proxy.metrics().responses_of(407), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_invite_off_calls_from_our_users_are_not_challenged() {
+    if !sipp_available() {
+        return;
+    }
+    let mut config = config("");
+    config.proxy.auth_invite = false;
+    let (proxy, addr) = started(config).await;
+    let bob_port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
+            .await
+            .success(),
+        "REGISTER is still authenticated"
+    );
+    let bob = uas(addr, bob_port, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // uac_rr.xml sends no credentials and its From (sipp@127.0.0.1) is in our domains.
+    let scenario = scenario("uac_rr.xml");
+    let status = run(sipp(
+        addr,
+        &["-sf", &scenario, "-s", "bob", "-m", "1", "-d", "100"],
+    ))
+    .await;
+    assert!(status.success(), "the call failed");
+    assert!(wait(bob).await.success(), "bob did not take the call");
+    assert_eq!(proxy.metrics().responses_of(407), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ pub mod message;
 pub mod method;
 pub mod params;
 pub mod parse;
+pub mod proxy;
 mod random;
 pub mod transaction;
 pub mod transport;

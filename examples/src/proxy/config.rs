@@ -57,8 +57,12 @@ pub struct ListenConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS and WSS.
     pub tls_key: Option<PathBuf>,
-    /// Whether REGISTER needs digest authentication.
+    /// Whether REGISTER needs digest authentication (and, with `auth_invite`, initial requests from our users).
     pub auth: bool,
+    /// With `auth`: whether initial non-REGISTER requests (INVITE, MESSAGE, SUBSCRIBE, …) whose From is in
+    /// one of our domains are challenged with 407 and checked against the registrar's credentials. ACK,
+    /// CANCEL, in-dialog requests and requests from other domains are never challenged.
+    pub auth_invite: bool,
     /// The digest realm (default: the first domain).
     pub realm: Option<String>,
     /// The secret signing nonces (share it between proxies of one realm); random when absent.
@@ -80,6 +84,7 @@ impl Default for ListenConfig {
             tls_cert: None,
             tls_key: None,
             auth: true,
+            auth_invite: true,
             realm: None,
             nonce_secret: None,
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
@@ -346,6 +351,9 @@ impl ProxyConfig {
         if let Some(value) = var("TANDEM_PROXY_AUTH") {
             p.auth = parse("TANDEM_PROXY_AUTH", &value)?;
         }
+        if let Some(value) = var("TANDEM_PROXY_AUTH_INVITE") {
+            p.auth_invite = parse("TANDEM_PROXY_AUTH_INVITE", &value)?;
+        }
         if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
             self.registrar.store = value;
         }
@@ -408,6 +416,7 @@ mod tests {
         assert_eq!(config.proxy.udp, Some("127.0.0.1:5060".parse().unwrap()));
         assert_eq!(config.registrar.store, "memory");
         assert!(config.proxy.auth);
+        assert!(config.proxy.auth_invite);
         assert_eq!(config.realm(), "localhost");
     }
 

@@ -86,6 +86,11 @@ impl Metrics {
         lock(&self.requests).get(method).copied().unwrap_or(0)
     }
 
+    /// Responses with status `code` relayed or sent so far.
+    pub fn responses_of(&self, code: u16) -> u64 {
+        lock(&self.responses).get(&code).copied().unwrap_or(0)
+    }
+
     /// Replace the dispatcher destination states (set, URI, state).
     pub fn set_destinations(&self, destinations: Vec<(u32, String, String)>) {
         *lock(&self.destinations) = destinations;

@@ -8,12 +8,7 @@
 use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;
 use super::flood::{Admission, FloodGuard};
-use super::forward::{
-    LocalIdentity, add_record_route, branch_for, decrement_max_forwards, is_loop, loop_hash,
-    next_route, pop_own_via, push_via, strip_local_routes,
-};
 use super::metrics::{self, Metrics};
-use super::response_context::ResponseContext;
 use super::store::{ProxyStore, StoreSpec};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -32,12 +27,17 @@ use tandem_registrar::{
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
 use tandem_sip_core::endpoint::target_for_uri;
+use tandem_sip_core::header::ProxyAuthorization;
+use tandem_sip_core::proxy::{
+    AckDrop, Action, BranchFailure, BranchId, FailoverReason, ForwardTarget, LocalIdentity,
+    ProxyOptions, Routing, Search, StatefulProxy, requires_proxy_authentication,
+};
 use tandem_sip_core::transaction::{Target, TransactionEvent, TransactionId, TransportKind};
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
 use tandem_sip_core::{
     AuthError, ChallengeKind, DigestServer, HeaderField, HeaderName, Host, Message, Method,
-    Rejection, Request, Response, Route, StatusCode, TransactionLayer, Uri, ValidationPolicy,
-    validate_request, validate_response,
+    Rejection, Request, Response, StatusCode, TransactionLayer, ValidationPolicy, validate_request,
+    validate_response,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -116,6 +116,14 @@ enum Completion {
         source: IpAddr,
         auth: AuthResult,
     },
+    /// The outcome of checking the Proxy-Authorization of an initial request from one of our users.
+    Authorized {
+        server: TransactionId,
+        source: Target,
+        /// `None` when the credentials are good, else the response refusing them.
+        refusal: Option<Response>,
+        auth: AuthResult,
+    },
     /// The bindings of the AOR a request is addressed to.
     Location {
         server: TransactionId,
@@ -133,28 +141,6 @@ enum AuthResult {
     NotChecked,
     Passed,
     Failed,
-}
-
-#[derive(Debug)]
-struct Branch {
-    id: TransactionId,
-    started: Instant,
-    responded: bool,
-    done: bool,
-}
-
-/// One forwarded request: its server transaction and its client branches.
-struct Forwarding {
-    request: Request,
-    source: Target,
-    hash: u64,
-    record_route: bool,
-    branches: Vec<Branch>,
-    responses: ResponseContext,
-    final_sent: bool,
-    cancelled: bool,
-    dispatch: Option<Selection>,
-    failure: Option<StatusCode>,
 }
 
 /// Start the proxy described by `config` on the current tokio runtime.
@@ -233,7 +219,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let proxy = Proxy {
         transports,
         layer: TransactionLayer::new(config.timers.timer_config()),
-        identity,
+        core: StatefulProxy::new(identity, ProxyOptions::default()),
         config: config.clone(),
         realm,
         service,
@@ -244,8 +230,9 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         probes: ProbeTransactions::default(),
         flood: FloodGuard::new(config.flood.clone()),
         metrics: metrics.clone(),
-        contexts: HashMap::new(),
+        client_of: HashMap::new(),
         branch_of: HashMap::new(),
+        dispatches: HashMap::new(),
         done_tx,
         counter: 0,
     };
@@ -383,7 +370,7 @@ fn build_dispatcher(
 struct Proxy {
     transports: TransportLayer,
     layer: TransactionLayer,
-    identity: LocalIdentity,
+    core: StatefulProxy<TransactionId>,
     config: ProxyConfig,
     realm: String,
     service: Arc<RegistrarService<Arc<ProxyStore>>>,
@@ -394,8 +381,11 @@ struct Proxy {
     probes: ProbeTransactions,
     flood: FloodGuard,
     metrics: Arc<Metrics>,
-    contexts: HashMap<TransactionId, Forwarding>,
-    branch_of: HashMap<TransactionId, TransactionId>,
+    /// The client transaction of each branch, and back.
+    client_of: HashMap<BranchId, TransactionId>,
+    branch_of: HashMap<TransactionId, BranchId>,
+    /// The dispatcher selection of each dispatched server transaction (serial failover).
+    dispatches: HashMap<TransactionId, Selection>,
     done_tx: mpsc::Sender<Completion>,
     counter: u64,
 }
@@ -416,6 +406,7 @@ impl Proxy {
             let wake = [
                 self.layer.poll_timeout(),
                 self.dispatcher.poll_timeout(),
+                self.core.poll_timeout(),
                 Some(next_housekeeping),
             ]
             .into_iter()
@@ -434,6 +425,7 @@ impl Proxy {
             let now = Instant::now();
             self.layer.handle_timeout(now);
             self.dispatcher.handle_timeout(now);
+            self.core.handle_timeout(now);
             if now >= next_housekeeping {
                 next_housekeeping = now + HOUSEKEEPING;
                 self.housekeeping(now, now >= next_gauges);
@@ -581,6 +573,10 @@ impl Proxy {
                 progressed = true;
                 self.on_transaction_event(now, event);
             }
+            while let Some(action) = self.core.poll_action() {
+                progressed = true;
+                self.on_action(now, action);
+            }
             while let Some(transmit) = self.layer.poll_transmit() {
                 progressed = true;
                 if transmit.target.transport == TransportKind::Udp {
@@ -631,7 +627,6 @@ impl Proxy {
     }
 
     fn housekeeping(&mut self, now: Instant, gauges: bool) {
-        self.fail_over_unanswered(now);
         if !gauges {
             return;
         }
@@ -664,27 +659,6 @@ impl Proxy {
         });
     }
 
-    /// Dispatched INVITE branches without any response after `no_answer_ms` fail over (Kamailio's fr timer).
-    fn fail_over_unanswered(&mut self, now: Instant) {
-        let limit = Duration::from_millis(self.config.dispatcher.no_answer_ms.max(1));
-        let stale: Vec<(TransactionId, TransactionId)> = self
-            .contexts
-            .iter()
-            .filter(|(_, c)| c.dispatch.is_some() && !c.final_sent)
-            .flat_map(|(&server, c)| {
-                c.branches
-                    .iter()
-                    .filter(|b| !b.done && !b.responded && now.duration_since(b.started) >= limit)
-                    .map(move |b| (server, b.id))
-            })
-            .collect();
-        for (server, branch) in stale {
-            tracing::info!(%server, %branch, "no answer from destination: failing over");
-            let _ = self.layer.cancel(now, branch);
-            self.branch_failed(now, server, branch, FailureReason::Timeout, None);
-        }
-    }
-
     fn on_completion(&mut self, completion: Completion) {
         let now = Instant::now();
         match completion {
@@ -694,18 +668,25 @@ impl Proxy {
                 source,
                 auth,
             } => {
-                match auth {
-                    AuthResult::Failed => {
-                        self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-                        if self.flood.auth_failed(source, now) {
-                            tracing::warn!(%source, "repeated failed authentication: source banned");
-                            self.metrics.bans.fetch_add(1, Ordering::Relaxed);
+                self.account_auth(source, auth, now);
+                self.core.respond(server, response);
+            }
+            Completion::Authorized {
+                server,
+                source,
+                refusal,
+                auth,
+            } => {
+                self.account_auth(source.addr.ip(), auth, now);
+                match refusal {
+                    Some(response) => self.core.respond(server, response),
+                    None => {
+                        if let Some(request) = self.core.request_mut(&server) {
+                            consume_credentials(request, &self.realm);
                         }
+                        self.initial_request(now, server, source, true);
                     }
-                    AuthResult::Passed => self.flood.auth_succeeded(source),
-                    AuthResult::NotChecked => {}
                 }
-                self.respond(server, response);
             }
             Completion::Location {
                 server,
@@ -721,6 +702,97 @@ impl Proxy {
         }
     }
 
+    /// Count an authentication outcome; repeated failures from one source ban it.
+    fn account_auth(&mut self, source: IpAddr, auth: AuthResult, now: Instant) {
+        match auth {
+            AuthResult::Failed => {
+                self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if self.flood.auth_failed(source, now) {
+                    tracing::warn!(%source, "repeated failed authentication: source banned");
+                    self.metrics.bans.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            AuthResult::Passed => self.flood.auth_succeeded(source),
+            AuthResult::NotChecked => {}
+        }
+    }
+
+    /// Carry out what the proxy core asks.
+    fn on_action(&mut self, now: Instant, action: Action<TransactionId>) {
+        match action {
+            Action::Respond { context, response } => {
+                if response.status().is_success()
+                    && let Some(selection) = self.dispatches.get(&context)
+                {
+                    self.dispatcher.on_success(selection);
+                    admin::call_answered(&mut self.dispatcher, selection, &response, now);
+                }
+                self.respond(context, response);
+            }
+            Action::Forward {
+                branch,
+                request,
+                target,
+                ..
+            } => match self.layer.send_request(now, request, target) {
+                Ok(id) => {
+                    self.client_of.insert(branch, id);
+                    self.branch_of.insert(id, branch);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "branch not started");
+                    self.core
+                        .handle_branch_failure(now, branch, BranchFailure::TransportError);
+                }
+            },
+            Action::Cancel { branch, .. } => {
+                if let Some(&id) = self.client_of.get(&branch) {
+                    let _ = self.layer.cancel(now, id);
+                }
+            }
+            Action::Failover { context, reason } => self.fail_over(now, context, reason),
+        }
+    }
+
+    /// A dispatched request failed on its destination: try the next one the dispatcher offers.
+    fn fail_over(&mut self, now: Instant, server: TransactionId, reason: FailoverReason) {
+        let reason = match reason {
+            FailoverReason::Timeout => FailureReason::Timeout,
+            FailoverReason::TransportError => FailureReason::TransportError,
+            FailoverReason::Status(status) => FailureReason::Status(status),
+        };
+        let Some(mut selection) = self.dispatches.remove(&server) else {
+            self.core.failover_exhausted(server);
+            return;
+        };
+        let mut failover = self.dispatcher.on_failure(&mut selection, reason);
+        loop {
+            let Failover::Next(candidate) = failover else {
+                self.dispatches.insert(server, selection);
+                self.core.failover_exhausted(server);
+                return;
+            };
+            tracing::info!(next = %candidate.uri(), "dispatcher failover");
+            if let Some(target) = candidate_target(&candidate) {
+                self.dispatches.insert(server, selection);
+                let search = self.serial_search();
+                self.core.forward(now, server, vec![target], search);
+                return;
+            }
+            failover = self
+                .dispatcher
+                .on_failure(&mut selection, FailureReason::TransportError);
+        }
+    }
+
+    fn serial_search(&self) -> Search {
+        Search::Serial {
+            no_answer: Some(Duration::from_millis(
+                self.config.dispatcher.no_answer_ms.max(1),
+            )),
+        }
+    }
+
     fn on_transaction_event(&mut self, now: Instant, event: TransactionEvent) {
         if let Some((probe, outcome)) = self.probes.outcome(&event) {
             self.dispatcher.handle_probe_reply(probe, outcome, now);
@@ -732,21 +804,30 @@ impl Proxy {
                 request,
                 source,
             } => self.on_request(now, id, request, source),
-            TransactionEvent::Response { id, response } => self.on_response(now, id, response),
-            TransactionEvent::Ack { request, .. } => self.forward_ack(now, request),
+            TransactionEvent::Response { id, response } => {
+                if let Some(&branch) = self.branch_of.get(&id) {
+                    self.core.handle_response(now, branch, response);
+                }
+            }
+            TransactionEvent::Ack { request, .. } => self.forward_ack(request),
             TransactionEvent::Timeout { id, .. } => {
-                if let Some(&server) = self.branch_of.get(&id) {
-                    self.branch_failed(now, server, id, FailureReason::Timeout, None);
+                if let Some(&branch) = self.branch_of.get(&id) {
+                    self.core
+                        .handle_branch_failure(now, branch, BranchFailure::Timeout);
                 }
             }
             TransactionEvent::TransportError { id } => {
-                if let Some(&server) = self.branch_of.get(&id) {
-                    self.branch_failed(now, server, id, FailureReason::TransportError, None);
+                if let Some(&branch) = self.branch_of.get(&id) {
+                    self.core
+                        .handle_branch_failure(now, branch, BranchFailure::TransportError);
                 }
             }
             TransactionEvent::Terminated { id } => {
-                self.branch_of.remove(&id);
-                self.contexts.remove(&id);
+                if let Some(branch) = self.branch_of.remove(&id) {
+                    self.client_of.remove(&branch);
+                }
+                self.core.terminate(id);
+                self.dispatches.remove(&id);
             }
             _ => {}
         }
@@ -759,66 +840,37 @@ impl Proxy {
             self.on_cancel(now, id, &request);
             return;
         }
-        let mut request = request;
-        if let Err(status) = decrement_max_forwards(&mut request) {
-            self.reply_to(id, &request, status);
-            return;
+        if self.core.handle_request(now, id, request, source) == Routing::NeedsTargets {
+            self.initial_request(now, id, source, false);
         }
-        if is_loop(&request, &self.identity) {
-            self.reply_to(id, &request, StatusCode::LOOP_DETECTED);
-            return;
-        }
-        let in_dialog = matches!(request.headers().to(), Some(Ok(to)) if to.tag().is_some());
-        let ours = strip_local_routes(&mut request, &self.identity);
-        // A request that does not route through us must not make us an open relay (as in Kamailio's
-        // default configuration): an initial request's preloaded Route is ignored (it is routed by its
-        // Request-URI, so foreign domains get 403), and an in-dialog request (a To-tag is easily forged)
-        // may only go to our own domains.
-        if ours == 0 && !in_dialog {
-            request.headers_mut().remove_all(&HeaderName::Route);
-        }
-        if ours == 0 && in_dialog {
-            let next = next_route(&request).unwrap_or_else(|| request.uri().clone());
-            if !self.is_local_target(&next) {
-                self.reply_to(id, &request, StatusCode::FORBIDDEN);
-                return;
-            }
-        }
-        if in_dialog || next_route(&request).is_some() {
-            let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
-            let record_route = !in_dialog && wants_record_route(request.method());
-            self.open(id, request, source, record_route);
-            if !self.start_branch(now, id, &uri, None) {
-                self.finish(id);
-            }
-            return;
-        }
-        self.initial_request(now, id, request, source);
     }
 
+    /// §16.5: find the targets of an initial request (registrar, dispatcher set, location service), after
+    /// authenticating it when it comes from one of our users (unless `authorized` already).
     fn initial_request(
         &mut self,
         now: Instant,
         id: TransactionId,
-        request: Request,
         source: Target,
+        authorized: bool,
     ) {
+        let Some(request) = self.core.request(&id).cloned() else {
+            return;
+        };
+        let identity = self.core.identity();
         let (user, local) = match request.uri().as_sip() {
-            Some(sip) => (
-                sip.user().cloned(),
-                self.identity.is_local_domain(sip.host()),
-            ),
+            Some(sip) => (sip.user().cloned(), identity.is_local_domain(sip.host())),
             None => (None, false),
         };
         if *request.method() == Method::Register {
             match local {
                 true => self.register(id, request, source),
-                false => self.reply_to(id, &request, StatusCode::FORBIDDEN),
+                false => self.core.reject(id, StatusCode::FORBIDDEN),
             }
             return;
         }
         if !local {
-            self.reply_to(id, &request, StatusCode::FORBIDDEN);
+            self.core.reject(id, StatusCode::FORBIDDEN);
             return;
         }
         let Some(user) = user else {
@@ -826,42 +878,52 @@ impl Proxy {
                 true => StatusCode::OK,
                 false => StatusCode::new(484).unwrap_or(StatusCode::NOT_FOUND),
             };
-            self.reply_to(id, &request, status);
+            self.core.reject(id, status);
             return;
         };
+        if !authorized && self.challenges(&request) {
+            self.authorize(id, request, source);
+            return;
+        }
         let set = self
             .config
             .routes
             .iter()
             .find(|r| user.starts_with(r.prefix.as_bytes()))
             .map(|r| r.set);
-        let record_route = wants_record_route(request.method());
         match set {
-            Some(set) => self.dispatch(now, id, request, source, set, record_route),
-            None => {
-                self.open(id, request.clone(), source, record_route);
-                self.lookup(id, &request, &user);
-            }
+            Some(set) => self.dispatch(now, id, &request, set),
+            None => self.lookup(id, &request, &user),
         }
     }
 
-    fn open(&mut self, id: TransactionId, request: Request, source: Target, record_route: bool) {
-        let hash = loop_hash(&request);
-        self.contexts.insert(
-            id,
-            Forwarding {
-                request,
-                source,
-                hash,
-                record_route,
-                branches: Vec::new(),
-                responses: ResponseContext::new(),
-                final_sent: false,
-                cancelled: false,
-                dispatch: None,
-                failure: None,
-            },
-        );
+    /// Whether `request` must carry good Proxy-Authorization credentials (`[proxy] auth` and
+    /// `auth_invite`, an initial request from one of our domains).
+    fn challenges(&self, request: &Request) -> bool {
+        self.digest.is_some()
+            && self.config.proxy.auth_invite
+            && requires_proxy_authentication(request, self.core.identity())
+    }
+
+    /// Check the Proxy-Authorization of `request` against the registrar's credentials, off the loop.
+    fn authorize(&mut self, id: TransactionId, request: Request, source: Target) {
+        let Some(digest) = self.digest.clone() else {
+            return;
+        };
+        let store = self.store.clone();
+        let realm = self.realm.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let (refusal, auth) = authorize(&digest, &store, &realm, &request).await;
+            let _ = done
+                .send(Completion::Authorized {
+                    server: id,
+                    source,
+                    refusal,
+                    auth,
+                })
+                .await;
+        });
     }
 
     fn register(&mut self, id: TransactionId, request: Request, source: Target) {
@@ -926,71 +988,38 @@ impl Proxy {
         bindings: Vec<Binding>,
         known_user: bool,
     ) {
-        let Some(context) = self.contexts.get(&server) else {
-            return;
-        };
-        if context.cancelled || context.final_sent {
-            return;
-        }
         if bindings.is_empty() {
             let status = match known_user {
                 true => StatusCode::TEMPORARILY_UNAVAILABLE,
                 false => StatusCode::NOT_FOUND,
             };
-            let request = context.request.clone();
-            self.finish_with(server, &request, status);
+            self.core.reject(server, status);
             return;
         }
         // Parallel forking to every contact (RFC 3261 §16.6, q-values ignored for a parallel search).
-        let mut started = 0;
-        for binding in &bindings {
-            let (uri, flow) = binding_target(binding);
-            let contact = binding.uri().clone();
-            if let Some(context) = self.contexts.get_mut(&server) {
-                context.request.headers_mut().remove_all(&HeaderName::Route);
-                for path in binding.path.iter().rev() {
-                    context
-                        .request
-                        .headers_mut()
-                        .push_front(HeaderField::from_typed(&Route(path.0.clone())));
-                }
-            }
-            if self.start_branch_to(now, server, &uri, Some(contact), flow) {
-                started += 1;
-            }
-        }
-        if started == 0 {
-            self.finish(server);
-        }
+        let targets = bindings.iter().map(binding_target).collect();
+        self.core.forward(now, server, targets, Search::Parallel);
     }
 
-    fn dispatch(
-        &mut self,
-        now: Instant,
-        id: TransactionId,
-        request: Request,
-        source: Target,
-        set: u32,
-        record_route: bool,
-    ) {
-        let selection = self.dispatcher.select(set, self.algorithm, &request);
-        let mut selection = match selection {
+    /// Send a request for dispatcher set `set` to the destination the algorithm picks; the core asks for
+    /// the next one on failure ([`Action::Failover`]).
+    fn dispatch(&mut self, now: Instant, id: TransactionId, request: &Request, set: u32) {
+        let mut selection = match self.dispatcher.select(set, self.algorithm, request) {
             Ok(s) => s,
             Err(e) => {
                 tracing::info!(set, error = %e, "no destination available");
-                self.reply_to(id, &request, StatusCode::SERVICE_UNAVAILABLE);
+                self.core.reject(id, StatusCode::SERVICE_UNAVAILABLE);
                 return;
             }
         };
-        self.open(id, request, source, record_route);
         loop {
             let Some(candidate) = selection.current().cloned() else {
                 break;
             };
-            if let Some(c) = self.contexts.get_mut(&id) {
-                c.dispatch = Some(selection.clone());
-            }
-            if self.start_candidate(now, id, &candidate) {
+            if let Some(target) = candidate_target(&candidate) {
+                self.dispatches.insert(id, selection);
+                let search = self.serial_search();
+                self.core.forward(now, id, vec![target], search);
                 return;
             }
             match self
@@ -1001,293 +1030,27 @@ impl Proxy {
                 _ => break,
             }
         }
-        self.finish(id);
+        self.core.reject(id, StatusCode::SERVICE_UNAVAILABLE);
     }
 
-    fn start_candidate(
-        &mut self,
-        now: Instant,
-        server: TransactionId,
-        candidate: &Candidate,
-    ) -> bool {
-        let target = target_for_uri(candidate.uri(), None)
-            .map(|t| Target::new(candidate.transport(), t.addr));
-        self.start_branch_to(now, server, candidate.uri(), None, target)
-    }
-
-    fn start_branch(
-        &mut self,
-        now: Instant,
-        server: TransactionId,
-        uri: &Uri,
-        new_uri: Option<Uri>,
-    ) -> bool {
-        self.start_branch_to(now, server, uri, new_uri, None)
-    }
-
-    /// Relay the request of `server` as a new client branch to `uri` (or `target`), with `new_uri` as its
-    /// Request-URI if given (§16.6).
-    fn start_branch_to(
-        &mut self,
-        now: Instant,
-        server: TransactionId,
-        uri: &Uri,
-        new_uri: Option<Uri>,
-        target: Option<Target>,
-    ) -> bool {
-        let counter = self.next_counter();
-        let Some(context) = self.contexts.get_mut(&server) else {
-            return false;
-        };
-        let Some(target) = target.or_else(|| target_for_uri(uri, None)) else {
-            tracing::info!(%uri, "cannot reach a host name without DNS");
-            context.failure = Some(StatusCode::NOT_FOUND);
-            return false;
-        };
-        let mut request = context.request.clone();
-        if let Some(new_uri) = new_uri {
-            request.set_uri(new_uri);
-        }
-        if context.record_route {
-            add_record_route(
-                &mut request,
-                &self.identity,
-                context.source.transport,
-                target.transport,
-            );
-        }
-        let branch = branch_for(context.hash, counter);
-        if !push_via(&mut request, &self.identity, target.transport, &branch) {
-            return false;
-        }
-        match self.layer.send_request(now, request, target) {
-            Ok(id) => {
-                context.branches.push(Branch {
-                    id,
-                    started: now,
-                    responded: false,
-                    done: false,
-                });
-                self.branch_of.insert(id, server);
-                true
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "branch not started");
-                false
-            }
-        }
-    }
-
-    fn on_response(&mut self, now: Instant, id: TransactionId, mut response: Response) {
-        let Some(&server) = self.branch_of.get(&id) else {
-            return;
-        };
-        if !pop_own_via(&mut response) {
-            return;
-        }
-        let status = response.status();
-        if status == StatusCode::TRYING {
-            if let Some(branch) = self.branch_mut(server, id) {
-                branch.responded = true;
-            }
-            return;
-        }
-        let Some(context) = self.contexts.get_mut(&server) else {
-            return;
-        };
-        let Some(branch) = context.branches.iter_mut().find(|b| b.id == id) else {
-            return;
-        };
-        let abandoned = branch.done;
-        branch.responded = true;
-        if status.is_provisional() {
-            if !abandoned && !context.final_sent {
-                self.respond(server, response);
-            }
-            return;
-        }
-        if status.is_success() {
-            branch.done = true;
-            context.final_sent = true;
-            if let Some(selection) = &context.dispatch {
-                self.dispatcher.on_success(selection);
-                admin::call_answered(&mut self.dispatcher, selection, &response, now);
-            }
-            let others: Vec<TransactionId> = context
-                .branches
-                .iter()
-                .filter(|b| !b.done && b.id != id)
-                .map(|b| b.id)
-                .collect();
-            self.respond(server, response);
-            for other in others {
-                let _ = self.layer.cancel(now, other);
-            }
-            return;
-        }
-        if abandoned {
-            return;
-        }
-        self.branch_failed(
-            now,
-            server,
-            id,
-            FailureReason::Status(status),
-            Some(response),
-        );
-    }
-
-    fn branch_mut(&mut self, server: TransactionId, id: TransactionId) -> Option<&mut Branch> {
-        self.contexts
-            .get_mut(&server)?
-            .branches
-            .iter_mut()
-            .find(|b| b.id == id)
-    }
-
-    /// A branch ended without a 2xx: fail over for a dispatched request, else collect the response and
-    /// answer once every branch has ended (§16.7).
-    fn branch_failed(
-        &mut self,
-        now: Instant,
-        server: TransactionId,
-        id: TransactionId,
-        reason: FailureReason,
-        response: Option<Response>,
-    ) {
-        let Some(context) = self.contexts.get_mut(&server) else {
-            return;
-        };
-        match context.branches.iter_mut().find(|b| b.id == id) {
-            Some(branch) if !branch.done => branch.done = true,
-            _ => return,
-        }
-        if context.final_sent {
-            return;
-        }
-        if !context.cancelled
-            && let Some(mut selection) = context.dispatch.take()
-        {
-            let failover = self.dispatcher.on_failure(&mut selection, reason);
-            if let Some(context) = self.contexts.get_mut(&server) {
-                context.dispatch = Some(selection);
-            }
-            if let Failover::Next(candidate) = failover {
-                tracing::info!(next = %candidate.uri(), "dispatcher failover");
-                if self.start_candidate(now, server, &candidate) {
-                    return;
-                }
-            }
-        }
-        let Some(context) = self.contexts.get_mut(&server) else {
-            return;
-        };
-        match response {
-            Some(response) => {
-                let global = response.status().class() == 6;
-                context.responses.collect(response);
-                if global {
-                    let pending: Vec<_> = context
-                        .branches
-                        .iter()
-                        .filter(|b| !b.done)
-                        .map(|b| b.id)
-                        .collect();
-                    for branch in pending {
-                        let _ = self.layer.cancel(now, branch);
-                    }
-                }
-            }
-            None => {
-                let status = match reason {
-                    FailureReason::TransportError => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::REQUEST_TIMEOUT,
-                };
-                context.failure.get_or_insert(status);
-            }
-        }
-        self.finish(server);
-    }
-
-    /// Answer `server` with the best response once every branch has ended.
-    fn finish(&mut self, server: TransactionId) {
-        let Some(context) = self.contexts.get_mut(&server) else {
-            return;
-        };
-        if context.final_sent
-            || (context.branches.iter().any(|b| !b.done) && !context.responses.has_global_failure())
-        {
-            return;
-        }
-        context.final_sent = true;
-        let responses = std::mem::take(&mut context.responses);
-        let fallback = context.failure.unwrap_or(StatusCode::REQUEST_TIMEOUT);
-        let request = context.request.clone();
-        match responses.into_best() {
-            Some(best) => self.respond(server, best),
-            None => self.reply_to(server, &request, fallback),
-        }
-    }
-
-    fn finish_with(&mut self, server: TransactionId, request: &Request, status: StatusCode) {
-        if let Some(context) = self.contexts.get_mut(&server) {
-            context.final_sent = true;
-        }
-        self.reply_to(server, request, status);
-    }
-
-    /// §16.10: answer the CANCEL, cancel every pending branch; the branches' 487s make the final answer.
+    /// §16.10: answer the CANCEL and let the core cancel the branches of its INVITE.
     fn on_cancel(&mut self, now: Instant, id: TransactionId, request: &Request) {
         let Some(invite) = self.layer.invite_for_cancel(id) else {
             self.reply_to(id, request, StatusCode::CALL_DOES_NOT_EXIST);
             return;
         };
         self.reply_to(id, request, StatusCode::OK);
-        let Some(context) = self.contexts.get_mut(&invite) else {
-            return;
-        };
-        context.cancelled = true;
-        let pending: Vec<_> = context
-            .branches
-            .iter()
-            .filter(|b| !b.done)
-            .map(|b| b.id)
-            .collect();
-        if pending.is_empty() && !context.final_sent {
-            let original = context.request.clone();
-            self.finish_with(invite, &original, StatusCode::REQUEST_TERMINATED);
-            return;
-        }
-        for branch in pending {
-            let _ = self.layer.cancel(now, branch);
-        }
-    }
-
-    /// Whether `uri` is in one of our domains (or at one of our addresses).
-    fn is_local_target(&self, uri: &Uri) -> bool {
-        uri.as_sip()
-            .is_some_and(|s| self.identity.is_local_domain(s.host()))
+        self.core.handle_cancel(now, invite);
     }
 
     /// Forward the ACK of a 2xx statelessly along its Route set (RFC 3261 §16.11).
-    fn forward_ack(&mut self, _now: Instant, mut request: Request) {
+    fn forward_ack(&mut self, request: Request) {
         self.metrics.request("ACK");
-        if decrement_max_forwards(&mut request).is_err() {
-            return;
-        }
-        let ours = strip_local_routes(&mut request, &self.identity);
-        let uri = next_route(&request).unwrap_or_else(|| request.uri().clone());
-        // As for other in-dialog requests: no open relay for an ACK that does not route through us.
-        if ours == 0 && !self.is_local_target(&uri) {
-            self.metrics.drop_for("foreign_ack");
-            return;
-        }
-        let Some(target) = target_for_uri(&uri, None) else {
-            return;
-        };
-        let branch = branch_for(loop_hash(&request), self.next_counter());
-        if push_via(&mut request, &self.identity, target.transport, &branch) {
-            self.spawn_send(None, target, request.to_bytes());
+        match self.core.forward_ack(request) {
+            Ok((request, target)) => self.spawn_send(None, target, request.to_bytes()),
+            // No open relay for an ACK that does not route through us (RelayPolicy::OwnDomains).
+            Err(AckDrop::Foreign) => self.metrics.drop_for("foreign_ack"),
+            Err(AckDrop::TooManyHops | AckDrop::Unroutable) => {}
         }
     }
 }
@@ -1304,35 +1067,44 @@ fn transport_label(kind: TransportKind) -> &'static str {
     }
 }
 
-fn wants_record_route(method: &Method) -> bool {
-    matches!(method, Method::Invite | Method::Subscribe | Method::Refer)
+/// Where a dispatcher candidate is sent: its address over its transport, keeping the Request-URI.
+fn candidate_target(candidate: &Candidate) -> Option<ForwardTarget> {
+    let target = target_for_uri(candidate.uri(), None)?;
+    Some(ForwardTarget::to_destination(Target::new(
+        candidate.transport(),
+        target.addr,
+    )))
 }
 
-/// Where a request for `binding` goes: its Path, else the contact, over the flow it registered on when the
-/// contact cannot be reached directly (a connection-oriented flow, or a contact that is not an IP address).
-fn binding_target(binding: &Binding) -> (Uri, Option<Target>) {
-    if let Some(first) = binding.path.first() {
-        return (first.uri().clone(), None);
+/// Where a request for `binding` goes: its contact as Request-URI, through its Path, over the flow it
+/// registered on when the contact cannot be reached directly (a connection-oriented flow, or a contact that
+/// is not an IP address).
+fn binding_target(binding: &Binding) -> ForwardTarget {
+    let mut target = ForwardTarget::to_uri(binding.uri().clone());
+    if !binding.path.is_empty() {
+        target.route = binding.path.iter().map(|p| p.uri().clone()).collect();
+        return target;
     }
-    let uri = binding.uri().clone();
     let Some(flow) = &binding.flow else {
-        return (uri, None);
+        return target;
     };
     let kind = wire::TransportKind::from_via(&flow.transport).unwrap_or(TransportKind::Udp);
+    let uri = binding.uri();
     let direct =
         kind == TransportKind::Udp && uri.as_sip().is_some_and(|s| s.host().ip().is_some());
     if direct {
-        return (uri, None);
+        return target;
     }
     let token = std::str::from_utf8(flow.token.as_bytes())
         .ok()
         .and_then(|t| t.parse::<u64>().ok())
         .map(wire::FlowId::from_u64);
-    let mut target = Target::new(kind, flow.remote);
+    let mut destination = Target::new(kind, flow.remote);
     if let Some(token) = token {
-        target = target.with_flow(token);
+        destination = destination.with_flow(token);
     }
-    (uri, Some(target))
+    target.destination = Some(destination);
+    target
 }
 
 /// Authenticate and handle one REGISTER.
@@ -1347,7 +1119,8 @@ async fn register(
     let now = SystemTime::now();
     let mut auth = AuthResult::NotChecked;
     if let Some(digest) = digest {
-        let user = match authenticate(digest, store, realm, request, now).await {
+        let user = match authenticate(digest, store, realm, request, ChallengeKind::Www, now).await
+        {
             Ok(user) => user,
             Err(error) => {
                 let failed = matches!(error, AuthError::BadCredentials { .. });
@@ -1389,9 +1162,10 @@ async fn authenticate(
     store: &ProxyStore,
     realm: &str,
     request: &Request,
+    kind: ChallengeKind,
     now: SystemTime,
 ) -> Result<String, AuthError> {
-    let attempt = digest.check(request, ChallengeKind::Www, now)?;
+    let attempt = digest.check(request, kind, now)?;
     let algorithm = DigestAlgorithm::from_token(attempt.algorithm().as_str().as_bytes());
     let ha1 = match algorithm {
         Some(algorithm) => store
@@ -1402,4 +1176,89 @@ async fn authenticate(
         None => None,
     };
     attempt.verify(ha1.as_ref().map(|h| h.as_str()))
+}
+
+/// Remove the Proxy-Authorization credentials for `realm` once checked: they are ours, and the next hops
+/// have no use for them (credentials for other realms stay, RFC 3261 §22.3).
+fn consume_credentials(request: &mut Request, realm: &str) {
+    let name = HeaderName::ProxyAuthorization;
+    let fields: Vec<HeaderField> = request.headers().get_all(&name).cloned().collect();
+    if fields.is_empty() {
+        return;
+    }
+    let ours = |field: &HeaderField| {
+        field
+            .parse::<ProxyAuthorization>()
+            .ok()
+            .and_then(|c| c.params().value("realm").map(|r| r.into_owned()))
+            .is_some_and(|r| r == realm.as_bytes())
+    };
+    let headers = request.headers_mut();
+    headers.remove_all(&name);
+    for field in fields.into_iter().filter(|f| !ours(f)) {
+        headers.push(field);
+    }
+}
+
+/// Check the Proxy-Authorization of an initial request from one of our users: `None` when the credentials
+/// are good and belong to the From user, else the 407 (or 400, 403) refusing it.
+async fn authorize(
+    digest: &DigestServer,
+    store: &ProxyStore,
+    realm: &str,
+    request: &Request,
+) -> (Option<Response>, AuthResult) {
+    let now = SystemTime::now();
+    let tag = "tdmauth";
+    let user = match authenticate(digest, store, realm, request, ChallengeKind::Proxy, now).await {
+        Ok(user) => user,
+        Err(error) => {
+            let result = match error {
+                AuthError::BadCredentials { .. } => AuthResult::Failed,
+                _ => AuthResult::NotChecked,
+            };
+            let response = digest.reject(request, &error, ChallengeKind::Proxy, now, Some(tag));
+            return (Some(response), result);
+        }
+    };
+    let from_user = match request.headers().from() {
+        Some(Ok(from)) => from.uri().as_sip().and_then(|s| s.user().cloned()),
+        _ => None,
+    };
+    if from_user.as_deref() != Some(user.as_bytes()) {
+        let response = Response::from_request(request, StatusCode::FORBIDDEN, Some(tag)).build();
+        return (Some(response), AuthResult::Failed);
+    }
+    (None, AuthResult::Passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_sip_core::{Message, parse_message};
+
+    #[test]
+    fn consumed_credentials_are_only_those_of_our_realm() {
+        let wire = "INVITE sip:bob@localhost SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc\r\n\
+             Proxy-Authorization: Digest username=\"alice\", realm=\"localhost\", nonce=\"n\", uri=\"sip:bob@localhost\", response=\"r\"\r\n\
+             Proxy-Authorization: Digest username=\"alice\", realm=\"carrier\", nonce=\"n\", uri=\"sip:bob@localhost\", response=\"r\"\r\n\
+             From: <sip:alice@localhost>;tag=1\r\nTo: <sip:bob@localhost>\r\n\
+             Call-ID: c1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Message::Request(mut request)) = parse_message(Bytes::from_static(wire.as_bytes()))
+        else {
+            panic!("not a request");
+        };
+        consume_credentials(&mut request, "localhost");
+        let left: Vec<_> = request
+            .headers()
+            .get_all(&HeaderName::ProxyAuthorization)
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert!(
+            std::str::from_utf8(left[0].value())
+                .unwrap()
+                .contains("realm=\"carrier\"")
+        );
+    }
 }

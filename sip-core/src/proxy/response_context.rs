@@ -6,7 +6,9 @@
 //! challenges (WWW-Authenticate, Proxy-Authenticate) of every 401 and 407 received are added to the chosen
 //! response, and a chosen 503 is turned into a 500 (§16.7 step 6) so that the caller does not blame us.
 
-use tandem_sip_core::{HeaderField, HeaderName, Response, StatusCode};
+use crate::header::HeaderName;
+use crate::message::{HeaderField, Response};
+use crate::method::StatusCode;
 
 /// Most challenge header fields aggregated into one response.
 const MAX_CHALLENGES: usize = 32;
@@ -87,8 +89,8 @@ impl ResponseContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Message, Request, parse_message};
     use bytes::Bytes;
-    use tandem_sip_core::{Message, Request, parse_message};
 
     fn invite() -> Request {
         let wire = "INVITE sip:bob@example.com SIP/2.0\r\n\

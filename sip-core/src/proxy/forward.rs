@@ -1,16 +1,16 @@
-//! The request-forwarding rules of RFC 3261 §16 that a proxy applies to every request it relays, as plain
-//! functions over a [`Request`]: Max-Forwards (§16.6 step 3), loose routing (§16.4, §16.6 step 6),
-//! Record-Route with a double entry when the transport changes (§16.6 step 4, RFC 5658), its own Via with a
-//! loop-detecting branch (§16.6 step 8, §16.3 step 4), and removal of its Via from responses (§16.7 step 3).
+//! The per-copy rules of RFC 3261 §16.6 (Max-Forwards, Record-Route, the proxy's Via with a loop-detecting
+//! branch), the loop check of §16.3 step 4 and the removal of the proxy's Via from responses (§16.7 step 3).
 
-use bytes::Bytes;
+use super::LocalIdentity;
+use super::route::remove_top_element;
+use crate::header::{HeaderName, MaxForwards, Via};
+use crate::message::{HeaderField, Request, Response};
+use crate::method::StatusCode;
+use crate::transport::TransportKind;
+use crate::uri::Host;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use tandem_sip_core::transaction::TransportKind;
-use tandem_sip_core::{
-    HeaderField, HeaderName, Host, MaxForwards, Request, Response, Route, StatusCode, Uri, Via,
-};
 
 /// Max-Forwards given to requests that arrive without one (RFC 3261 §16.6 step 3).
 pub const DEFAULT_MAX_FORWARDS: u8 = 70;
@@ -18,74 +18,8 @@ pub const DEFAULT_MAX_FORWARDS: u8 = 70;
 /// Prefix of the branch of every Via this proxy adds, so that its own Vias can be recognised.
 const BRANCH_PREFIX: &str = "z9hG4bKtdm";
 
-/// The addresses and domains this proxy answers for: what "a URI pointing to us" means.
-#[derive(Debug, Clone, Default)]
-pub struct LocalIdentity {
-    /// The address advertised for each transport (in Via and Record-Route).
-    pub addresses: Vec<(TransportKind, SocketAddr)>,
-    /// The domains served (lower case).
-    pub domains: Vec<String>,
-}
-
-impl LocalIdentity {
-    /// The advertised address for `kind`, or the first address if that transport is not served.
-    pub fn address(&self, kind: TransportKind) -> Option<SocketAddr> {
-        self.addresses
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .or_else(|| self.addresses.first())
-            .map(|&(_, addr)| addr)
-    }
-
-    /// Whether `host` names one of the served domains.
-    pub fn is_local_domain(&self, host: &Host) -> bool {
-        match host {
-            Host::Domain(name) => self
-                .domains
-                .iter()
-                .any(|d| d.as_bytes().eq_ignore_ascii_case(name)),
-            _ => host
-                .ip()
-                .is_some_and(|ip| self.addresses.iter().any(|(_, a)| a.ip() == ip)),
-        }
-    }
-
-    /// Whether `uri` addresses this proxy itself (a Route or Record-Route entry of ours): one of our
-    /// addresses (IP and port, the port defaulting to the transport's), or a served domain without a user.
-    pub fn is_local_uri(&self, uri: &Uri) -> bool {
-        let Some(sip) = uri.as_sip() else {
-            return false;
-        };
-        match sip.host().ip() {
-            Some(ip) => self.has_address(ip, sip.port()),
-            None => sip.user().is_none() && self.is_local_domain(sip.host()),
-        }
-    }
-
-    fn has_address(&self, ip: IpAddr, port: Option<u16>) -> bool {
-        self.addresses.iter().any(|(kind, addr)| {
-            addr.ip() == ip && addr.port() == port.unwrap_or_else(|| default_port(*kind))
-        })
-    }
-
-    /// Whether a Via sent-by (`host`, `port`) is one of our addresses.
-    fn is_local_sent_by(&self, host: &Host, port: Option<u16>) -> bool {
-        host.ip().is_some_and(|ip| self.has_address(ip, port))
-    }
-}
-
-/// The default port of a transport (RFC 3261 §19.1.2, RFC 7118).
-pub fn default_port(kind: TransportKind) -> u16 {
-    match kind {
-        TransportKind::Tls => 5061,
-        TransportKind::Ws => 80,
-        TransportKind::Wss => 443,
-        _ => 5060,
-    }
-}
-
-/// Apply §16.6 step 3: decrement Max-Forwards, or insert it. `Err(483)` when it is already 0; `Err(400)` when
-/// it does not parse.
+/// §16.6 step 3: decrement Max-Forwards, or insert it. `Err(483)` when it is already 0; `Err(400)` when it
+/// does not parse.
 pub fn decrement_max_forwards(request: &mut Request) -> Result<(), StatusCode> {
     let value = match request.headers().max_forwards() {
         None => DEFAULT_MAX_FORWARDS,
@@ -99,52 +33,6 @@ pub fn decrement_max_forwards(request: &mut Request) -> Result<(), StatusCode> {
     Ok(())
 }
 
-/// Remove the first element of the list header `name` (which may share a field with others) and return it.
-pub fn remove_top_element(
-    headers: &mut tandem_sip_core::Headers,
-    name: &HeaderName,
-) -> Option<Bytes> {
-    let field = headers.get(name)?;
-    let mut elements = field.elements().map(|e| e.value);
-    let first = elements.next()?;
-    let rest: Vec<Bytes> = elements.collect();
-    if rest.is_empty() {
-        headers.remove_first(name);
-        return Some(first);
-    }
-    let joined = rest
-        .iter()
-        .map(|b| String::from_utf8_lossy(b))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Some(field) = headers.get_mut(name) {
-        field.set_value(joined);
-    }
-    Some(first)
-}
-
-/// §16.4 and loose routing: remove the Route entries at the top that point to this proxy (one, or two after
-/// a double Record-Route). Returns how many were removed.
-pub fn strip_local_routes(request: &mut Request, identity: &LocalIdentity) -> usize {
-    let mut removed = 0;
-    while let Some(Ok(top)) = request.headers().typed::<Route>() {
-        if !identity.is_local_uri(top.uri()) {
-            break;
-        }
-        remove_top_element(request.headers_mut(), &HeaderName::Route);
-        removed += 1;
-    }
-    removed
-}
-
-/// The URI of the topmost Route, if any (where a loose-routed request goes next).
-pub fn next_route(request: &Request) -> Option<Uri> {
-    match request.headers().typed::<Route>() {
-        Some(Ok(route)) => Some(route.uri().clone()),
-        _ => None,
-    }
-}
-
 fn record_route_value(kind: TransportKind, addr: SocketAddr, double: bool) -> String {
     let host = match addr.ip() {
         IpAddr::V6(ip) => format!("[{ip}]"),
@@ -155,7 +43,6 @@ fn record_route_value(kind: TransportKind, addr: SocketAddr, double: bool) -> St
         TransportKind::Tcp => ";transport=tcp",
         TransportKind::Tls => ";transport=tls",
         TransportKind::Ws | TransportKind::Wss => ";transport=ws",
-        _ => "",
     };
     let scheme = if kind == TransportKind::Tls {
         "sips"
@@ -220,7 +107,8 @@ pub fn loop_hash(request: &Request) -> u64 {
     hasher.finish()
 }
 
-/// A branch for this proxy's Via: the loop hash of the received request and a per-branch counter.
+/// A branch for this proxy's Via: the magic cookie, the loop hash of the received request and a per-branch
+/// counter (§16.6 step 8).
 pub fn branch_for(hash: u64, counter: u64) -> String {
     format!("{BRANCH_PREFIX}{hash:016x}.{counter:x}")
 }
@@ -237,7 +125,8 @@ pub fn is_loop(request: &Request, identity: &LocalIdentity) -> bool {
     })
 }
 
-/// §16.6 step 8: put this proxy's Via on top, sent-by the address of `outbound`, with `branch`.
+/// §16.6 step 8: put this proxy's Via on top, sent-by the address of `outbound`, with `branch` and `rport`.
+/// `false` when no address is known for any transport.
 pub fn push_via(
     request: &mut Request,
     identity: &LocalIdentity,
@@ -275,7 +164,10 @@ pub fn pop_own_via(response: &mut Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_sip_core::{Message, RecordRoute, parse_message};
+    use crate::header::RecordRoute;
+    use crate::uri::Uri;
+    use crate::{Message, parse_message};
+    use bytes::Bytes;
 
     fn identity() -> LocalIdentity {
         LocalIdentity {
@@ -316,25 +208,6 @@ mod tests {
             r.headers().max_forwards().unwrap().unwrap(),
             MaxForwards(70)
         );
-    }
-
-    #[test]
-    fn strips_both_entries_of_a_double_record_route_and_keeps_foreign_ones() {
-        let mut r = request(
-            "Route: <sip:192.0.2.1:8080;transport=ws;lr;r2=on>, <sip:192.0.2.1;lr;r2=on>\r\n\
-             Route: <sip:198.51.100.7;lr>\r\n",
-        );
-        assert_eq!(strip_local_routes(&mut r, &identity()), 2);
-        assert_eq!(next_route(&r).unwrap().to_string(), "sip:198.51.100.7;lr");
-    }
-
-    #[test]
-    fn a_user_in_our_domain_is_not_a_route_to_us() {
-        let id = identity();
-        let bob: Uri = Uri::parse(&Bytes::from_static(b"sip:bob@example.com")).unwrap();
-        let us: Uri = Uri::parse(&Bytes::from_static(b"sip:example.com;lr")).unwrap();
-        assert!(!id.is_local_uri(&bob));
-        assert!(id.is_local_uri(&us));
     }
 
     #[test]
@@ -384,13 +257,5 @@ mod tests {
         let top = ok.headers().via().unwrap().unwrap();
         assert_eq!(top.branch(), Some(&b"z9hG4bKabc"[..]));
         assert!(!pop_own_via(&mut ok));
-    }
-
-    #[test]
-    fn removes_the_top_element_of_a_combined_field() {
-        let mut r = request("Route: <sip:a;lr>, <sip:b;lr>\r\n");
-        let first = remove_top_element(r.headers_mut(), &HeaderName::Route).unwrap();
-        assert_eq!(&first[..], b"<sip:a;lr>");
-        assert_eq!(next_route(&r).unwrap().to_string(), "sip:b;lr");
     }
 }

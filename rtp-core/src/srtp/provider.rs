@@ -32,9 +32,13 @@ mod aes_ni;
 #[cfg(target_arch = "x86_64")]
 mod gcm_ni;
 mod hmac_sha1;
+// HMAC-SHA1 on the SHA extensions (`unsafe` intrinsics), used once the CPU features are detected.
 #[cfg(feature = "ring")]
 mod ring;
 mod rust_crypto;
+#[allow(unsafe_code)]
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
 
 use core::fmt;
 

@@ -18,8 +18,8 @@
 //!
 //! Both take the trait's default AES-CM keystream (on x86-64 with AES-NI it interleaves eight
 //! counter blocks through the AES instructions directly, elsewhere it runs the `aes` crate in
-//! batches) and HMAC-SHA1, which runs RFC 2104 on the `sha1` compression function from
-//! precomputed pad states. `docs/media-hot-path.md` in the repository gives the measurements
+//! batches) and HMAC-SHA1, which runs RFC 2104 from precomputed pad states on this crate's SHA-NI
+//! compression (x86-64 with the SHA extensions) or else on the `sha1` compression function. `docs/media-hot-path.md` in the repository gives the measurements
 //! behind these choices.
 
 mod aes_cm;
@@ -32,9 +32,13 @@ mod aes_ni;
 #[cfg(target_arch = "x86_64")]
 mod gcm_ni;
 mod hmac_sha1;
+// HMAC-SHA1 on the SHA extensions (`unsafe` intrinsics), used once the CPU features are detected.
 #[cfg(feature = "ring")]
 mod ring;
 mod rust_crypto;
+#[allow(unsafe_code)]
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
 
 use core::fmt;
 

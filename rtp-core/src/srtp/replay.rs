@@ -72,6 +72,10 @@ impl ReplayWindow {
                 self.bits.fill(0);
                 self.highest = Some(index);
             }
+            // In order: the only bit to clear is the new index's own, which `set` sets anyway.
+            Some(highest) if index == highest.wrapping_add(1) => {
+                self.highest = Some(index);
+            }
             Some(highest) if index > highest => {
                 self.clear_after(highest, index);
                 self.highest = Some(index);

@@ -269,7 +269,8 @@ impl LocationStore for MemoryStore {
             let mut shard = shard.lock();
             shard.retain(|_, list| {
                 let expired = list.iter().filter(|b| b.is_expired(now_ms)).count();
-                if expired > 0 && expired < list.len() {
+                let live = list.len() - expired;
+                if expired > 0 && live > 0 {
                     let kept: Vec<Stored> = std::mem::take(list)
                         .into_vec()
                         .into_iter()
@@ -278,7 +279,7 @@ impl LocationStore for MemoryStore {
                     *list = kept.into_boxed_slice();
                 }
                 removed += expired;
-                expired < list.len()
+                live > 0
             });
         }
         Ok(removed)
@@ -341,5 +342,50 @@ impl CredentialStore for MemoryStore {
     async fn remove_credential(&self, username: &str, realm: &str) -> Result<bool, Error> {
         let key = (username.to_owned(), realm.to_owned());
         Ok(self.credentials.write().remove(&key).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn binding(contact: &str, key: &str) -> Binding {
+        let contact = NameAddr::parse(&Bytes::copy_from_slice(contact.as_bytes()))
+            .unwrap_or_else(|e| panic!("{contact}: {e}"));
+        Binding::new(
+            BindingKey::new(key),
+            contact,
+            UNIX_EPOCH + Duration::from_millis(1_700_000_600_123),
+            CallId::new(Bytes::from_static(b"id@host")).unwrap_or_else(|e| panic!("{e}")),
+            3,
+        )
+    }
+
+    #[test]
+    fn a_stored_binding_reads_back_equal_whatever_its_key() {
+        let cases = [
+            // The key is the contact URI: kept as a span of the contact text.
+            binding(
+                "<sip:a@192.0.2.1;transport=tcp>;x=1",
+                "sip:a@192.0.2.1;transport=tcp",
+            ),
+            // The URI's text also appears in the display name: any occurrence is the same text.
+            binding("\"sip:a@192.0.2.1\" <sip:a@192.0.2.1>", "sip:a@192.0.2.1"),
+            // An outbound key, and a contact URI renamed by a later equivalent registration: own text.
+            binding("<sip:a@192.0.2.1;ob>", "<urn:uuid:1>;reg-id=1"),
+            binding("<sip:A@192.0.2.1>", "sip:A@192.0.2.1;transport=udp"),
+        ];
+        for b in cases {
+            let stored = Stored::new(&b);
+            assert_eq!(stored.key(), b.key.as_str());
+            assert_eq!(stored.to_binding().ok(), Some(b));
+        }
+    }
+
+    #[test]
+    fn the_contact_uri_key_costs_no_text_of_its_own() {
+        let stored = Stored::new(&binding("<sip:a@192.0.2.1>", "sip:a@192.0.2.1"));
+        assert!(matches!(stored.key, StoredKey::InContact(1, 16)));
     }
 }

@@ -55,6 +55,12 @@ impl Aor {
         Aor::from_uri(&uri)
     }
 
+    /// An AOR from text that is already canonical (an AOR's own text, as a store kept it).
+    #[cfg(feature = "memory")]
+    pub(crate) fn from_canonical(text: &str) -> Aor {
+        Aor(text.to_owned())
+    }
+
     /// The canonical text.
     pub fn as_str(&self) -> &str {
         &self.0

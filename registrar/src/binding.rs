@@ -209,7 +209,7 @@ pub(crate) fn unix_millis(time: SystemTime) -> i64 {
 }
 
 /// The time `ms` milliseconds after the Unix epoch (negative values are the epoch).
-#[cfg(any(feature = "record", test))]
+#[cfg(any(feature = "record", feature = "memory", test))]
 pub(crate) fn from_unix_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

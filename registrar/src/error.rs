@@ -45,7 +45,7 @@ pub enum Error {
 
 impl Error {
     /// A [`Error::Corrupt`] for `what`.
-    #[cfg(feature = "record")]
+    #[cfg(any(feature = "record", feature = "memory"))]
     pub(crate) fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> Error {
         Error::Corrupt {
             what,

@@ -11,6 +11,7 @@ pub mod flood;
 pub mod metrics;
 pub mod server;
 pub mod store;
+mod trim;
 
 pub use config::ProxyConfig;
 pub use server::{ProxyError, RunningProxy, start};

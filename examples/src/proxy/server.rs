@@ -10,6 +10,7 @@ use super::config::ProxyConfig;
 use super::flood::{Admission, FloodGuard};
 use super::metrics::{self, Metrics};
 use super::store::{ProxyStore, StoreSpec};
+use super::trim::{BurstTrim, release_free_memory};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -229,6 +230,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         algorithm,
         probes: ProbeTransactions::default(),
         flood: FloodGuard::new(config.flood.clone()),
+        trim: BurstTrim::default(),
         metrics: metrics.clone(),
         client_of: HashMap::new(),
         branch_of: HashMap::new(),
@@ -380,6 +382,8 @@ struct Proxy {
     algorithm: Algorithm,
     probes: ProbeTransactions,
     flood: FloodGuard,
+    /// When to hand the heap of a drained transaction burst back to the OS.
+    trim: BurstTrim,
     metrics: Arc<Metrics>,
     /// The client transaction of each branch, and back.
     client_of: HashMap<BranchId, TransactionId>,
@@ -631,6 +635,9 @@ impl Proxy {
             return;
         }
         self.flood.sweep(now);
+        if self.trim.observe(self.layer.len()) {
+            release_free_memory();
+        }
         let m = &self.metrics;
         m.banned_sources
             .store(self.flood.banned_count(now) as u64, Ordering::Relaxed);

@@ -4,9 +4,11 @@
 //! media sockets on 127.0.0.1 ports 30000–40000, one worker per core, a 60 s media timeout and metrics on
 //! 127.0.0.1:9091.
 
+pub use crate::config::ConfigError;
+use crate::config::{parse, parse_optional, read_toml};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// The whole configuration.
@@ -61,33 +63,6 @@ impl Default for MediaSection {
     }
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this schema.
-    #[error("invalid configuration: {0}")]
-    Toml(#[from] toml::de::Error),
-    /// An environment override does not parse.
-    #[error("invalid {name}: {value}")]
-    Env {
-        /// The variable.
-        name: String,
-        /// Its value.
-        value: String,
-    },
-    /// The values parse but do not make a working relay.
-    #[error("invalid configuration: {0}")]
-    Invalid(&'static str),
-}
-
 impl MediaConfig {
     /// Parse a TOML document (not validated: see [`MediaConfig::validate`]).
     pub fn from_toml(text: &str) -> Result<MediaConfig, ConfigError> {
@@ -96,16 +71,7 @@ impl MediaConfig {
 
     /// Load `path` (or the defaults when `None`), apply the environment overrides and validate.
     pub fn load(path: Option<&Path>) -> Result<MediaConfig, ConfigError> {
-        let mut config = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                MediaConfig::from_toml(&text)?
-            }
-            None => MediaConfig::default(),
-        };
+        let mut config: MediaConfig = read_toml(path)?;
         config.apply_env(|name| std::env::var(name).ok())?;
         config.validate()?;
         Ok(config)
@@ -175,20 +141,6 @@ impl MediaConfig {
     pub fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.media.stats_interval_ms.max(10))
     }
-}
-
-fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Env {
-        name: name.into(),
-        value: value.into(),
-    })
-}
-
-fn parse_optional<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, ConfigError> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    parse(name, value).map(Some)
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! authentication and a per-source flood limit.
 
 use super::flood::FloodConfig;
+pub use crate::config::ConfigError;
+use crate::config::{parse, parse_optional, read_toml};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -280,30 +282,6 @@ impl LimitsSection {
     }
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this schema.
-    #[error("invalid configuration: {0}")]
-    Toml(#[from] toml::de::Error),
-    /// An environment override does not parse.
-    #[error("invalid {name}: {value}")]
-    Env {
-        /// The variable.
-        name: String,
-        /// Its value.
-        value: String,
-    },
-}
-
 impl ProxyConfig {
     /// Parse a TOML document.
     pub fn from_toml(text: &str) -> Result<ProxyConfig, ConfigError> {
@@ -312,16 +290,7 @@ impl ProxyConfig {
 
     /// Load `path` (or the defaults when `None`), then apply the environment overrides.
     pub fn load(path: Option<&Path>) -> Result<ProxyConfig, ConfigError> {
-        let mut config = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                ProxyConfig::from_toml(&text)?
-            }
-            None => ProxyConfig::default(),
-        };
+        let mut config: ProxyConfig = read_toml(path)?;
         config.apply_env(|name| std::env::var(name).ok())?;
         Ok(config)
     }
@@ -389,20 +358,6 @@ impl ProxyConfig {
             .or_else(|| self.proxy.domains.first().cloned())
             .unwrap_or_else(|| "localhost".into())
     }
-}
-
-fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::Env {
-        name: name.into(),
-        value: value.into(),
-    })
-}
-
-fn parse_optional<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, ConfigError> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    parse(name, value).map(Some)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! `tandem proxy` on each persistent registrar store, driven by real SIPp user agents over UDP on loopback:
+
 #![cfg(all(feature = "sqlite", feature = "postgres", feature = "redis"))]
 //! PostgreSQL (`DATABASE_URL`), Redis (`REDIS_URL`, two proxies sharing it) and SQLite (a temporary file).
 //!
@@ -6,41 +7,16 @@
 //! file) and removes it afterwards, so parallel runs never meet. Without `sipp` or a service URL a test says
 //! so loudly and passes, except under `CI=true`, where it fails.
 
-use std::io::Write;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+mod common;
+use common::{free_udp_port, in_ci, run, scenario, sipp_available, skip, wait};
+
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tandem_registrar::{Aor, Binding, DigestAlgorithm, Ha1, LocationStore};
 use tandem_sip_core::TransportKind;
 use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Print a skip notice that the test harness does not swallow.
-fn skip(why: &str) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n========== SKIPPED: {why} ==========\n"
-    );
-}
-
-fn sipp_available() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(!in_ci(), "sipp is missing (install sip-tester) and CI=true");
-        skip("sipp is not installed (apt-get install sip-tester)");
-    }
-    found
-}
 
 /// The value of `var`, or `None` after a loud skip notice; under `CI=true` a missing variable fails.
 fn service_url(var: &str) -> Option<String> {
@@ -94,18 +70,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn scenario(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sipp", name]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
-
-fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    socket.local_addr().expect("local address").port()
-}
-
 /// A proxy on an ephemeral UDP port for `localhost`/`127.0.0.1` (realm `localhost`), users alice and bob,
 /// with `registrar` as the body of its `[registrar]` section.
 async fn proxy(registrar: &str) -> (RunningProxy, SocketAddr) {
@@ -151,18 +115,6 @@ fn sipp(proxy: SocketAddr, args: &[&str]) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
-}
-
-async fn run(mut command: Command) -> ExitStatus {
-    tokio::task::spawn_blocking(move || command.status().expect("sipp runs"))
-        .await
-        .expect("sipp task")
-}
-
-async fn wait(mut child: Child) -> ExitStatus {
-    tokio::task::spawn_blocking(move || child.wait().expect("sipp waits"))
-        .await
-        .expect("sipp task")
 }
 
 /// REGISTER (or, with `unregister_auth.xml`, de-REGISTER) `user` with digest authentication.

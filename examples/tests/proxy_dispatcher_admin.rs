@@ -5,56 +5,18 @@
 //! Needs `sipp` (Debian package `sip-tester`) and, for the database test, `DATABASE_URL`; without them
 //! the tests say so loudly and pass, except under `CI=true` where they fail.
 
+mod common;
+use common::{free_udp_port, scenario, sipp_available, skip};
+
 use serde_json::Value;
-use std::io::Write as _;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 use tandem_sip_core::TransportKind;
 use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-fn skip(what: &str) {
-    assert!(
-        !in_ci(),
-        "{what}, and CI=true makes that a failure, not a skip"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n========== SKIPPED: {what} ==========\n"
-    );
-}
-
-fn sipp_available() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        skip("sipp is not installed (apt-get install sip-tester)");
-    }
-    found
-}
-
-fn scenario(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sipp", name]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
-
-fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    socket.local_addr().expect("local address").port()
-}
 
 async fn proxy(dispatcher: &str) -> (RunningProxy, SocketAddr, SocketAddr) {
     let text = format!(

@@ -3,42 +3,15 @@
 //! Needs `sipp` (Debian package `sip-tester`); without it the tests say so and pass, except under `CI=true`
 //! where a missing SIPp fails them.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+mod common;
+use common::{free_udp_port, run, scenario, sipp_available, wait};
+
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tandem_sip_core::TransportKind;
 use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
-
-fn sipp_available() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "sipp is missing (install sip-tester)"
-        );
-        eprintln!("SKIPPED: sipp is not installed (apt-get install sip-tester)");
-    }
-    found
-}
-
-fn scenario(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "sipp", name]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
-
-fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    socket.local_addr().expect("local address").port()
-}
 
 /// A proxy on an ephemeral UDP port for `localhost`/`127.0.0.1`, users alice and bob, plus `extra` TOML.
 async fn proxy(extra: &str) -> (RunningProxy, SocketAddr) {
@@ -89,18 +62,6 @@ fn sipp(proxy: SocketAddr, args: &[&str]) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
-}
-
-async fn run(mut command: Command) -> ExitStatus {
-    tokio::task::spawn_blocking(move || command.status().expect("sipp runs"))
-        .await
-        .expect("sipp task")
-}
-
-async fn wait(mut child: Child) -> ExitStatus {
-    tokio::task::spawn_blocking(move || child.wait().expect("sipp waits"))
-        .await
-        .expect("sipp task")
 }
 
 async fn register(proxy: SocketAddr, user: &str, password: &str, contact: &str) -> ExitStatus {

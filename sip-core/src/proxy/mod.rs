@@ -5,7 +5,8 @@
 //!   router's rewrite undone; no open relay for requests that do not route through us, [`RelayPolicy`]), forwards copies to one or many targets (§16.6: Request-URI, Max-Forwards,
 //!   Record-Route — doubled when the transport changes, RFC 5658 —, a Via whose branch detects loops),
 //!   and chooses the response to send back (§16.7: parallel forking, best response, CANCEL of the other
-//!   branches on 2xx or 6xx, 401/407 challenge aggregation, 503 turned into 500, serial failover).
+//!   branches on 2xx or 6xx, 401/407 challenge aggregation, 503 turned into 500, serial failover), and
+//!   runs Timer C on INVITE branches (§16.6 step 11, §16.8: [`ProxyOptions::timer_c`]).
 //! - The rules it is made of, usable alone: [`route`] (§16.4, next hop), [`forward`] (§16.6 per copy,
 //!   loop detection, Via removal from responses), [`ResponseContext`] (§16.7 best response).
 //!

@@ -19,7 +19,7 @@ use crate::transport::Target;
 use crate::uri::Uri;
 use crate::validate::{ValidationPolicy, validate_request};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -173,6 +173,15 @@ pub struct ProxyOptions {
     pub record_route: Vec<Method>,
     /// What happens to requests that do not route through this proxy.
     pub relay: RelayPolicy,
+    /// Timer C (§16.6 step 11, §16.8): how long an INVITE branch may go without a provisional response
+    /// (other than 100) before it is given up — cancelled if it sent any provisional response, else
+    /// treated as a 408. RFC 3261 wants more than 3 minutes.
+    pub timer_c: Duration,
+}
+
+impl ProxyOptions {
+    /// Timer C's default: 185 s (RFC 3261 §16.6 step 11 wants more than 3 minutes).
+    pub const DEFAULT_TIMER_C: Duration = Duration::from_secs(185);
 }
 
 impl Default for ProxyOptions {
@@ -181,6 +190,7 @@ impl Default for ProxyOptions {
             validation: ValidationPolicy::proxy(),
             record_route: vec![Method::Invite, Method::Subscribe, Method::Refer],
             relay: RelayPolicy::OwnDomains,
+            timer_c: ProxyOptions::DEFAULT_TIMER_C,
         }
     }
 }
@@ -215,6 +225,8 @@ struct BranchState {
     id: BranchId,
     responded: bool,
     done: bool,
+    /// When Timer C fires (INVITE branches still pending only); its key in the proxy's Timer C set.
+    timer_c: Option<Instant>,
 }
 
 /// The response context of one server transaction (§16.7).
@@ -255,6 +267,9 @@ pub struct StatefulProxy<K> {
     /// No-answer deadlines of serial branches, earliest first; entries of branches that answered or ended
     /// are skipped when they come up.
     deadlines: BinaryHeap<Reverse<(Instant, BranchId)>>,
+    /// Timer C of every pending INVITE branch, earliest first; an entry is removed as soon as its branch
+    /// ends, is reset or its context terminates, so none outlives its branch.
+    timer_c: BTreeSet<(Instant, BranchId)>,
     counter: u64,
 }
 
@@ -268,6 +283,7 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             branches: HashMap::new(),
             actions: VecDeque::new(),
             deadlines: BinaryHeap::new(),
+            timer_c: BTreeSet::new(),
             counter: 0,
         }
     }
@@ -471,10 +487,16 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         {
             self.deadlines.push(Reverse((now + limit, id)));
         }
+        // §16.6 step 11: Timer C runs on every INVITE branch.
+        let timer_c = (*ctx.request.method() == Method::Invite).then(|| now + self.options.timer_c);
+        if let Some(at) = timer_c {
+            self.timer_c.insert((at, id));
+        }
         ctx.branches.push(BranchState {
             id,
             responded: false,
             done: false,
+            timer_c,
         });
         self.branches.insert(id, context);
         self.actions.push_back(Action::Forward {
@@ -528,7 +550,6 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
     /// forwarded and cancels the other branches of an INVITE; other final responses are collected, and
     /// the best is forwarded once every branch has ended (at once after a 6xx, which cancels the rest).
     pub fn handle_response(&mut self, now: Instant, branch: BranchId, mut response: Response) {
-        let _ = now;
         let Some(&context) = self.branches.get(&branch) else {
             return;
         };
@@ -547,11 +568,21 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             return;
         }
         if status.is_provisional() {
+            // §16.7 step 2: a provisional response other than 100 resets Timer C.
+            if let Some(at) = state.timer_c.take() {
+                self.timer_c.remove(&(at, branch));
+                let at = now + self.options.timer_c;
+                self.timer_c.insert((at, branch));
+                state.timer_c = Some(at);
+            }
             if !state.done && !ctx.final_sent {
                 self.actions
                     .push_back(Action::Respond { context, response });
             }
             return;
+        }
+        if let Some(at) = state.timer_c.take() {
+            self.timer_c.remove(&(at, branch));
         }
         if status.is_success() {
             state.done = true;
@@ -599,7 +630,12 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             return;
         };
         match ctx.branches.iter_mut().find(|b| b.id == branch) {
-            Some(state) if !state.done => state.done = true,
+            Some(state) if !state.done => {
+                state.done = true;
+                if let Some(at) = state.timer_c.take() {
+                    self.timer_c.remove(&(at, branch));
+                }
+            }
             _ => return,
         }
         if ctx.final_sent {
@@ -714,18 +750,24 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         if let Some(ctx) = self.contexts.remove(&context) {
             for branch in ctx.branches {
                 self.branches.remove(&branch.id);
+                if let Some(at) = branch.timer_c {
+                    self.timer_c.remove(&(at, branch.id));
+                }
             }
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) next has work: the earliest no-answer deadline of a
-    /// serial search (possibly of a branch that has answered since, which then costs one idle call).
+    /// When [`handle_timeout`](Self::handle_timeout) next has work: the earliest Timer C of a pending INVITE
+    /// branch, or the earliest no-answer deadline of a serial search (possibly of a branch that has answered
+    /// since, which then costs one idle call).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let no_answer = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        let timer_c = self.timer_c.first().map(|(at, _)| *at);
+        no_answer.into_iter().chain(timer_c).min()
     }
 
-    /// Give up on serial branches without any response past their no-answer time: cancel them and fail
-    /// over.
+    /// Run the timers due at `now`: give up on serial branches without any response past their no-answer
+    /// time (cancel them and fail over), and on INVITE branches whose Timer C fired (§16.8).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&Reverse((at, branch))) = self.deadlines.peek() {
             if at > now {
@@ -747,15 +789,48 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
                 self.handle_branch_failure(now, branch, BranchFailure::Timeout);
             }
         }
+        while let Some(&(at, branch)) = self.timer_c.first() {
+            if at > now {
+                break;
+            }
+            self.timer_c.pop_first();
+            self.timer_c_fired(now, branch);
+        }
+    }
+
+    /// §16.8: Timer C of `branch` fired. A branch that sent a provisional response is cancelled (§9.1) and
+    /// its 487 (or its transaction's timeout) ends it; one that sent nothing is handled as if it had
+    /// answered 408, and cancelled too, so that the transaction layer sends the CANCEL should a provisional
+    /// response still come.
+    fn timer_c_fired(&mut self, now: Instant, branch: BranchId) {
+        let Some(&context) = self.branches.get(&branch) else {
+            return;
+        };
+        let Some(state) = self
+            .contexts
+            .get_mut(&context)
+            .and_then(|ctx| ctx.branches.iter_mut().find(|b| b.id == branch))
+        else {
+            return;
+        };
+        state.timer_c = None;
+        if state.done {
+            return;
+        }
+        let responded = state.responded;
+        self.actions.push_back(Action::Cancel { context, branch });
+        if !responded {
+            self.handle_branch_failure(now, branch, BranchFailure::Timeout);
+        }
     }
 }
 
-/// The failover reasons of a final non-2xx status: 408 and every 5xx.
 /// Whether route preprocessing found the request addressed through this proxy.
 fn routes_through_us(done: RoutePreprocessing) -> bool {
     done.own_routes_removed > 0 || done.strict_router_fixed
 }
 
+/// The failover reasons of a final non-2xx status: 408 and every 5xx.
 fn failover_reason_for(status: StatusCode) -> Option<FailoverReason> {
     (status == StatusCode::REQUEST_TIMEOUT || status.class() == 5)
         .then_some(FailoverReason::Status(status))

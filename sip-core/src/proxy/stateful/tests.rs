@@ -276,6 +276,7 @@ fn a_cancel_cancels_every_pending_branch_and_their_487_is_forwarded() {
     assert!(responses(&actions).is_empty());
     proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 487));
     proxy.handle_response(now, copies[1].0, answer(&copies[1].1, 487));
+    // The 487 beats the other branch's 500.
     assert_eq!(responses(&drain(&mut proxy)), [487]);
 }
 
@@ -401,7 +402,11 @@ fn a_branch_that_answered_is_not_timed_out_by_the_no_answer_timer() {
     proxy.handle_response(now, branch, answer(&copy, 100));
     proxy.handle_timeout(now + limit * 2);
     assert!(drain(&mut proxy).is_empty());
-    assert_eq!(proxy.poll_timeout(), None);
+    // Only the branch's Timer C is left.
+    assert_eq!(
+        proxy.poll_timeout(),
+        Some(now + ProxyOptions::DEFAULT_TIMER_C)
+    );
 }
 
 #[test]
@@ -677,4 +682,136 @@ fn an_ack_to_a_foreign_target_without_our_route_is_dropped() {
     );
     let ack = in_dialog("ACK", "sip:victim@198.51.100.7", "");
     assert!(open_relay_proxy().forward_ack(ack).is_ok());
+}
+
+fn timer_c_proxy(timer_c: Duration) -> StatefulProxy<u32> {
+    let options = ProxyOptions {
+        timer_c,
+        ..ProxyOptions::default()
+    };
+    StatefulProxy::new(identity(), options)
+}
+
+/// An INVITE forked to two contacts under a Timer C of `limit`.
+fn forked_with_timer_c(limit: Duration) -> (StatefulProxy<u32>, Vec<(BranchId, Request)>, Instant) {
+    let mut proxy = timer_c_proxy(limit);
+    let now = Instant::now();
+    proxy.handle_request(now, CTX, invite(), udp_source());
+    proxy.forward(now, CTX, vec![contact(20), contact(21)], Search::Parallel);
+    let copies = forwards(&drain(&mut proxy));
+    assert_eq!(copies.len(), 2);
+    (proxy, copies, now)
+}
+
+#[test]
+fn timer_c_defaults_to_more_than_three_minutes() {
+    assert!(ProxyOptions::default().timer_c > Duration::from_secs(180));
+}
+
+#[test]
+fn timer_c_is_started_on_forwarding_an_invite_only() {
+    let limit = Duration::from_secs(200);
+    let (proxy, _, now) = forked_with_timer_c(limit);
+    assert_eq!(proxy.poll_timeout(), Some(now + limit));
+    let mut proxy = timer_c_proxy(limit);
+    proxy.handle_request(now, CTX, request("MESSAGE", ""), udp_source());
+    proxy.forward(now, CTX, vec![contact(20)], Search::Parallel);
+    assert_eq!(forwards(&drain(&mut proxy)).len(), 1);
+    assert_eq!(proxy.poll_timeout(), None, "no Timer C for a MESSAGE");
+}
+
+#[test]
+fn timer_c_without_any_provisional_response_counts_as_a_408() {
+    let limit = Duration::from_secs(200);
+    let (mut proxy, copies, now) = forked_with_timer_c(limit);
+    let (first, second) = (copies[0].0, copies[1].0);
+    proxy.handle_response(now, second, answer(&copies[1].1, 486));
+    drain(&mut proxy);
+    proxy.handle_timeout(now + limit - Duration::from_millis(1));
+    assert!(drain(&mut proxy).is_empty(), "Timer C fired early");
+    proxy.handle_timeout(now + limit);
+    let actions = drain(&mut proxy);
+    assert_eq!(
+        cancelled(&actions),
+        [first],
+        "the silent branch is given up"
+    );
+    // A 408 from the silent branch loses to the 486: that is what the caller gets.
+    assert_eq!(responses(&actions), [486]);
+    assert_eq!(proxy.poll_timeout(), None);
+}
+
+#[test]
+fn timer_c_alone_answers_408() {
+    let limit = Duration::from_secs(200);
+    let (mut proxy, _, now) = forked_with_timer_c(limit);
+    proxy.handle_timeout(now + limit);
+    let actions = drain(&mut proxy);
+    assert_eq!(cancelled(&actions).len(), 2);
+    assert_eq!(responses(&actions), [408]);
+}
+
+#[test]
+fn timer_c_after_a_provisional_response_cancels_the_branch_and_forwards_its_487() {
+    let limit = Duration::from_secs(200);
+    let (mut proxy, copies, now) = forked_with_timer_c(limit);
+    let (first, second) = (copies[0].0, copies[1].0);
+    proxy.handle_response(now, first, answer(&copies[0].1, 100));
+    proxy.handle_response(now, second, answer(&copies[1].1, 500));
+    drain(&mut proxy);
+    proxy.handle_timeout(now + limit);
+    let actions = drain(&mut proxy);
+    assert_eq!(cancelled(&actions), [first]);
+    assert!(
+        responses(&actions).is_empty(),
+        "not a 408: the 487 is awaited"
+    );
+    proxy.handle_response(now + limit, first, answer(&copies[0].1, 487));
+    // The 487 beats the other branch's 500.
+    assert_eq!(responses(&drain(&mut proxy)), [487]);
+}
+
+#[test]
+fn a_provisional_response_other_than_100_resets_timer_c() {
+    let limit = Duration::from_secs(200);
+    let (mut proxy, copies, now) = forked_with_timer_c(limit);
+    let (first, second) = (copies[0].0, copies[1].0);
+    let later = now + Duration::from_secs(60);
+    proxy.handle_response(later, first, answer(&copies[0].1, 100));
+    proxy.handle_response(later, second, answer(&copies[1].1, 180));
+    assert_eq!(responses(&drain(&mut proxy)), [180]);
+    assert_eq!(
+        proxy.poll_timeout(),
+        Some(now + limit),
+        "100 does not reset it"
+    );
+    proxy.handle_timeout(now + limit);
+    assert_eq!(cancelled(&drain(&mut proxy)), [first]);
+    assert_eq!(proxy.poll_timeout(), Some(later + limit));
+    proxy.handle_timeout(later + limit - Duration::from_millis(1));
+    assert!(drain(&mut proxy).is_empty(), "the ringing branch was reset");
+    proxy.handle_timeout(later + limit);
+    assert_eq!(cancelled(&drain(&mut proxy)), [second]);
+    assert_eq!(proxy.poll_timeout(), None);
+}
+
+#[test]
+fn timer_c_stops_when_its_branch_ends_or_its_context_terminates() {
+    let limit = Duration::from_secs(200);
+    let (mut proxy, copies, now) = forked_with_timer_c(limit);
+    proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 486));
+    proxy.handle_branch_failure(now, copies[1].0, BranchFailure::Timeout);
+    assert_eq!(proxy.poll_timeout(), None);
+    let (mut proxy, copies, now) = forked_with_timer_c(limit);
+    proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 200));
+    assert_eq!(cancelled(&drain(&mut proxy)), [copies[1].0]);
+    assert_eq!(
+        proxy.poll_timeout(),
+        Some(now + limit),
+        "the cancelled branch still runs it"
+    );
+    proxy.terminate(CTX);
+    assert_eq!(proxy.poll_timeout(), None);
+    proxy.handle_timeout(now + limit);
+    assert!(drain(&mut proxy).is_empty());
 }

@@ -133,6 +133,8 @@ impl StatusCode {
     pub const SERVER_INTERNAL_ERROR: StatusCode = StatusCode(500);
     /// `501 Not Implemented`
     pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
+    /// `502 Bad Gateway`
+    pub const BAD_GATEWAY: StatusCode = StatusCode(502);
     /// `503 Service Unavailable`
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
     /// `505 Version Not Supported`

@@ -545,8 +545,9 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             .push_back(Action::Respond { context, response });
     }
 
-    /// §16.7: a response received on `branch`. Responses whose top Via is not ours are dropped; 100 is
-    /// absorbed; other provisional responses are forwarded until a final one was sent; every 2xx is
+    /// §16.7: a response received on `branch`. Responses whose top Via is not ours are dropped, and so
+    /// are provisional responses with no Via under ours, while such a final response counts as a 502; 100
+    /// is absorbed; other provisional responses are forwarded until a final one was sent; every 2xx is
     /// forwarded and cancels the other branches of an INVITE; other final responses are collected, and
     /// the best is forwarded once every branch has ended (at once after a 6xx, which cancels the rest).
     pub fn handle_response(&mut self, now: Instant, branch: BranchId, mut response: Response) {
@@ -555,6 +556,17 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         };
         if !pop_own_via(&mut response) {
             return;
+        }
+        if response.headers().via().is_none() {
+            // §16.7 step 3: with no Via left it cannot be forwarded; the next hop dropped the Via set it
+            // was sent (§8.2.6.2). A provisional one is ignored, a final one ends the branch as a 502.
+            if response.status().is_provisional() {
+                return;
+            }
+            let Some(request) = self.contexts.get(&context).map(|c| c.request.clone()) else {
+                return;
+            };
+            response = self.local_response(&request, StatusCode::BAD_GATEWAY);
         }
         let Some(ctx) = self.contexts.get_mut(&context) else {
             return;

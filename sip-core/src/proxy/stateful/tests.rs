@@ -815,3 +815,34 @@ fn timer_c_stops_when_its_branch_ends_or_its_context_terminates() {
     proxy.handle_timeout(now + limit);
     assert!(drain(&mut proxy).is_empty());
 }
+
+/// `response` with only its top Via (ours): what a next hop that dropped the rest sends back.
+fn only_top_via(response: &Response) -> Response {
+    let mut response = response.clone();
+    let top = response.headers().get(&HeaderName::Via).cloned().unwrap();
+    response.headers_mut().remove_all(&HeaderName::Via);
+    response.headers_mut().push_front(top);
+    response
+}
+
+#[test]
+fn a_response_without_the_callers_via_is_never_forwarded_and_a_final_one_counts_as_502() {
+    let (mut proxy, copies, now) = forked(1);
+    let (branch, copy) = &copies[0];
+    assert_eq!(copy.headers().get_all(&HeaderName::Via).count(), 2);
+    proxy.handle_response(now, *branch, only_top_via(&answer(copy, 180)));
+    assert!(drain(&mut proxy).is_empty());
+    proxy.handle_response(now, *branch, only_top_via(&answer(copy, 200)));
+    let actions = drain(&mut proxy);
+    let forwarded: Vec<&Response> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Respond { response, .. } => Some(response),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(forwarded[0].status().as_u16(), 502);
+    let via = forwarded[0].headers().via().and_then(Result::ok).unwrap();
+    assert_eq!(via.branch(), Some(&b"z9hG4bKabc"[..]), "the caller's Via");
+}

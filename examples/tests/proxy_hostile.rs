@@ -1278,3 +1278,83 @@ async fn a_burst_of_mutated_torture_messages_leaves_the_proxy_healthy() {
         "no mutated message was malformed"
     );
 }
+
+/// A proxy for `localhost` and `127.0.0.1` on an ephemeral UDP port with `[proxy] relay = RELAY`.
+async fn relay_proxy(relay: &str) -> (RunningProxy, SocketAddr) {
+    let text = format!(
+        r#"
+        [proxy]
+        domains = ["localhost", "127.0.0.1"]
+        udp = "127.0.0.1:0"
+        metrics = "127.0.0.1:0"
+        auth = false
+        relay = "{relay}"
+        [dispatcher]
+        probing = false
+        "#
+    );
+    let mut config = ProxyConfig::from_toml(&text).expect("valid configuration");
+    config.proxy.tcp = None;
+    let proxy = start(config).await.expect("proxy starts");
+    let udp = proxy.local_addr(TransportKind::Udp).expect("udp listener");
+    (proxy, udp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_open_forwards_an_in_dialog_request_to_a_foreign_target_that_own_domains_refuses() {
+    // 127.0.0.2 is loopback too, but not an address or domain of the proxy.
+    let victim = UdpSocket::bind("127.0.0.2:0").await.expect("victim bind");
+    let victim_addr = victim.local_addr().expect("victim address");
+    let bye = |call_id: &str| {
+        request("BYE", &format!("sip:victim@{victim_addr}"), call_id, "").replacen(
+            "To: <sip:hostile@localhost>",
+            "To: <sip:hostile@localhost>;tag=remote",
+            1,
+        )
+    };
+
+    let (_closed, addr) = relay_proxy("own-domains").await;
+    let refused = udp_exchange(addr, bye("relay-closed").as_bytes(), Wait::Reply).await;
+    assert_eq!(refused, Some(403));
+
+    let (_open, addr) = relay_proxy("open").await;
+    let caller = UdpSocket::bind("127.0.0.1:0").await.expect("caller bind");
+    caller
+        .send_to(bye("relay-open").as_bytes(), addr)
+        .await
+        .expect("send");
+    let mut buf = vec![0u8; 65_536];
+    let (n, from) = tokio::time::timeout(STATE_WAIT, victim.recv_from(&mut buf))
+        .await
+        .expect("the open relay forwarded the BYE")
+        .expect("victim receive");
+    let Ok(Message::Request(relayed)) =
+        parse_message(Bytes::copy_from_slice(buf.get(..n).unwrap_or_default()))
+    else {
+        panic!("not a request");
+    };
+    assert_eq!(relayed.headers().get_all(&HeaderName::Via).count(), 2);
+    assert_eq!(
+        relayed
+            .headers()
+            .get(&HeaderName::CallId)
+            .map(|c| c.value().to_vec()),
+        Some(b"relay-open".to_vec())
+    );
+    // The victim's 200 goes back through the proxy to the caller.
+    let ok =
+        tandem_sip_core::Response::from_request(&relayed, tandem_sip_core::StatusCode::OK, None)
+            .build();
+    victim.send_to(&ok.to_bytes(), from).await.expect("answer");
+    let deadline = tokio::time::Instant::now() + STATE_WAIT;
+    loop {
+        let (n, _) = tokio::time::timeout_at(deadline, caller.recv_from(&mut buf))
+            .await
+            .expect("the 200 came back")
+            .expect("caller receive");
+        if let Some(status) = final_status(buf.get(..n).unwrap_or_default()) {
+            assert_eq!(status, 200);
+            break;
+        }
+    }
+}

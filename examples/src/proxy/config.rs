@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tandem_sip_core::Limits;
+use tandem_sip_core::proxy::{ProxyOptions, RelayPolicy};
 use tandem_sip_core::transaction::TimerConfig;
 use tandem_sip_core::transport::ConnectionLimits;
 
@@ -71,6 +72,45 @@ pub struct ListenConfig {
     pub nonce_secret: Option<String>,
     /// Address of the Prometheus `/metrics` HTTP endpoint (`None` for none).
     pub metrics: Option<SocketAddr>,
+    /// Where requests that do not route through this proxy (no Route entry of ours) may go.
+    pub relay: RelayMode,
+}
+
+/// `[proxy] relay`: the open-relay rule for requests that do not route through this proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelayMode {
+    /// `own-domains` (default, not an open relay): an in-dialog request is answered 403 and an ACK dropped
+    /// unless its next hop is one of our domains or addresses; an initial request's preloaded Route is
+    /// ignored (it is routed by its Request-URI, and foreign domains get 403).
+    #[default]
+    OwnDomains,
+    /// `open`: follow any Route set and relay in-dialog requests and ACKs to any target (plain RFC 3261
+    /// §16.4; only behind something that already restricts who may send).
+    Open,
+}
+
+impl std::str::FromStr for RelayMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RelayMode, String> {
+        match text.trim() {
+            "own-domains" => Ok(RelayMode::OwnDomains),
+            "open" => Ok(RelayMode::Open),
+            other => Err(format!(
+                "unknown relay mode {other:?} (own-domains or open)"
+            )),
+        }
+    }
+}
+
+impl From<RelayMode> for RelayPolicy {
+    fn from(mode: RelayMode) -> RelayPolicy {
+        match mode {
+            RelayMode::OwnDomains => RelayPolicy::OwnDomains,
+            RelayMode::Open => RelayPolicy::Open,
+        }
+    }
 }
 
 impl Default for ListenConfig {
@@ -90,6 +130,7 @@ impl Default for ListenConfig {
             realm: None,
             nonce_secret: None,
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            relay: RelayMode::OwnDomains,
         }
     }
 }
@@ -204,6 +245,10 @@ pub struct TimersSection {
     pub t2_ms: u64,
     /// T4, how long the network may hold a message, in milliseconds.
     pub t4_ms: u64,
+    /// Timer C (RFC 3261 §16.6 step 11), in milliseconds: a forwarded INVITE branch that sends no
+    /// provisional response (other than 100) for this long is cancelled, or counted as a 408 if it never
+    /// answered at all. Every provisional response restarts it. The RFC wants more than 3 minutes.
+    pub timer_c_ms: u64,
 }
 
 impl Default for TimersSection {
@@ -213,6 +258,7 @@ impl Default for TimersSection {
             t1_ms: duration_ms(rfc.t1),
             t2_ms: duration_ms(rfc.t2),
             t4_ms: duration_ms(rfc.t4),
+            timer_c_ms: duration_ms(ProxyOptions::DEFAULT_TIMER_C),
         }
     }
 }
@@ -283,6 +329,15 @@ impl LimitsSection {
 }
 
 impl ProxyConfig {
+    /// The proxy core's policy: the relay rule (`[proxy] relay`) and Timer C (`[timers] timer_c_ms`).
+    pub fn proxy_options(&self) -> ProxyOptions {
+        ProxyOptions {
+            relay: self.proxy.relay.into(),
+            timer_c: Duration::from_millis(self.timers.timer_c_ms.max(1)),
+            ..ProxyOptions::default()
+        }
+    }
+
     /// Parse a TOML document.
     pub fn from_toml(text: &str) -> Result<ProxyConfig, ConfigError> {
         Ok(toml::from_str(text)?)
@@ -322,6 +377,9 @@ impl ProxyConfig {
         }
         if let Some(value) = var("TANDEM_PROXY_AUTH_INVITE") {
             p.auth_invite = parse("TANDEM_PROXY_AUTH_INVITE", &value)?;
+        }
+        if let Some(value) = var("TANDEM_PROXY_RELAY") {
+            p.relay = parse("TANDEM_PROXY_RELAY", &value)?;
         }
         if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
             self.registrar.store = value;
@@ -401,6 +459,34 @@ mod tests {
         assert_eq!(config.flood.max_requests, 10);
         assert_eq!(config.proxy.ws, Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(config.realm(), "example.com");
+    }
+
+    #[test]
+    fn relay_and_timer_c_reach_the_proxy_core() {
+        let defaults = ProxyConfig::default().proxy_options();
+        assert_eq!(defaults.relay, RelayPolicy::OwnDomains);
+        assert_eq!(defaults.timer_c, ProxyOptions::DEFAULT_TIMER_C);
+        let config =
+            ProxyConfig::from_toml("[proxy]\nrelay = \"open\"\n[timers]\ntimer_c_ms = 200000\n")
+                .unwrap();
+        let options = config.proxy_options();
+        assert_eq!(options.relay, RelayPolicy::Open);
+        assert_eq!(options.timer_c, Duration::from_secs(200));
+        assert!(ProxyConfig::from_toml("[proxy]\nrelay = \"anywhere\"\n").is_err());
+        let mut config = ProxyConfig::default();
+        config
+            .apply_env(|name| (name == "TANDEM_PROXY_RELAY").then(|| "open".into()))
+            .unwrap();
+        assert_eq!(config.proxy.relay, RelayMode::Open);
+        let result = config.apply_env(|name| (name == "TANDEM_PROXY_RELAY").then(|| "x".into()));
+        assert!(matches!(result, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn the_example_configuration_parses() {
+        let config = ProxyConfig::from_toml(include_str!("../../config/proxy.toml")).unwrap();
+        assert_eq!(config.proxy.relay, RelayMode::OwnDomains);
+        assert_eq!(config.timers.timer_c_ms, 185_000);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use tandem_sip_core::endpoint::target_for_uri;
 use tandem_sip_core::header::ProxyAuthorization;
 use tandem_sip_core::proxy::{
     AckDrop, Action, BranchFailure, BranchId, FailoverReason, ForwardTarget, LocalIdentity,
-    ProxyOptions, Routing, Search, StatefulProxy, requires_proxy_authentication,
+    Routing, Search, StatefulProxy, requires_proxy_authentication,
 };
 use tandem_sip_core::transaction::{Target, TransactionEvent, TransactionId, TransportKind};
 use tandem_sip_core::transport::{self as wire, TransportEvent, TransportLayer};
@@ -220,7 +220,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let proxy = Proxy {
         transports,
         layer: TransactionLayer::new(config.timers.timer_config()),
-        core: StatefulProxy::new(identity, ProxyOptions::default()),
+        core: StatefulProxy::new(identity, config.proxy_options()),
         config: config.clone(),
         realm,
         service,
@@ -1055,7 +1055,7 @@ impl Proxy {
         self.metrics.request("ACK");
         match self.core.forward_ack(request) {
             Ok((request, target)) => self.spawn_send(None, target, request.to_bytes()),
-            // No open relay for an ACK that does not route through us (RelayPolicy::OwnDomains).
+            // No open relay for an ACK that does not route through us (`[proxy] relay = "own-domains"`).
             Err(AckDrop::Foreign) => self.metrics.drop_for("foreign_ack"),
             Err(AckDrop::TooManyHops | AckDrop::Unroutable) => {}
         }

@@ -8,10 +8,10 @@
 //! so loudly and passes, except under `CI=true`, where it fails.
 
 mod common;
-use common::{free_udp_port, in_ci, run, scenario, sipp_available, skip, wait};
+use common::{Sipp, free_udp_port, in_ci, run, scenario, sipp_available, skip, wait};
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tandem_registrar::{Aor, Binding, DigestAlgorithm, Ha1, LocationStore};
@@ -146,9 +146,9 @@ async fn unregister(proxy: SocketAddr, user: &str, port: u16) -> ExitStatus {
 }
 
 /// A SIPp UAS on `port` that exits successfully after exactly `calls` calls.
-fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
+fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Sipp {
     let path = scenario("uas_rr.xml");
-    sipp(
+    Sipp::spawn(sipp(
         proxy,
         &[
             "-sf",
@@ -158,9 +158,7 @@ fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
             "-m",
             &calls.to_string(),
         ],
-    )
-    .spawn()
-    .expect("sipp uas starts")
+    ))
 }
 
 /// One call from a SIPp UAC to `user` through `proxy` (INVITE, 200, ACK, BYE).
@@ -185,12 +183,11 @@ async fn call_reaches(via: SocketAddr, user: &str, port: u16) {
     // Let the UAS bind its port before the INVITE comes (SIPp has no readiness signal).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = call(via, user).await;
-    if !status.success() {
-        let mut callee = callee;
-        let _ = callee.kill();
-        let _ = callee.wait();
-        panic!("the call to {user} through {via} failed: {status}");
-    }
+    // On failure the UAS guard kills the callee.
+    assert!(
+        status.success(),
+        "the call to {user} through {via} failed: {status}"
+    );
     assert!(
         wait(callee).await.success(),
         "{user}'s UAS did not take exactly one call"

@@ -6,12 +6,12 @@
 //! the tests say so loudly and pass, except under `CI=true` where they fail.
 
 mod common;
-use common::{free_udp_port, scenario, sipp_available, skip};
+use common::{Sipp, free_udp_port, run, scenario, sipp_available, skip};
 
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 use tandem_sip_core::TransportKind;
 use tandem_stack::proxy::{ProxyConfig, RunningProxy, start};
@@ -122,9 +122,10 @@ fn write_list(path: &Path, ports: &[u16]) {
     std::fs::write(path, text).expect("write the list");
 }
 
-fn uas(proxy: SocketAddr, port: u16) -> Child {
+fn uas(proxy: SocketAddr, port: u16) -> Sipp {
     // -aa answers the OPTIONS probes.
-    Command::new("sipp")
+    let mut command = Command::new("sipp");
+    command
         .arg(proxy.to_string())
         .args([
             "-i",
@@ -135,9 +136,8 @@ fn uas(proxy: SocketAddr, port: u16) -> Child {
         ])
         .args(["-p", &port.to_string(), "-aa"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp uas starts")
+        .stderr(Stdio::null());
+    Sipp::spawn(command)
 }
 
 async fn calls(proxy: SocketAddr, count: u32, rate: u32) -> ExitStatus {
@@ -163,9 +163,7 @@ async fn calls(proxy: SocketAddr, count: u32, rate: u32) -> ExitStatus {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    tokio::task::spawn_blocking(move || command.status().expect("sipp runs"))
-        .await
-        .expect("sipp task")
+    run(command).await
 }
 
 /// Poll `GET /dispatcher` until `done` holds (bounded: 100 tries, 100 ms apart).
@@ -265,8 +263,7 @@ async fn reloading_the_list_file_adds_and_removes_destinations_without_failing_c
     let status = traffic.await.expect("traffic task");
     let done = state(http).await;
     for agent in &mut agents {
-        let _ = agent.kill();
-        let _ = agent.wait();
+        agent.kill();
     }
     assert!(
         status.success(),

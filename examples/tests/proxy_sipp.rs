@@ -4,10 +4,10 @@
 //! where a missing SIPp fails them.
 
 mod common;
-use common::{free_udp_port, run, scenario, sipp_available, wait};
+use common::{Sipp, free_udp_port, run, scenario, sipp_available, wait};
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tandem_sip_core::TransportKind;
@@ -89,9 +89,9 @@ async fn register(proxy: SocketAddr, user: &str, password: &str, contact: &str) 
     .await
 }
 
-fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
+fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Sipp {
     let scenario = scenario("uas_rr.xml");
-    sipp(
+    Sipp::spawn(sipp(
         proxy,
         &[
             "-sf",
@@ -101,9 +101,7 @@ fn uas(proxy: SocketAddr, port: u16, calls: u32) -> Child {
             "-m",
             &calls.to_string(),
         ],
-    )
-    .spawn()
-    .expect("sipp uas starts")
+    ))
 }
 
 /// `count` calls to `service` from alice, who answers the proxy's 407 challenge (uac_auth.xml).
@@ -417,12 +415,10 @@ async fn a_killed_uas_is_probed_down_and_new_calls_keep_succeeding() {
     // -aa answers the OPTIONS probes.
     let scenario_path = scenario("uas_rr.xml");
     let start_uas = |port: u16| {
-        sipp(
+        Sipp::spawn(sipp(
             addr,
             &["-sf", &scenario_path, "-p", &port.to_string(), "-aa"],
-        )
-        .spawn()
-        .expect("sipp uas starts")
+        ))
     };
     let mut doomed = start_uas(p1);
     let mut survivor = start_uas(p2);
@@ -431,18 +427,53 @@ async fn a_killed_uas_is_probed_down_and_new_calls_keep_succeeding() {
     // must not.
     let traffic = tokio::spawn(calls(addr, "9999", 10, 10));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    doomed.kill().expect("kill the first UAS");
-    let _ = doomed.wait();
+    doomed.kill();
     let _ = traffic.await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let status = calls(addr, "9999", 10, 10).await;
     let states = proxy.metrics().destinations();
-    survivor.kill().expect("stop the second UAS");
-    let _ = survivor.wait();
+    survivor.kill();
     assert!(status.success(), "calls after a UAS went away failed");
     let down = states
         .iter()
         .find(|(_, uri, _)| uri.contains(&p1.to_string()))
         .map(|(_, _, state)| state.clone());
     assert_ne!(down.as_deref(), Some("Active"), "states: {states:?}");
+}
+
+/// Whether process `pid` exists (and is not yet reaped).
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn a_sipp_guard_kills_its_process_when_dropped_and_when_its_test_panics() {
+    if !sipp_available() {
+        return;
+    }
+    // A UAS waiting for calls that never come: it runs until killed.
+    let idle_uas = || {
+        let mut command = Command::new("sipp");
+        command
+            .args(["-sn", "uas", "-i", "127.0.0.1", "-nostdin"])
+            .args(["-p", &free_udp_port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Sipp::spawn(command)
+    };
+    let guard = idle_uas();
+    let pid = guard.id();
+    assert!(alive(pid));
+    drop(guard);
+    assert!(!alive(pid), "a dropped guard left sipp {pid} running");
+
+    let mut pid = 0;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let guard = idle_uas();
+        pid = guard.id();
+        panic!("a failing test");
+    }));
+    assert!(outcome.is_err());
+    assert!(pid != 0);
+    assert!(!alive(pid), "a panicking test left sipp {pid} running");
 }

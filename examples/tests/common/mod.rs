@@ -51,16 +51,68 @@ pub fn free_udp_port() -> u16 {
     socket.local_addr().expect("local address").port()
 }
 
-/// Run a SIPp command to its end without blocking the runtime.
-pub async fn run(mut command: Command) -> ExitStatus {
-    tokio::task::spawn_blocking(move || command.status().expect("sipp runs"))
-        .await
-        .expect("sipp task")
+/// A SIPp process that is killed and reaped when dropped — when its test fails an assertion or panics, or
+/// when the future waiting for it is dropped — so that a failing test never leaves SIPp running.
+#[derive(Debug)]
+pub struct Sipp {
+    child: Option<Child>,
+}
+
+impl Sipp {
+    /// Start `command` (a `sipp` command line).
+    pub fn spawn(mut command: Command) -> Sipp {
+        Sipp {
+            child: Some(command.spawn().expect("sipp starts")),
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Wait for the process to exit, without blocking the runtime; on failure print what it wrote to a
+    /// piped stderr. The process is polled (not waited for on a blocking thread) so that dropping this
+    /// future drops the guard, which kills it.
+    pub async fn wait(mut self) -> ExitStatus {
+        loop {
+            let child = self.child.as_mut().expect("a running sipp");
+            if let Some(status) = child.try_wait().expect("sipp status") {
+                if !status.success() {
+                    let mut errors = String::new();
+                    if let Some(mut stderr) = child.stderr.take() {
+                        let _ = std::io::Read::read_to_string(&mut stderr, &mut errors);
+                    }
+                    let _ = writeln!(std::io::stderr(), "sipp exited with {status}: {errors}");
+                }
+                self.child = None;
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kill the process now (a UAS that runs until stopped) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Run a SIPp command to its end without blocking the runtime (killed if the caller gives up on it).
+pub async fn run(command: Command) -> ExitStatus {
+    Sipp::spawn(command).wait().await
 }
 
 /// Wait for a SIPp process without blocking the runtime.
-pub async fn wait(mut child: Child) -> ExitStatus {
-    tokio::task::spawn_blocking(move || child.wait().expect("sipp waits"))
-        .await
-        .expect("sipp task")
+pub async fn wait(sipp: Sipp) -> ExitStatus {
+    sipp.wait().await
 }

@@ -441,6 +441,85 @@ async fn a_killed_uas_is_probed_down_and_new_calls_keep_succeeding() {
     assert_ne!(down.as_deref(), Some("Active"), "states: {states:?}");
 }
 
+/// A SIPp UAS on `port` that rings, must be CANCELled, and answers 487 (uas_cancelled.xml).
+fn uas_cancelled(proxy: SocketAddr, port: u16) -> Sipp {
+    let scenario = scenario("uas_cancelled.xml");
+    Sipp::spawn(sipp(
+        proxy,
+        &["-sf", &scenario, "-p", &port.to_string(), "-m", "1"],
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_forks_to_both_contacts_and_the_ringing_one_is_cancelled_when_the_other_answers() {
+    if !sipp_available() {
+        return;
+    }
+    let (proxy, addr) = proxy("").await;
+    let (ringing_port, answering_port) = (free_udp_port(), free_udp_port());
+    // One AOR, two contacts.
+    for port in [ringing_port, answering_port] {
+        assert!(
+            register(addr, "bob", "bob-secret", &format!("127.0.0.1:{port}"))
+                .await
+                .success()
+        );
+    }
+    let ringing = uas_cancelled(addr, ringing_port);
+    let answering = uas(addr, answering_port, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // From another domain: not challenged, so the INVITE is forked at once.
+    assert!(
+        inbound_call(addr, "bob").await.success(),
+        "the caller did not get the 200"
+    );
+    assert!(
+        wait(answering).await.success(),
+        "the answering contact did not take the call"
+    );
+    assert!(
+        wait(ringing).await.success(),
+        "the ringing contact was not CANCELled (or did not get the ACK of its 487)"
+    );
+    let metrics = proxy.metrics();
+    assert_eq!(metrics.requests_of("INVITE"), 1);
+    assert_eq!(
+        metrics.responses_of(487),
+        0,
+        "the 487 of the cancelled branch is not forwarded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timer_c_cancels_a_branch_that_rings_too_long() {
+    if !sipp_available() {
+        return;
+    }
+    // Timer C far below the RFC's 3 minutes, for the test.
+    let (proxy, addr) = proxy("[timers]\ntimer_c_ms = 1000\n").await;
+    let port = free_udp_port();
+    assert!(
+        register(addr, "bob", "bob-secret", &format!("127.0.0.1:{port}"))
+            .await
+            .success()
+    );
+    let ringing = uas_cancelled(addr, port);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let scenario = scenario("invite_487.xml");
+    let mut caller = sipp(addr, &["-sf", &scenario, "-s", "bob", "-m", "1"]);
+    // From another domain (127.0.0.2): not challenged.
+    caller.args(["-i", "127.0.0.2"]);
+    assert!(
+        run(caller).await.success(),
+        "the caller did not get the 487 of the cancelled branch"
+    );
+    assert!(
+        wait(ringing).await.success(),
+        "the ringing contact was not CANCELled"
+    );
+    assert_eq!(proxy.metrics().responses_of(487), 1);
+}
+
 /// Whether process `pid` exists (and is not yet reaped).
 fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -481,14 +481,19 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             return false;
         }
         let id = BranchId(counter);
+        // A limit too far to be represented is no limit.
         if let Search::Serial {
             no_answer: Some(limit),
         } = ctx.search
+            && let Some(at) = now.checked_add(limit)
         {
-            self.deadlines.push(Reverse((now + limit, id)));
+            self.deadlines.push(Reverse((at, id)));
         }
         // §16.6 step 11: Timer C runs on every INVITE branch.
-        let timer_c = (*ctx.request.method() == Method::Invite).then(|| now + self.options.timer_c);
+        let timer_c = match *ctx.request.method() == Method::Invite {
+            true => now.checked_add(self.options.timer_c),
+            false => None,
+        };
         if let Some(at) = timer_c {
             self.timer_c.insert((at, id));
         }
@@ -583,9 +588,10 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             // §16.7 step 2: a provisional response other than 100 resets Timer C.
             if let Some(at) = state.timer_c.take() {
                 self.timer_c.remove(&(at, branch));
-                let at = now + self.options.timer_c;
-                self.timer_c.insert((at, branch));
-                state.timer_c = Some(at);
+                state.timer_c = now.checked_add(self.options.timer_c);
+                if let Some(at) = state.timer_c {
+                    self.timer_c.insert((at, branch));
+                }
             }
             if !state.done && !ctx.final_sent {
                 self.actions

@@ -846,3 +846,24 @@ fn a_response_without_the_callers_via_is_never_forwarded_and_a_final_one_counts_
     let via = forwarded[0].headers().via().and_then(Result::ok).unwrap();
     assert_eq!(via.branch(), Some(&b"z9hG4bKabc"[..]), "the caller's Via");
 }
+
+#[test]
+fn timers_too_long_to_represent_never_fire_and_never_panic() {
+    let (mut proxy, copies, now) = forked_with_timer_c(Duration::MAX);
+    assert_eq!(proxy.poll_timeout(), None);
+    proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 180));
+    assert_eq!(proxy.poll_timeout(), None);
+    let mut proxy = timer_c_proxy(Duration::MAX);
+    proxy.handle_request(now, CTX, invite(), udp_source());
+    let destination = Target::new(TransportKind::Udp, "192.0.2.30:5080".parse().unwrap());
+    proxy.forward(
+        now,
+        CTX,
+        vec![ForwardTarget::to_destination(destination)],
+        Search::Serial {
+            no_answer: Some(Duration::MAX),
+        },
+    );
+    assert_eq!(forwards(&drain(&mut proxy)).len(), 1);
+    assert_eq!(proxy.poll_timeout(), None);
+}

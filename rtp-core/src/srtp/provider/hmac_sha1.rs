@@ -67,18 +67,6 @@ impl PrecomputedHmac {
         }
     }
 
-    /// The same key with SHA-NI but without its AVX-512 variant (tests the SSE-only schedule on
-    /// CPUs that have AVX-512).
-    #[cfg(test)]
-    pub(crate) fn without_avx512(key: &[u8]) -> Self {
-        let hmac = Self::new(key);
-        PrecomputedHmac {
-            #[cfg(target_arch = "x86_64")]
-            native: hmac.native.map(|native| native.without_avx512()),
-            ..hmac
-        }
-    }
-
     fn sign_portable(&self, message: &[u8], suffix: &[u8]) -> [u8; 20] {
         let mut state = self.inner;
         let hashed_len = BLOCK + message.len() + suffix.len();
@@ -157,7 +145,6 @@ mod tests {
             let key = &data[..key_len];
             let ours = PrecomputedHmac::new(key);
             let portable = PrecomputedHmac::portable(key);
-            let sse_only = PrecomputedHmac::without_avx512(key);
             for message_len in 0..=300 {
                 for suffix_len in [0usize, 1, 4, 9, 60, 64, 70] {
                     let message = &data[10..10 + message_len];
@@ -176,18 +163,13 @@ mod tests {
                         expected,
                         "portable: key {key_len} message {message_len} suffix {suffix_len}"
                     );
-                    assert_eq!(
-                        sse_only.sign(message, suffix),
-                        expected,
-                        "without AVX-512: key {key_len} message {message_len} suffix {suffix_len}"
-                    );
                 }
             }
         }
     }
 
     proptest::proptest! {
-        /// Every path against the `hmac` crate on random keys, messages and suffixes.
+        /// Both paths against the `hmac` crate on random keys, messages and suffixes.
         #[test]
         fn matches_the_hmac_crate_on_random_input(
             key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
@@ -203,10 +185,6 @@ mod tests {
                 PrecomputedHmac::portable(&key).sign(&message, &suffix),
                 expected
             );
-            proptest::prop_assert_eq!(
-                PrecomputedHmac::without_avx512(&key).sign(&message, &suffix),
-                expected
-            );
         }
     }
 
@@ -220,19 +198,7 @@ mod tests {
         if !has {
             eprintln!("SKIPPED: this CPU lacks SHA-NI; only the portable HMAC-SHA1 path is tested");
         }
-        let native = PrecomputedHmac::new(b"k").native;
-        assert_eq!(native.is_some(), has);
-        let has_avx512 = std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl");
-        if has && !has_avx512 {
-            eprintln!(
-                "SKIPPED: this CPU lacks AVX-512F/VL; the AVX-512 SHA-1 variant is not tested"
-            );
-        }
-        assert_eq!(
-            native.is_some_and(|native| native.uses_avx512()),
-            has && has_avx512
-        );
+        assert_eq!(PrecomputedHmac::new(b"k").native.is_some(), has);
     }
 
     /// RFC 2202 §3, all seven HMAC-SHA1 test cases, on both paths.
@@ -291,12 +257,6 @@ mod tests {
                     PrecomputedHmac::portable(key).sign(message, suffix)[..],
                     expected[..],
                     "portable case {}",
-                    index + 1
-                );
-                assert_eq!(
-                    PrecomputedHmac::without_avx512(key).sign(message, suffix)[..],
-                    expected[..],
-                    "without AVX-512, case {}",
                     index + 1
                 );
             }

@@ -29,13 +29,14 @@ use webrtc_srtp::protection_profile::ProtectionProfile as TheirProfile;
 const PAYLOAD: usize = 160;
 const RTP_LEN: usize = 12 + PAYLOAD;
 const SSRC: u32 = 0x0bad_cafe;
-const OPS: [&str; 6] = [
+const OPS: [&str; 7] = [
     "protect",
     "unprotect",
     "relay",
     "rtcp_protect",
     "hmac_sha1",
     "aes_cm",
+    "aes_cm_and_hmac",
 ];
 
 fn rtp(seq: u16) -> Vec<u8> {
@@ -196,7 +197,19 @@ fn operation(profile: SrtpProfile, op: &str, tandem: bool) -> Box<dyn FnMut()> {
                 cipher.apply_keystream(&[9; 16], black_box(&mut payload));
             })
         }
-        ("hmac_sha1" | "aes_cm", false) => Box::new(|| {}),
+        // Both primitives back to back on independent data: whether the CPU overlaps them (on
+        // CPUs where AES and SHA-1 share an execution unit, the sum of the two).
+        ("aes_cm_and_hmac", true) => {
+            let mac = default_provider().hmac_sha1(&[7; 20]).unwrap();
+            let cipher = default_provider().aes_cm(&[7; 16]).unwrap();
+            let mut payload = vec![0u8; PAYLOAD];
+            let packet = rtp(1);
+            Box::new(move || {
+                cipher.apply_keystream(&[9; 16], black_box(&mut payload));
+                black_box(mac.sign(black_box(&packet), &[0, 0, 0, 1]));
+            })
+        }
+        ("hmac_sha1" | "aes_cm" | "aes_cm_and_hmac", false) => Box::new(|| {}),
         _ => panic!("unknown SRTP_OP {op}"),
     }
 }

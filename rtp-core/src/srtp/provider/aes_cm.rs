@@ -78,6 +78,7 @@ fn batched_keystream(
 #[cfg(test)]
 mod tests {
     use aes::cipher::{KeyIvInit, StreamCipher};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -115,14 +116,15 @@ mod tests {
             let key: Vec<u8> = (0..key_len as u8)
                 .map(|b| b.wrapping_mul(37).wrapping_add(11))
                 .collect();
-            let backends = [AesCm::new(&key).unwrap(), AesCm::portable(&key).unwrap()];
+            let backends = backends(&key);
             for iv in &ivs {
                 for len in [
-                    0usize, 1, 15, 16, 17, 127, 128, 129, 160, 255, 256, 300, 1400,
+                    0usize, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 160, 191, 192, 193, 255, 256,
+                    257, 300, 319, 320, 1400,
                 ] {
                     let mut expected: Vec<u8> = (0..len).map(|i| i as u8).collect();
                     reference(&key, iv, &mut expected);
-                    for backend in &backends {
+                    for (_, backend) in &backends {
                         let mut data: Vec<u8> = (0..len).map(|i| i as u8).collect();
                         backend.apply_keystream(iv, &mut data);
                         assert_eq!(data, expected, "key {key_len} len {len} iv {iv:02x?}");
@@ -130,6 +132,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        /// Every backend against the `ctr` crate on random keys, counters (including ones whose
+        /// last word or low half carries within the message) and lengths.
+        #[test]
+        fn keystream_matches_reference_on_random_input(
+            key in prop::array::uniform16(any::<u8>()),
+            long_key in any::<bool>(),
+            head in prop::array::uniform12(any::<u8>()),
+            low in prop_oneof![any::<u32>(), (0u32..100).prop_map(|below| u32::MAX - below)],
+            data in prop::collection::vec(any::<u8>(), 0..700),
+        ) {
+            let key: Vec<u8> = if long_key {
+                key.iter().chain(key.iter().rev()).map(|b| b ^ 0x5a).collect()
+            } else {
+                key.to_vec()
+            };
+            let mut iv = [0u8; 16];
+            iv[..12].copy_from_slice(&head);
+            iv[12..].copy_from_slice(&low.to_be_bytes());
+            let mut expected = data.clone();
+            reference(&key, &iv, &mut expected);
+            for (name, backend) in backends(&key) {
+                let mut ours = data.clone();
+                backend.apply_keystream(&iv, &mut ours);
+                prop_assert_eq!(&ours, &expected, "{} len {}", name, data.len());
+            }
+        }
+    }
+
+    /// Every backend this CPU can run for `key`, by name.
+    fn backends(key: &[u8]) -> Vec<(&'static str, AesCm)> {
+        let mut backends = vec![
+            ("default", AesCm::new(key).unwrap()),
+            ("portable", AesCm::portable(key).unwrap()),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = super::super::aes_ni::AesNiKey::new(key) {
+            backends.push(("aes-ni without vaes", AesCm::Ni(ni.without_vaes())));
+        }
+        backends
+    }
+
+    /// The VAES path is really taken on this machine, or the test says loudly that it is not.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vaes_path_is_used_when_the_cpu_has_it() {
+        let has = std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("vaes")
+            && std::arch::is_x86_feature_detected!("avx2");
+        if !has {
+            eprintln!("SKIPPED: this CPU lacks VAES/AVX2; only the 128-bit AES-NI path is tested");
+        }
+        let uses = match AesCm::new(&[1; 16]).unwrap() {
+            AesCm::Ni(key) => key.uses_vaes(),
+            _ => false,
+        };
+        assert_eq!(uses, has);
     }
 
     #[test]

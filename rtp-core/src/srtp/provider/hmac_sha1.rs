@@ -168,6 +168,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Both paths against the `hmac` crate on random keys, messages and suffixes.
+        #[test]
+        fn matches_the_hmac_crate_on_random_input(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+            message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1600),
+            suffix in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+        ) {
+            let mut reference = <Hmac<Sha1> as KeyInit>::new_from_slice(&key).unwrap();
+            reference.update(&message);
+            reference.update(&suffix);
+            let expected: [u8; 20] = reference.finalize().into_bytes().into();
+            proptest::prop_assert_eq!(PrecomputedHmac::new(&key).sign(&message, &suffix), expected);
+            proptest::prop_assert_eq!(
+                PrecomputedHmac::portable(&key).sign(&message, &suffix),
+                expected
+            );
+        }
+    }
+
     /// The SHA-NI path is really taken on this machine, or the test says loudly that it is not.
     #[cfg(target_arch = "x86_64")]
     #[test]

@@ -187,6 +187,7 @@ mod tests {
             port_min = 20000
             port_max = 20100
             workers = 3
+            batch_window_us = 250
             media_timeout_secs = 30
             metrics = "127.0.0.1:0"
             "#,
@@ -195,6 +196,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.advertised(), "192.0.2.10".parse::<IpAddr>().unwrap());
         assert_eq!(config.media.workers, 3);
+        assert_eq!(config.batch_window(), Duration::from_micros(250));
         assert_eq!(config.media.port_max, 20100);
     }
 

@@ -95,7 +95,7 @@ def start_rtpengine(ports):
     return Relay("rtpengine", proc, ng_port)
 
 
-def start_tandem(binary, ports, workers):
+def start_tandem(binary, ports, workers, batch_window_us=None, name="tandem"):
     ng_port = free_udp_port()
     env = dict(os.environ, TANDEM_MEDIA_NG="%s:%d" % (LO, ng_port), TANDEM_MEDIA_BIND=LO,
                TANDEM_MEDIA_ADVERTISE="", TANDEM_MEDIA_PORT_MIN=str(ports[0]),
@@ -103,14 +103,16 @@ def start_tandem(binary, ports, workers):
                RUST_LOG=os.environ.get("RUST_LOG", "warn"))
     if workers is not None:
         env["TANDEM_MEDIA_WORKERS"] = str(workers)
-    log = open(os.path.join(bench.SCRATCH, "tandem-media-bench.log"), "w")
+    if batch_window_us is not None:
+        env["TANDEM_MEDIA_BATCH_WINDOW_US"] = str(batch_window_us)
+    log = open(os.path.join(bench.SCRATCH, "%s-media-bench.log" % name), "w")
     proc = subprocess.Popen([binary, "media"], env=env, stdout=subprocess.PIPE, stderr=log)
     ready, _, _ = select.select([proc.stdout], [], [], 30.0)
     line = proc.stdout.readline().decode() if ready else ""
     if not line.startswith("tandem media:"):
         bench.stop_proc(proc)
-        raise SystemExit("tandem media did not start (%r); see %s/tandem-media-bench.log" % (line, bench.SCRATCH))
-    relay = Relay("tandem", proc, ng_port)
+        raise SystemExit("%s media did not start (%r); see %s/%s-media-bench.log" % (name, line, bench.SCRATCH, name))
+    relay = Relay(name, proc, ng_port)
     relay.client.ping()
     return relay
 
@@ -229,6 +231,14 @@ def print_report(meta, rows, mems, duration, wall=None):
         print("\nsummary step: mode relay, %d calls, %d pps target, %s%s" % (
             at[0], at[1], criterion, "; wall %.0f s" % wall if wall else ""))
     print(line)
+    if at:
+        by = {(r["relay"], r["mode"], r["calls"], r["rate_target"]): r for r in rows}
+        t, b = by.get(("tandem", "relay") + at), by.get(("tandem-baseline", "relay") + at)
+        if t and b and t.get("pps_per_cpu") and b.get("pps_per_cpu"):
+            print("before/after: tandem-baseline_pps_per_cpu=%d tandem_pps_per_cpu=%d ratio=%.2f "
+                  "tandem-baseline_p99_us=%d tandem_p99_us=%d" % (
+                      round(b["pps_per_cpu"]), round(t["pps_per_cpu"]), t["pps_per_cpu"] / b["pps_per_cpu"],
+                      max(0, round(added_p99(b, baselines))), max(0, round(added_p99(t, baselines)))))
 
 
 def report(path):
@@ -258,6 +268,11 @@ def main():
     ap.add_argument("--no-baseline", action="store_true", help="skip the generator-alone steps")
     ap.add_argument("--mem-calls", type=int, default=500, help="calls set up for the memory figure (0: skip)")
     ap.add_argument("--workers", type=int, default=None, help="tandem worker threads (default: one per CPU)")
+    ap.add_argument("--batch-window-us", type=int, default=None,
+                    help="tandem workers' batch window after a busy wake-up (default: tandem's, 500; 0 = none)")
+    ap.add_argument("--baseline-tandem", metavar="BIN",
+                    help="an earlier tandem binary run beside the others as relay tandem-baseline (before/after)")
+    ap.add_argument("--baseline-ports", default="14000-19999")  # below the ephemeral range (32768-) too
     ap.add_argument("--rtpe-ports", default="20000-25999")
     ap.add_argument("--tandem-ports", default="26000-31999")
     ap.add_argument("--loss-limit", type=float, default=0.1)
@@ -285,8 +300,8 @@ def main():
     ports = lambda s: tuple(int(x) for x in s.split("-"))  # noqa: E731
     t0 = time.monotonic()
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), nproc=os.cpu_count(),
-                loadavg=loadavg(), steps=a.steps, duration=a.duration, modes=a.modes, peers=PEERS_DIR,
-                rtpengine=subprocess.run(["dpkg-query", "-W", "-f=${Version}", "rtpengine-daemon"],
+                loadavg=loadavg(), batch_window_us=a.batch_window_us, steps=a.steps, duration=a.duration, modes=a.modes, peers=PEERS_DIR,
+                baseline_tandem=a.baseline_tandem, rtpengine=subprocess.run(["dpkg-query", "-W", "-f=${Version}", "rtpengine-daemon"],
                                          capture_output=True, text=True).stdout, tandem=a.tandem)
     print("# " + json.dumps(meta), flush=True)
     out = open(a.out, "a")
@@ -295,9 +310,10 @@ def main():
     rows, mems = [], []
     try:
         relays.append(start_rtpengine(ports(a.rtpe_ports)))
-        relays.append(start_tandem(a.tandem, ports(a.tandem_ports), a.workers))
-        print("# rtpengine pid %d ng %d; tandem pid %d ng %d" % (
-            relays[0].pid, relays[0].ng_port, relays[1].pid, relays[1].ng_port), flush=True)
+        relays.append(start_tandem(a.tandem, ports(a.tandem_ports), a.workers, a.batch_window_us))
+        if a.baseline_tandem:
+            relays.append(start_tandem(a.baseline_tandem, ports(a.baseline_ports), a.workers, name="tandem-baseline"))
+        print("# " + "; ".join("%s pid %d ng %d" % (r.name, r.pid, r.ng_port) for r in relays), flush=True)
         if a.mem_calls:
             for relay in relays:
                 m = memory_per_stream(relay, a.mem_calls)

@@ -36,6 +36,10 @@ pub struct MediaSection {
     pub port_max: u16,
     /// Packet-path worker threads; 0 means one per available core.
     pub workers: usize,
+    /// After a wake-up that received packets, a worker waits this many microseconds before reading again,
+    /// so that one wake-up relays many packets (less CPU per packet, up to this much added delay); 0 reads
+    /// again at once.
+    pub batch_window_us: u64,
     /// A call without media in either direction (and without signalling) for this many seconds is expired.
     pub media_timeout_secs: u64,
     /// How often workers report per-stream statistics (milliseconds); the metrics lag by at most this.
@@ -55,6 +59,7 @@ impl Default for MediaSection {
             port_min: 30000,
             port_max: 40000,
             workers: 0,
+            batch_window_us: 500,
             media_timeout_secs: 60,
             stats_interval_ms: 1000,
             max_calls: 100_000,
@@ -99,6 +104,9 @@ impl MediaConfig {
         if let Some(v) = var("TANDEM_MEDIA_WORKERS") {
             m.workers = parse("TANDEM_MEDIA_WORKERS", &v)?;
         }
+        if let Some(v) = var("TANDEM_MEDIA_BATCH_WINDOW_US") {
+            m.batch_window_us = parse("TANDEM_MEDIA_BATCH_WINDOW_US", &v)?;
+        }
         if let Some(v) = var("TANDEM_MEDIA_TIMEOUT") {
             m.media_timeout_secs = parse("TANDEM_MEDIA_TIMEOUT", &v)?;
         }
@@ -137,6 +145,11 @@ impl MediaConfig {
         Duration::from_secs(self.media.media_timeout_secs)
     }
 
+    /// The workers' batch window.
+    pub fn batch_window(&self) -> Duration {
+        Duration::from_micros(self.media.batch_window_us)
+    }
+
     /// The statistics interval (at least 10 ms).
     pub fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.media.stats_interval_ms.max(10))
@@ -160,6 +173,7 @@ mod tests {
         assert_eq!(config.media.workers, 0);
         assert_eq!(config.advertised(), "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(config.media_timeout(), Duration::from_secs(60));
+        assert_eq!(config.batch_window(), Duration::from_micros(500));
     }
 
     #[test]
@@ -173,6 +187,7 @@ mod tests {
             port_min = 20000
             port_max = 20100
             workers = 3
+            batch_window_us = 250
             media_timeout_secs = 30
             metrics = "127.0.0.1:0"
             "#,
@@ -181,6 +196,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.advertised(), "192.0.2.10".parse::<IpAddr>().unwrap());
         assert_eq!(config.media.workers, 3);
+        assert_eq!(config.batch_window(), Duration::from_micros(250));
         assert_eq!(config.media.port_max, 20100);
     }
 
@@ -202,6 +218,7 @@ mod tests {
             ("TANDEM_MEDIA_WORKERS", "2"),
             ("TANDEM_MEDIA_PORT_MIN", "31000"),
             ("TANDEM_MEDIA_METRICS", ""),
+            ("TANDEM_MEDIA_BATCH_WINDOW_US", "0"),
         ]
         .into();
         config
@@ -211,6 +228,7 @@ mod tests {
         assert_eq!(config.media.workers, 2);
         assert_eq!(config.media.port_min, 31000);
         assert_eq!(config.media.metrics, None);
+        assert_eq!(config.batch_window(), Duration::ZERO);
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub async fn start(config: MediaConfig) -> Result<RunningMedia, MediaError> {
         .with_bind(m.bind)
         .with_dtls(DtlsConfig::new(certificate)?);
     data_plane.stats_interval = config.stats_interval();
+    data_plane.batch_window = config.batch_window();
     let relay = Arc::new(MediaRelay::start(relay_config, data_plane)?);
     let metrics = Arc::new(MediaMetrics::default());
 

@@ -3,6 +3,7 @@
 //! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -46,11 +47,45 @@ pub(crate) enum ControlMessage {
     Shutdown,
 }
 
-/// Where a watched socket leads: the wake-up socket, or a stream's RTP or RTCP port.
-#[derive(Clone, Copy)]
-enum Slot {
-    Wake,
-    Stream { id: StreamId, rtcp_port: bool },
+/// A worker's streams. Every packet looks its stream and its peer up a few times, so the key is hashed
+/// with one multiplication instead of SipHash: stream ids are handed out by the control plane in sequence,
+/// never chosen by a remote party, so there is no flooding of one bucket to defend against.
+type Streams = HashMap<StreamId, RelayedStream, BuildHasherDefault<StreamIdHasher>>;
+
+/// Fibonacci hashing of a [`StreamId`]: the multiplication spreads sequential ids over the high bits (the
+/// table's tags) while keeping the low bits (its bucket index) distinct.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if `StreamId`'s `Hash` ever writes more than its `u64`.
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The poller's token of the wake-up socket; a stream's sockets are [`socket_token`]s.
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// The poller's token of stream `id`'s RTP (or RTCP) socket (ids are handed out in sequence and never
+/// come near 2^63, so the shift loses nothing and no token is [`WAKE_TOKEN`]).
+fn socket_token(id: StreamId, rtcp_port: bool) -> u64 {
+    (id.0 << 1) | u64::from(rtcp_port)
+}
+
+/// The stream and port a [`socket_token`] stands for.
+fn token_socket(token: u64) -> (StreamId, bool) {
+    (StreamId(token >> 1), token & 1 == 1)
 }
 
 pub(crate) struct Worker {
@@ -59,9 +94,9 @@ pub(crate) struct Worker {
     reports: Sender<ControlMessage>,
     wake: UdpSocket,
     stats_interval: Duration,
-    streams: HashMap<StreamId, RelayedStream>,
-    slots: Vec<Slot>,
-    sockets_changed: bool,
+    /// See [`DataPlaneConfig::batch_window`](super::DataPlaneConfig::batch_window).
+    batch_window: Duration,
+    streams: Streams,
     poller: Poller,
     batch: PacketBatch,
     /// Origin of the arrival clock fed to the reception statistics.
@@ -75,41 +110,60 @@ impl Worker {
         reports: Sender<ControlMessage>,
         wake: UdpSocket,
         stats_interval: Duration,
+        batch_window: Duration,
     ) -> Self {
+        let mut poller = Poller::new();
+        if let Err(error) = poller.add(&wake, WAKE_TOKEN) {
+            tracing::warn!(%error, "cannot watch the worker's wake-up socket");
+        }
         Worker {
             settings,
             commands,
             reports,
             wake,
             stats_interval,
-            streams: HashMap::new(),
-            slots: Vec::new(),
-            sockets_changed: true,
-            poller: Poller::new(),
+            batch_window,
+            streams: Streams::default(),
+            poller,
             batch: PacketBatch::new(),
             epoch: Instant::now(),
         }
     }
 
     /// The thread's loop; returns on [`WorkerCommand::Shutdown`] or when the control thread is gone.
+    ///
+    /// Idle, the worker blocks until a socket is readable and relays at once. After a wake-up that received
+    /// packets it sleeps out the batch window (counted from that wake-up) and then takes whatever is ready
+    /// without blocking, so that under load one wake-up and one pass over the ready sockets carry many
+    /// packets instead of one or two; the first pass that finds nothing goes back to blocking.
     pub(crate) fn run(mut self) {
         let mut next_timers = Instant::now();
         let mut next_report = Instant::now() + self.stats_interval;
+        let mut paced_until: Option<Instant> = None;
         loop {
             if !self.drain_commands() {
                 return;
             }
-            if self.sockets_changed {
-                self.rewatch();
-            }
             let now = Instant::now();
             let deadline = next_timers.min(next_report);
-            if let Err(error) = self.poller.wait(deadline.saturating_duration_since(now)) {
+            let timeout = match paced_until {
+                Some(until) => {
+                    let pause = until.min(deadline).saturating_duration_since(now);
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                    Duration::ZERO
+                }
+                None => deadline.saturating_duration_since(now),
+            };
+            if let Err(error) = self.poller.wait(timeout) {
                 tracing::warn!(%error, "worker poll failed");
                 std::thread::sleep(TIMER_TICK);
             }
             let now = Instant::now();
-            self.receive_ready(now);
+            let received = self.receive_ready(now);
+            paced_until =
+                (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
             if now >= next_timers {
                 for stream in self.streams.values_mut() {
                     stream.handle_timers(now);
@@ -133,11 +187,7 @@ impl Worker {
         loop {
             match self.commands.try_recv() {
                 Ok(WorkerCommand::Upsert(media)) => self.upsert(media),
-                Ok(WorkerCommand::Remove(id)) => {
-                    if self.streams.remove(&id).is_some() {
-                        self.sockets_changed = true;
-                    }
-                }
+                Ok(WorkerCommand::Remove(id)) => self.remove(id),
                 Ok(WorkerCommand::Dtmf(request)) => match self.streams.get_mut(&request.stream) {
                     Some(stream) => stream.inject_dtmf(&request),
                     None => {
@@ -166,58 +216,55 @@ impl Worker {
             }),
         };
         match result {
-            Ok(changed) => self.sockets_changed |= changed,
+            // A socket the update closed has left the poller with it; watch the ones the stream has now.
+            Ok(true) => self.watch(id),
+            Ok(false) => {}
             Err(error) => {
                 tracing::warn!(stream = %id, %error, "cannot bind the stream's ports");
-                self.sockets_changed |= self.streams.remove(&id).is_some();
+                self.remove(id);
             }
         }
     }
 
-    fn rewatch(&mut self) {
-        self.slots.clear();
-        self.slots.push(Slot::Wake);
-        for (id, stream) in &self.streams {
-            self.slots.push(Slot::Stream {
-                id: *id,
-                rtcp_port: false,
-            });
-            if stream.rtcp_socket.is_some() {
-                self.slots.push(Slot::Stream {
-                    id: *id,
-                    rtcp_port: true,
-                });
-            }
+    /// Registers stream `id`'s sockets with the poller (again, if they already were).
+    fn watch(&mut self, id: StreamId) {
+        let Some(stream) = self.streams.get(&id) else {
+            return;
+        };
+        let mut result = self.poller.add(&stream.rtp_socket, socket_token(id, false));
+        if let Some(socket) = &stream.rtcp_socket {
+            result = result.and(self.poller.add(socket, socket_token(id, true)));
         }
-        let streams = &self.streams;
-        let sockets = self.slots.iter().filter_map(|slot| match slot {
-            Slot::Wake => Some(&self.wake),
-            Slot::Stream { id, rtcp_port } => {
-                let stream = streams.get(id)?;
-                if *rtcp_port {
-                    stream.rtcp_socket.as_ref()
-                } else {
-                    Some(&stream.rtp_socket)
-                }
-            }
-        });
-        self.poller.watch(sockets);
-        self.sockets_changed = false;
+        if let Err(error) = result {
+            tracing::warn!(stream = %id, %error, "cannot watch the stream's sockets");
+        }
     }
 
-    fn receive_ready(&mut self, now: Instant) {
-        let mut ready = [0usize; MAX_READY];
+    /// Drops stream `id`, closing its sockets (which takes them out of the poller).
+    fn remove(&mut self, id: StreamId) {
+        if self.streams.remove(&id).is_some() {
+            self.poller.forget(socket_token(id, false));
+            self.poller.forget(socket_token(id, true));
+        }
+    }
+
+    /// Drains every ready socket; returns how many datagrams came in.
+    fn receive_ready(&mut self, now: Instant) -> usize {
+        let mut ready = [0u64; MAX_READY];
         let count = self.poller.ready().len().min(MAX_READY);
-        for (slot, index) in ready.iter_mut().zip(self.poller.ready()) {
-            *slot = *index;
+        for (slot, token) in ready.iter_mut().zip(self.poller.ready()) {
+            *slot = *token;
         }
-        for index in ready.iter().take(count) {
-            match self.slots.get(*index).copied() {
-                Some(Slot::Wake) => self.drain_wake(),
-                Some(Slot::Stream { id, rtcp_port }) => self.receive_stream(id, rtcp_port, now),
-                None => {}
+        let mut received = 0;
+        for token in ready.iter().take(count) {
+            if *token == WAKE_TOKEN {
+                self.drain_wake();
+            } else {
+                let (id, rtcp_port) = token_socket(*token);
+                received += self.receive_stream(id, rtcp_port, now);
             }
         }
+        received
     }
 
     fn drain_wake(&mut self) {
@@ -226,15 +273,17 @@ impl Worker {
     }
 
     /// Reads batches from one socket until it is empty; each batch's relayed packets are sent together.
-    fn receive_stream(&mut self, id: StreamId, rtcp_port: bool, now: Instant) {
+    /// Returns how many datagrams it read.
+    fn receive_stream(&mut self, id: StreamId, rtcp_port: bool, now: Instant) -> usize {
         let mut outgoing = [Outgoing::NONE; BATCH];
         let mut routes = [Route::NONE; BATCH];
+        let mut received = 0;
         loop {
             let Some(socket) = self.streams.get(&id).and_then(|s| s.socket(rtcp_port)) else {
-                return;
+                return received;
             };
             let count = match self.batch.recv(socket) {
-                Ok(0) => return,
+                Ok(0) => return received,
                 Ok(n) => n,
                 Err(error) => {
                     // ICMP errors (port unreachable from an earlier send) surface here: skip them.
@@ -242,6 +291,7 @@ impl Worker {
                     continue;
                 }
             };
+            received += count;
             let mut queued = 0;
             for i in 0..count {
                 if let Some((buffer, len, source)) = self.batch.get_mut(i) {
@@ -275,7 +325,7 @@ impl Worker {
                 routes.get(..queued).unwrap_or_default(),
             );
             if count < BATCH {
-                return;
+                return received;
             }
         }
     }
@@ -373,7 +423,7 @@ struct Packet<'a> {
 /// Demultiplexes one datagram received on stream `id` and acts on it; returns where to send it when it is
 /// media to relay.
 fn handle_datagram(
-    streams: &mut HashMap<StreamId, RelayedStream>,
+    streams: &mut Streams,
     id: StreamId,
     packet: Packet<'_>,
     now: Instant,
@@ -399,7 +449,7 @@ fn handle_datagram(
 /// RTP or RTCP from stream `id`'s endpoint: source check, unprotect, renumber, protect for the peer; returns
 /// where to send it.
 fn forward(
-    streams: &mut HashMap<StreamId, RelayedStream>,
+    streams: &mut Streams,
     id: StreamId,
     packet: Packet<'_>,
     rtcp: bool,

@@ -42,8 +42,14 @@
 //! second).
 //!
 //! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
-//! what a batch produced leaves with `sendmmsg(2)`, and readiness comes from `epoll(7)`; other platforms
-//! use `recv_from`/`send_to` and a short sleep.
+//! what a batch produced leaves with `sendmmsg(2)`, and readiness comes from `epoll(7)` (each socket
+//! registered once, with its stream's id as the token); other platforms use `recv_from`/`send_to` and a
+//! short sleep.
+//!
+//! What a relayed packet costs is mostly the wake-up that brings the worker to it, not the parsing or the
+//! SRTP: an idle worker relays the first packet at once, but after a wake-up that received packets it waits
+//! out [`DataPlaneConfig::batch_window`] and then relays everything that arrived meanwhile, from every
+//! ready socket, in one pass (see `docs/bench-media.md`).
 
 mod dtmf;
 mod forwarder;

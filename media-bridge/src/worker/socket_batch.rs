@@ -80,7 +80,10 @@ impl PacketBatch {
     }
 }
 
-/// Waits until one of a set of sockets is readable.
+/// Waits until one of a set of sockets is readable. Each socket is registered once, with a token of the
+/// caller's choosing that comes back when it is readable; a socket leaves the set when it is closed (the
+/// workers never duplicate socket descriptors), so streams coming and going cost one registration each,
+/// never a rebuild of the whole set.
 pub(crate) struct Poller {
     inner: sys::PollSet,
 }
@@ -88,13 +91,19 @@ pub(crate) struct Poller {
 impl Poller {
     pub(crate) fn new() -> Self {
         Poller {
-            inner: sys::PollSet::default(),
+            inner: sys::PollSet::new(),
         }
     }
 
-    /// Replaces the watched sockets (index order is kept for [`Poller::is_ready`]).
-    pub(crate) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-        self.inner.watch(sockets);
+    /// Watches `socket`, reporting it as `token`; registering a watched socket again updates its token.
+    pub(crate) fn add(&mut self, socket: &UdpSocket, token: u64) -> io::Result<()> {
+        self.inner.add(socket, token)
+    }
+
+    /// Stops reporting `token`, whose socket is about to close (on Linux, closing it is enough; the
+    /// portable fallback keeps a list).
+    pub(crate) fn forget(&mut self, token: u64) {
+        self.inner.forget(token);
     }
 
     /// Blocks up to `timeout`; returns how many sockets are readable (an estimate on the fallback).
@@ -102,15 +111,15 @@ impl Poller {
         self.inner.wait(timeout)
     }
 
-    /// Whether the socket at `index` (in [`Poller::watch`] order) was readable after the last wait.
+    /// Whether the socket registered as `token` was readable after the last wait.
     #[cfg(test)]
-    pub(crate) fn is_ready(&self, index: usize) -> bool {
-        self.ready().contains(&index)
+    pub(crate) fn is_ready(&self, token: u64) -> bool {
+        self.ready().contains(&token)
     }
 
-    /// The indices (in [`Poller::watch`] order) of the sockets readable after the last wait, at most
-    /// [`MAX_READY`] of them; the others stay readable and come with the next wait.
-    pub(crate) fn ready(&self) -> &[usize] {
+    /// The tokens of the sockets readable after the last wait, at most [`MAX_READY`] of them; the others
+    /// stay readable and come with the next wait.
+    pub(crate) fn ready(&self) -> &[u64] {
         self.inner.ready()
     }
 }
@@ -296,63 +305,66 @@ mod sys {
         }
     }
 
-    /// A level-triggered epoll set rebuilt whenever the watched sockets change (streams come and go far
-    /// less often than packets).
-    #[derive(Default)]
+    /// A level-triggered epoll set, created with the worker; sockets are added one by one and leave it when
+    /// they close.
     pub(super) struct PollSet {
-        epoll: Option<OwnedFd>,
+        epoll: Result<OwnedFd, io::ErrorKind>,
         events: Vec<libc::epoll_event>,
-        ready: Vec<usize>,
-        error: Option<io::ErrorKind>,
+        ready: Vec<u64>,
     }
 
     impl PollSet {
-        pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.ready.clear();
-            self.error = None;
-            if self.events.is_empty() {
-                // SAFETY: epoll_event is a plain C struct; all-zero bytes are a valid value.
-                self.events = vec![unsafe { zeroed() }; MAX_READY];
-            }
+        pub(super) fn new() -> Self {
             // SAFETY: plain system call; a non-negative result is a new descriptor we then own.
             let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-            if fd < 0 {
-                self.epoll = None;
-                self.error = Some(io::Error::last_os_error().kind());
-                return;
+            let epoll = if fd < 0 {
+                Err(io::Error::last_os_error().kind())
+            } else {
+                // SAFETY: `fd` was just returned by epoll_create1 and nothing else owns it.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            };
+            PollSet {
+                epoll,
+                // SAFETY: epoll_event is a plain C struct; all-zero bytes are a valid value.
+                events: vec![unsafe { zeroed() }; MAX_READY],
+                ready: Vec::with_capacity(MAX_READY),
             }
-            // SAFETY: `fd` was just returned by epoll_create1 and nothing else owns it.
-            let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-            for (index, socket) in sockets.enumerate() {
+        }
+
+        pub(super) fn add(&mut self, socket: &UdpSocket, token: u64) -> io::Result<()> {
+            let epoll = self.epoll.as_ref().map_err(|kind| io::Error::from(*kind))?;
+            let control = |operation| {
                 let mut event = libc::epoll_event {
                     events: libc::EPOLLIN as u32,
-                    u64: index as u64,
+                    u64: token,
                 };
                 // SAFETY: both descriptors are open for the call; the kernel copies `event`.
                 let r = unsafe {
-                    libc::epoll_ctl(
-                        epoll.as_raw_fd(),
-                        libc::EPOLL_CTL_ADD,
-                        socket.as_raw_fd(),
-                        &mut event,
-                    )
+                    libc::epoll_ctl(epoll.as_raw_fd(), operation, socket.as_raw_fd(), &mut event)
                 };
                 if r < 0 {
-                    self.error = Some(io::Error::last_os_error().kind());
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(())
                 }
+            };
+            match control(libc::EPOLL_CTL_ADD) {
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => control(libc::EPOLL_CTL_MOD),
+                other => other,
             }
-            self.epoll = Some(epoll);
         }
+
+        /// Closing the socket removes it from the set.
+        pub(super) fn forget(&mut self, _token: u64) {}
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
             self.ready.clear();
-            if let Some(kind) = self.error {
-                std::thread::sleep(timeout.min(Duration::from_millis(1)));
-                return Err(kind.into());
-            }
-            let Some(epoll) = &self.epoll else {
-                std::thread::sleep(timeout.min(Duration::from_millis(1)));
-                return Ok(0);
+            let epoll = match &self.epoll {
+                Ok(epoll) => epoll,
+                Err(kind) => {
+                    std::thread::sleep(timeout.min(Duration::from_millis(1)));
+                    return Err((*kind).into());
+                }
             };
             let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
             let capacity = libc::c_int::try_from(self.events.len()).unwrap_or(libc::c_int::MAX);
@@ -379,13 +391,13 @@ mod sys {
             };
             for event in self.events.iter().take(n) {
                 // A copy out of the (packed on x86-64) struct, never a reference.
-                let index = event.u64;
-                self.ready.push(index as usize);
+                let token = event.u64;
+                self.ready.push(token);
             }
             Ok(n)
         }
 
-        pub(super) fn ready(&self) -> &[usize] {
+        pub(super) fn ready(&self) -> &[u64] {
             &self.ready
         }
     }
@@ -441,14 +453,24 @@ mod sys {
     }
 
     /// Without a portable readiness API in std, every socket is tried after a short sleep.
-    #[derive(Default)]
     pub(super) struct PollSet {
-        all: Vec<usize>,
+        all: Vec<u64>,
     }
 
     impl PollSet {
-        pub(super) fn watch<'a>(&mut self, sockets: impl Iterator<Item = &'a UdpSocket>) {
-            self.all = (0..sockets.count()).collect();
+        pub(super) fn new() -> Self {
+            PollSet { all: Vec::new() }
+        }
+
+        pub(super) fn add(&mut self, _socket: &UdpSocket, token: u64) -> io::Result<()> {
+            if !self.all.contains(&token) {
+                self.all.push(token);
+            }
+            Ok(())
+        }
+
+        pub(super) fn forget(&mut self, token: u64) {
+            self.all.retain(|t| *t != token);
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
@@ -456,7 +478,7 @@ mod sys {
             Ok(self.all.len())
         }
 
-        pub(super) fn ready(&self) -> &[usize] {
+        pub(super) fn ready(&self) -> &[u64] {
             &self.all
         }
     }
@@ -525,11 +547,33 @@ mod tests {
     fn the_poller_reports_only_the_sockets_with_data() {
         let sockets: Vec<UdpSocket> = (0..4).map(|_| socket()).collect();
         let mut poller = Poller::new();
-        poller.watch(sockets.iter());
+        for (token, socket) in sockets.iter().enumerate() {
+            poller.add(socket, 10 + token as u64).unwrap();
+        }
         let sender = socket();
         sender
             .send_to(b"x", sockets[2].local_addr().unwrap())
             .unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            poller.wait(Duration::from_millis(50)).unwrap();
+            if poller.is_ready(12) {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the socket with a datagram is reported");
+        assert_eq!(poller.ready(), &[12], "and only that one");
+    }
+
+    #[test]
+    fn a_closed_socket_leaves_the_poller_and_its_token_can_be_reused() {
+        let mut poller = Poller::new();
+        let sender = socket();
+        let first = socket();
+        poller.add(&first, 1).unwrap();
+        poller.add(&first, 2).unwrap(); // registering again changes the token
+        sender.send_to(b"x", first.local_addr().unwrap()).unwrap();
         let mut seen = false;
         for _ in 0..100 {
             poller.wait(Duration::from_millis(50)).unwrap();
@@ -538,8 +582,17 @@ mod tests {
                 break;
             }
         }
-        assert!(seen, "the socket with a datagram is reported");
-        assert_eq!(poller.ready(), &[2], "and only that one");
+        assert!(seen, "reported under its new token");
+        assert!(!poller.is_ready(1));
+        poller.forget(2);
+        drop(first);
+        let second = socket();
+        poller.add(&second, 2).unwrap();
+        poller.wait(Duration::from_millis(20)).unwrap();
+        assert!(
+            poller.ready().is_empty(),
+            "the closed socket is gone, the new one is idle"
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! fallen to a quarter of its peak, the proxy asks the allocator to return its free pages (`malloc_trim`),
 //! so RSS follows the live state (bindings, flows) again. The decision is a plain state machine
 //! ([`BurstTrim`]); only [`release_free_memory`] touches the allocator.
+//!
+//! The `tandem` binary itself allocates with jemalloc (`src/main.rs`), which returns freed pages on its own
+//! and far better (docs/bench-proxy.md, "Memory per registered user"); the trim then walks an almost empty
+//! glibc heap. It stays for this library running on glibc's malloc (its tests, other binaries).
 
 /// Peaks smaller than this are not worth a trim.
 const MIN_PEAK: usize = 1024;

@@ -548,6 +548,24 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         }
         self.actions
             .push_back(Action::Respond { context, response });
+        self.release_if_finished(context);
+    }
+
+    /// Forget a non-INVITE context as soon as nothing can use it any more: its final response is out and
+    /// no branch is pending (a late final response on a pending branch is only absorbed, §16.7 step 5).
+    /// Its server transaction lives on for Timer J (64·T1 over UDP) to absorb retransmissions with the
+    /// response it keeps; holding the request and its response context as long would cost a registration
+    /// burst ~1.5 KiB per REGISTER for 32 s. INVITE contexts stay until [`terminate`](Self::terminate):
+    /// further 2xx responses are still forwarded after the first.
+    fn release_if_finished(&mut self, context: K) {
+        let finished = self.contexts.get(&context).is_some_and(|ctx| {
+            ctx.final_sent
+                && *ctx.request.method() != Method::Invite
+                && ctx.pending().next().is_none()
+        });
+        if finished {
+            self.terminate(context);
+        }
     }
 
     /// §16.7: a response received on `branch`. Responses whose top Via is not ours are dropped, and so
@@ -606,6 +624,7 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             state.done = true;
             let invite = *ctx.request.method() == Method::Invite;
             if ctx.final_sent && !invite {
+                self.release_if_finished(context);
                 return;
             }
             ctx.final_sent = true;
@@ -627,6 +646,7 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         }
         state.done = true;
         if ctx.final_sent {
+            self.release_if_finished(context);
             return;
         }
         self.branch_ended(context, response, failover_reason_for(status));
@@ -657,6 +677,7 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             _ => return,
         }
         if ctx.final_sent {
+            self.release_if_finished(context);
             return;
         }
         let request = ctx.request.clone();
@@ -772,6 +793,8 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
                     self.timer_c.remove(&(at, branch.id));
                 }
             }
+            shrink_when_sparse(&mut self.contexts);
+            shrink_when_sparse(&mut self.branches);
         }
     }
 
@@ -840,6 +863,18 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         if !responded {
             self.handle_branch_failure(now, branch, BranchFailure::Timeout);
         }
+    }
+}
+
+/// Maps at most this large are never shrunk.
+const SHRINK_ABOVE: usize = 1024;
+
+/// Give a burst's memory back: a hash map keeps its largest capacity, so after 10,000 REGISTERs in a few
+/// seconds the context table would keep room for 16,384 contexts (~8 MiB) for ever. Shrinking to twice
+/// the live count only when under a quarter is used keeps the rehashing amortised.
+fn shrink_when_sparse<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > SHRINK_ABOVE && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
     }
 }
 

@@ -129,6 +129,31 @@ impl ServerKey {
         legacy_key(request, headers, method).map(|k| ServerKey::Rfc2543(Box::new(k)))
     }
 
+    /// The same key holding its own copies of the bytes it compares, instead of slices of the received
+    /// message: a slice keeps the whole datagram it came from allocated for as long as the key lives.
+    pub(crate) fn detached(&self) -> ServerKey {
+        match self {
+            ServerKey::Rfc3261 {
+                branch,
+                sent_by,
+                method,
+            } => ServerKey::Rfc3261 {
+                branch: Branch(Bytes::copy_from_slice(&branch.0)),
+                sent_by: sent_by.detached(),
+                method: detached_method(method),
+            },
+            ServerKey::Rfc2543(k) => ServerKey::Rfc2543(Box::new(LegacyKey {
+                request_uri: k.request_uri.clone(),
+                to_tag: k.to_tag.as_deref().map(Bytes::copy_from_slice),
+                from_tag: k.from_tag.as_deref().map(Bytes::copy_from_slice),
+                call_id: Bytes::copy_from_slice(&k.call_id),
+                cseq: k.cseq,
+                top_via: Bytes::copy_from_slice(&k.top_via),
+                method: detached_method(&k.method),
+            })),
+        }
+    }
+
     /// The method the key matches (INVITE for an ACK).
     pub(crate) fn method(&self) -> &Method {
         match self {
@@ -197,6 +222,14 @@ fn legacy_key(
     })
 }
 
+/// An extension method's own copy of its name (see [`ServerKey::detached`]).
+fn detached_method(method: &Method) -> Method {
+    match method {
+        Method::Extension(name) => Method::Extension(Bytes::copy_from_slice(name)),
+        other => other.clone(),
+    }
+}
+
 /// The To tag of a response, sharing its storage.
 pub(crate) fn to_tag(response: &Response) -> Option<Bytes> {
     let to = response.headers().to()?.ok()?;
@@ -215,6 +248,18 @@ impl SentBy {
         SentBy {
             host: via.host().clone(),
             port: via.port(),
+        }
+    }
+
+    /// See [`ServerKey::detached`].
+    fn detached(&self) -> SentBy {
+        let host = match &self.host {
+            Host::Domain(name) => Host::Domain(Bytes::copy_from_slice(name)),
+            other => other.clone(),
+        };
+        SentBy {
+            host,
+            port: self.port,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 /// Every client and server transaction of one SIP element, driven by its caller (see the
@@ -47,15 +47,18 @@ struct Entry {
     held_cancel: Option<TransactionId>,
 }
 
+/// One transaction's state machine. The INVITE machines keep a whole request and are boxed, so that an
+/// entry of the table is sized for the non-INVITE ones (a registration burst keeps 10,000 of those for
+/// Timer J): ~350 bytes per slot instead of ~800.
 #[derive(Debug)]
 enum Machine {
-    ClientInvite(ClientInvite),
+    ClientInvite(Box<ClientInvite>),
     ClientNonInvite(ClientNonInvite),
-    ServerInvite(ServerInvite),
+    ServerInvite(Box<ServerInvite>),
     ServerNonInvite(ServerNonInvite),
     /// A CANCEL that may not be sent yet (RFC 3261 §9.1: not before a provisional response).
     HeldCancel {
-        request: Request,
+        request: Box<Request>,
         target: Target,
     },
 }
@@ -66,7 +69,7 @@ enum Keys {
     Server {
         request: ServerKey,
         /// RFC 2543 only: the key the ACK will carry (with the To tag of the final response).
-        ack: Option<ServerKey>,
+        ack: Option<Box<ServerKey>>,
     },
 }
 
@@ -174,7 +177,7 @@ impl TransactionLayer {
         let id = self.allocate_id();
         let wire = request.to_bytes();
         let machine = if *request.method() == Method::Invite {
-            Machine::ClientInvite(ClientInvite::start(
+            Machine::ClientInvite(Box::new(ClientInvite::start(
                 id,
                 request,
                 wire,
@@ -182,7 +185,7 @@ impl TransactionLayer {
                 now,
                 &self.config,
                 &mut self.out,
-            ))
+            )))
         } else {
             Machine::ClientNonInvite(ClientNonInvite::start(
                 id,
@@ -235,7 +238,10 @@ impl TransactionLayer {
         self.client_keys.insert(key.clone(), id);
         self.insert(
             id,
-            Machine::HeldCancel { request, target },
+            Machine::HeldCancel {
+                request: Box::new(request),
+                target,
+            },
             Keys::Client(key),
         );
         if let Some(entry) = self.entries.get_mut(&invite) {
@@ -292,7 +298,7 @@ impl TransactionLayer {
         }
         if let Some(key) = request.with_to_tag(to_tag(response)) {
             server_keys.entry(key.clone()).or_insert(id);
-            *ack = Some(key);
+            *ack = Some(Box::new(key));
         }
     }
 
@@ -355,16 +361,19 @@ impl TransactionLayer {
         }
         let id = self.allocate_id();
         let machine = if *request.method() == Method::Invite {
-            Machine::ServerInvite(ServerInvite::new(
+            Machine::ServerInvite(Box::new(ServerInvite::new(
                 id,
                 request.clone(),
                 source,
                 now,
                 &self.config,
-            ))
+            )))
         } else {
             Machine::ServerNonInvite(ServerNonInvite::new(id, source, now, &self.config))
         };
+        // The key outlives the request (a non-INVITE transaction keeps only its key and response for Timer
+        // J): its own copy of the few bytes, not slices pinning the whole datagram.
+        let key = key.detached();
         self.server_keys.insert(key.clone(), id);
         self.insert(
             id,
@@ -463,6 +472,9 @@ impl TransactionLayer {
             }
         }
         let expired = !due.is_empty();
+        // The scratch list keeps the room of a usual tick, not of the largest expiry burst.
+        due.clear();
+        due.shrink_to(QUEUE_KEEP);
         self.due = due;
         if expired {
             shrink_when_sparse(&mut self.entries);
@@ -478,12 +490,20 @@ impl TransactionLayer {
 
     /// The next message to send, in the order the transactions produced them.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
+        let transmit = self.out.transmits.pop_front();
+        if transmit.is_none() {
+            release_drained(&mut self.out.transmits);
+        }
+        transmit
     }
 
     /// The next event for the TU, in order.
     pub fn poll_event(&mut self) -> Option<TransactionEvent> {
-        self.out.events.pop_front()
+        let event = self.out.events.pop_front();
+        if event.is_none() {
+            release_drained(&mut self.out.events);
+        }
+        event
     }
 
     fn allocate_id(&mut self) -> TransactionId {
@@ -626,6 +646,18 @@ const SHRINK_ABOVE: usize = 1024;
 fn shrink_when_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
     if map.capacity() > SHRINK_ABOVE && map.len() < map.capacity() / 4 {
         map.shrink_to(map.len() * 2);
+    }
+}
+
+/// Drained queues keep room for at most this many messages or events.
+const QUEUE_KEEP: usize = 256;
+
+/// Free a drained queue that a burst grew beyond [`QUEUE_KEEP`] entries: the end of a registration storm
+/// reports thousands of Timer J expiries at once, and the queue would keep their room (~350 bytes per
+/// event) for ever.
+fn release_drained<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > QUEUE_KEEP {
+        queue.shrink_to_fit();
     }
 }
 

@@ -867,3 +867,42 @@ fn timers_too_long_to_represent_never_fire_and_never_panic() {
     assert_eq!(forwards(&drain(&mut proxy)).len(), 1);
     assert_eq!(proxy.poll_timeout(), None);
 }
+
+#[test]
+fn a_non_invite_context_is_released_once_answered_with_no_branch_pending() {
+    // Answered by the caller (a registrar's 200): nothing is left to hold until Timer J.
+    let mut proxy = proxy();
+    let now = Instant::now();
+    let register = request("REGISTER", "");
+    assert_eq!(
+        proxy.handle_request(now, CTX, register.clone(), udp_source()),
+        Routing::NeedsTargets
+    );
+    proxy.respond(CTX, answer(&register, 200));
+    assert_eq!(responses(&drain(&mut proxy)), vec![200]);
+    assert!(proxy.is_empty());
+
+    // Forked: the first 2xx goes out, the context waits for the other branch, then goes.
+    let message = request("MESSAGE", "");
+    assert_eq!(
+        proxy.handle_request(now, 2, message, udp_source()),
+        Routing::NeedsTargets
+    );
+    proxy.forward(now, 2, vec![contact(20), contact(21)], Search::Parallel);
+    let copies = forwards(&drain(&mut proxy));
+    proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 200));
+    assert_eq!(responses(&drain(&mut proxy)), vec![200]);
+    assert_eq!(proxy.len(), 1);
+    proxy.handle_branch_failure(now, copies[1].0, BranchFailure::Timeout);
+    assert!(drain(&mut proxy).is_empty());
+    assert!(proxy.is_empty());
+
+    // An INVITE keeps its context after its final response (later 2xx are forwarded too) until its
+    // server transaction ends.
+    let (mut proxy, copies, now) = forked(1);
+    proxy.handle_response(now, copies[0].0, answer(&copies[0].1, 200));
+    assert_eq!(responses(&drain(&mut proxy)), vec![200]);
+    assert_eq!(proxy.len(), 1);
+    proxy.terminate(CTX);
+    assert!(proxy.is_empty());
+}

@@ -2,8 +2,9 @@
 //! through the `Endpoint`, whose user-agent core builds its own Via/From/To and answers requests itself,
 //! which a proxy must not do), the registrar service, the dispatcher and the flood guard, in one task.
 //!
-//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER, location
-//! lookups), whose results come back on a channel, and sends over connection-oriented transports.
+//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER with an SQL or
+//! Redis store, location lookups), whose results come back on a channel, and sends over connection-oriented
+//! transports. With the memory store a REGISTER is answered on the loop: its future is ready at once.
 
 use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;

@@ -2,8 +2,9 @@
 //! through the `Endpoint`, whose user-agent core builds its own Via/From/To and answers requests itself,
 //! which a proxy must not do), the registrar service, the dispatcher and the flood guard, in one task.
 //!
-//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER, location
-//! lookups), whose results come back on a channel, and sends over connection-oriented transports.
+//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER with an SQL or
+//! Redis store, location lookups), whose results come back on a channel, and sends over connection-oriented
+//! transports. With the memory store a REGISTER is answered on the loop: its future is ready at once.
 
 use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 use tandem_dispatcher::driver::ProbeTransactions;
 use tandem_dispatcher::{
@@ -397,6 +399,9 @@ struct Proxy {
 /// How often housekeeping runs (flood sweep, no-answer failover, gauges).
 const HOUSEKEEPING: Duration = Duration::from_millis(200);
 
+/// The most transport events handled in one pass of the loop, after the one it woke up for.
+const BATCH: usize = 64;
+
 impl Proxy {
     async fn run(
         mut self,
@@ -406,6 +411,10 @@ impl Proxy {
     ) {
         let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
         let mut next_gauges = Instant::now();
+        // One timer for the whole loop, moved when the next deadline changes: a fresh `sleep_until` per
+        // wake-up would register and deregister a timer entry every time.
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_housekeeping));
+        tokio::pin!(sleep);
         loop {
             let wake = [
                 self.layer.poll_timeout(),
@@ -417,6 +426,10 @@ impl Proxy {
             .flatten()
             .min()
             .unwrap_or(next_housekeeping);
+            let wake = tokio::time::Instant::from_std(wake);
+            if sleep.deadline() != wake {
+                sleep.as_mut().reset(wake);
+            }
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_transport(event),
@@ -424,7 +437,18 @@ impl Proxy {
                 },
                 Some(completion) = done.recv() => self.on_completion(completion),
                 Some(command) = admin.recv() => command.apply(&mut self.dispatcher, Instant::now()),
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+                () = &mut sleep => {}
+            }
+            // Whatever else is already waiting is handled in the same pass: under load one wake-up (and
+            // one round of timers and sends) serves a batch of messages, not one.
+            for _ in 0..BATCH {
+                match events.try_recv() {
+                    Ok(event) => self.on_transport(event),
+                    Err(_) => break,
+                }
+            }
+            while let Ok(completion) = done.try_recv() {
+                self.on_completion(completion);
             }
             let now = Instant::now();
             self.layer.handle_timeout(now);
@@ -477,8 +501,9 @@ impl Proxy {
                         }
                         // RFC 3261 §16.3: check the request before it creates a transaction; a bad one is
                         // answered statelessly, so that hostile traffic holds no state.
+                        // The core's own policy, so that the core need not check again.
                         if let Err(rejection) =
-                            validate_request(&request, &ValidationPolicy::proxy())
+                            validate_request(&request, &self.core.options().validation)
                         {
                             tracing::debug!(%rejection, source = %incoming.source, "request rejected");
                             self.metrics.malformed(transport);
@@ -847,7 +872,8 @@ impl Proxy {
             self.on_cancel(now, id, &request);
             return;
         }
-        if self.core.handle_request(now, id, request, source) == Routing::NeedsTargets {
+        // `on_transport` checked it (before it made a transaction) with the core's policy.
+        if self.core.handle_validated_request(now, id, request, source) == Routing::NeedsTargets {
             self.initial_request(now, id, source, false);
         }
     }
@@ -938,18 +964,29 @@ impl Proxy {
         let store = self.store.clone();
         let digest = self.digest.clone();
         let realm = self.realm.clone();
-        let done = self.done_tx.clone();
-        tokio::spawn(async move {
+        let mut work = Box::pin(async move {
             let (response, auth) =
                 register(&service, &store, digest.as_ref(), &realm, &request, source).await;
-            let _ = done
-                .send(Completion::Register {
-                    server: id,
-                    response,
-                    source: source.addr.ip(),
-                    auth,
-                })
-                .await;
+            Completion::Register {
+                server: id,
+                response,
+                source: source.addr.ip(),
+                auth,
+            }
+        });
+        // The memory store never waits: answer on the loop, without a task and a channel round trip
+        // (with one loop thread there is no other core for that task to use). A store that waits (SQL,
+        // Redis) finishes in a task of its own.
+        let mut ready = std::task::Context::from_waker(std::task::Waker::noop());
+        if self.store.backend() == "memory"
+            && let Poll::Ready(completion) = work.as_mut().poll(&mut ready)
+        {
+            self.on_completion(completion);
+            return;
+        }
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let _ = done.send(work.await).await;
         });
     }
 

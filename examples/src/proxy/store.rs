@@ -202,17 +202,20 @@ fn random_scope() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Run `$body` with `$s` bound to the store inside whichever variant `$self` is.
+/// Run `$body` (an `.await`ing expression) with `$s` bound to the store inside whichever variant `$self`
+/// is. The network backends' futures are boxed: they are large (the SQL and Redis clients' state), and
+/// inline they would make every future of this store, the memory store's too, as large as the largest, so
+/// that each REGISTER's future took kilobytes to build and move even when the memory store answers at once.
 macro_rules! each {
     ($self:expr, $s:ident => $body:expr) => {
         match &$self.backend {
             Backend::Memory($s) => $body,
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite($s) => $body,
+            Backend::Sqlite($s) => Box::pin(async { $body }).await,
             #[cfg(feature = "postgres")]
-            Backend::Postgres($s) => $body,
+            Backend::Postgres($s) => Box::pin(async { $body }).await,
             #[cfg(feature = "redis")]
-            Backend::Redis($s) => $body,
+            Backend::Redis($s) => Box::pin(async { $body }).await,
         }
     };
 }

@@ -116,12 +116,32 @@ pub fn branch_for(hash: u64, counter: u64) -> String {
 /// §16.3 step 4: a request that carries one of our Vias whose branch holds the loop hash the request has now
 /// came back unchanged: a loop (482). A Via of ours with another hash is a spiral, which is fine.
 pub fn is_loop(request: &Request, identity: &LocalIdentity) -> bool {
-    let wanted = format!("{BRANCH_PREFIX}{:016x}.", loop_hash(request));
+    looped(request, identity, || loop_hash(request))
+}
+
+/// [`is_loop`] given the request's loop hash, computed only if a Via of ours with one of our branches is
+/// there: most requests carry none, and the hash parses and hashes several header fields.
+pub(crate) fn looped(
+    request: &Request,
+    identity: &LocalIdentity,
+    hash: impl FnOnce() -> u64,
+) -> bool {
+    let mut hash = Some(hash);
+    let mut wanted: Option<String> = None;
     request.headers().vias().flatten().any(|via| {
-        identity.is_local_sent_by(via.host(), via.port())
-            && via
-                .branch()
-                .is_some_and(|b| b.starts_with(wanted.as_bytes()))
+        let Some(branch) = via.branch() else {
+            return false;
+        };
+        if !branch.starts_with(BRANCH_PREFIX.as_bytes())
+            || !identity.is_local_sent_by(via.host(), via.port())
+        {
+            return false;
+        }
+        let wanted = wanted.get_or_insert_with(|| {
+            let hash = hash.take().map_or(0, |hash| hash());
+            format!("{BRANCH_PREFIX}{hash:016x}.")
+        });
+        branch.starts_with(wanted.as_bytes())
     })
 }
 

@@ -7,7 +7,7 @@
 
 use super::LocalIdentity;
 use super::forward::{
-    add_record_route, branch_for, decrement_max_forwards, is_loop, loop_hash, pop_own_via, push_via,
+    add_record_route, branch_for, decrement_max_forwards, loop_hash, looped, pop_own_via, push_via,
 };
 use super::response_context::ResponseContext;
 use super::route::{RoutePreprocessing, next_hop, next_route, preprocess_routes};
@@ -293,6 +293,11 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         &self.identity
     }
 
+    /// The policy it was made with.
+    pub fn options(&self) -> &ProxyOptions {
+        &self.options
+    }
+
     /// The number of open response contexts.
     pub fn len(&self) -> usize {
         self.contexts.len()
@@ -346,17 +351,44 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         request: Request,
         source: Target,
     ) -> Routing {
+        self.handle(now, context, request, source, false)
+    }
+
+    /// [`StatefulProxy::handle_request`] for a request the driver has already checked with
+    /// [`validate_request`] and this proxy's [`ProxyOptions::validation`] policy, and passed (a driver that
+    /// checks requests before they create a transaction, so that bad ones hold no state): the check is not
+    /// repeated. Everything else (loops, Route preprocessing, the relay policy) is as `handle_request`.
+    pub fn handle_validated_request(
+        &mut self,
+        now: Instant,
+        context: K,
+        request: Request,
+        source: Target,
+    ) -> Routing {
+        self.handle(now, context, request, source, true)
+    }
+
+    fn handle(
+        &mut self,
+        now: Instant,
+        context: K,
+        request: Request,
+        source: Target,
+        validated: bool,
+    ) -> Routing {
         if matches!(request.method(), Method::Ack | Method::Cancel) {
             return Routing::NotApplicable;
         }
         let hash = loop_hash(&request);
-        let mut refusal = validate_request(&request, &self.options.validation)
-            .err()
-            .map(|rejection| {
-                let tag = format!("tdm{:x}", self.next_counter());
-                rejection.response(&request, Some(&tag))
-            });
-        if refusal.is_none() && is_loop(&request, &self.identity) {
+        let checked = match validated {
+            true => Ok(()),
+            false => validate_request(&request, &self.options.validation),
+        };
+        let mut refusal = checked.err().map(|rejection| {
+            let tag = format!("tdm{:x}", self.next_counter());
+            rejection.response(&request, Some(&tag))
+        });
+        if refusal.is_none() && looped(&request, &self.identity, || hash) {
             refusal = Some(self.local_response(&request, StatusCode::LOOP_DETECTED));
         }
         let mut request = request;

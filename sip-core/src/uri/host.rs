@@ -60,13 +60,41 @@ impl Host {
             Host::Domain(d) => out.extend_from_slice(d),
             // Writing into a Vec cannot fail.
             Host::Ipv4(a) => {
-                let _ = write!(out, "{a}");
+                let mut text = [0u8; IPV4_TEXT_MAX];
+                out.extend_from_slice(ipv4_text(*a, &mut text));
             }
             Host::Ipv6(a) => {
                 let _ = write!(out, "[{a}]");
             }
         }
     }
+}
+
+/// The longest dotted-quad IPv4 address: `255.255.255.255`.
+const IPV4_TEXT_MAX: usize = 15;
+
+/// `a` in dotted-quad form, written into `buf`. The standard library's `Display` goes through the formatting
+/// machinery for each octet (about a thousand instructions per address), and a proxy writes addresses into
+/// every URI and Via it serializes or compares.
+fn ipv4_text(a: Ipv4Addr, buf: &mut [u8; IPV4_TEXT_MAX]) -> &[u8] {
+    let mut len = 0;
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    &buf[..len]
 }
 
 impl From<IpAddr> for Host {
@@ -82,7 +110,11 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(d) => f.write_str(&String::from_utf8_lossy(d)),
-            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv4(a) => {
+                let mut text = [0u8; IPV4_TEXT_MAX];
+                // Digits and dots only: always UTF-8.
+                f.write_str(std::str::from_utf8(ipv4_text(*a, &mut text)).unwrap_or_default())
+            }
             Host::Ipv6(a) => write!(f, "[{a}]"),
         }
     }
@@ -191,6 +223,28 @@ mod tests {
                 .equivalent(&Host::parse(b"example.COM").unwrap())
         );
         assert_eq!(Host::parse(b"::1").unwrap().to_string(), "[::1]");
+    }
+
+    #[test]
+    fn ipv4_addresses_are_written_as_the_standard_library_writes_them() {
+        for octets in [
+            [0, 0, 0, 0],
+            [127, 0, 0, 1],
+            [9, 10, 99, 100],
+            [255, 255, 255, 255],
+            [1, 20, 200, 249],
+        ] {
+            let ip = Ipv4Addr::from(octets);
+            let host = Host::Ipv4(ip);
+            let mut written = Vec::new();
+            host.write_to(&mut written);
+            assert_eq!(written, ip.to_string().as_bytes());
+            assert_eq!(host.to_string(), ip.to_string());
+        }
+        for n in (0..=u32::MAX).step_by(65_537) {
+            let ip = Ipv4Addr::from(n);
+            assert_eq!(Host::Ipv4(ip).to_string(), ip.to_string());
+        }
     }
 
     #[test]

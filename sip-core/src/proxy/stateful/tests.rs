@@ -460,6 +460,27 @@ fn a_request_coming_back_unchanged_is_a_loop_482() {
 }
 
 #[test]
+fn a_validated_request_is_not_checked_again_but_loops_are_still_detected() {
+    // The driver vouches for this one (it would be 420 otherwise): it goes on to routing.
+    let mut vouched = proxy();
+    let request = request("INVITE", "Proxy-Require: foo\r\n");
+    assert_eq!(
+        vouched.handle_validated_request(Instant::now(), CTX, request, udp_source()),
+        Routing::NeedsTargets
+    );
+    assert_eq!(responses(&drain(&mut vouched)), [0u16; 0]);
+    let (_, copies, now) = forked(1);
+    let mut copy = copies[0].1.clone();
+    copy.set_uri(uri("sip:bob@example.com"));
+    let mut proxy = proxy();
+    assert_eq!(
+        proxy.handle_validated_request(now, 2, copy, udp_source()),
+        Routing::Rejected
+    );
+    assert_eq!(responses(&drain(&mut proxy)), [482]);
+}
+
+#[test]
 fn an_in_dialog_request_follows_its_route_without_record_route() {
     let mut proxy = proxy();
     let bye = parse(

@@ -83,7 +83,7 @@ pub use options::{
     OfferRequest, RtcpMuxMode, SdesOptions,
 };
 pub use payload_map::PayloadMap;
-pub use port_pool::{PortPair, PortPool};
+pub use port_pool::{PortClaim, PortPair, PortPool};
 pub use profile::{Keying, TransportProtocol};
 pub use relay::Relay;
 pub use stats::{CallStats, Counters, LegStats, MediaStats, Traffic};

@@ -54,6 +54,7 @@
 mod dtmf;
 mod forwarder;
 mod media_relay;
+mod port_claim;
 mod recorder;
 mod relayed_stream;
 mod socket_batch;

@@ -204,8 +204,8 @@ fn context_of(line: &Crypto) -> SrtpContext {
     SrtpContext::new(&SrtpPolicy::new(profile), key, salt).expect("an SRTP context")
 }
 
-/// The relay binds a call's ports on its worker thread just after answering: until then datagrams to them
-/// are lost. Sends `probe(k)` (k = 0, 1, …) until one reaches `to`, then drains what else arrives.
+/// The relay's workers learn of an answer within the control interval after it: until then a datagram to
+/// the call's (already bound) ports has nowhere to go and is dropped. Sends `probe(k)` (k = 0, 1, …) until one reaches `to`, then drains what else arrives.
 fn warm_up(mut probe: impl FnMut(u16), to: &UdpSocket) {
     to.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
@@ -252,6 +252,9 @@ fn relays_rtp_and_srtp_under_ng_control_and_stops_on_sigterm() {
 
     let pong = ng.request(Dict::new().with("command", "ping"));
     assert_eq!(text(&pong, "result"), "pong");
+    // Another process holds the RTP port of the range's first pair: the relay skips that pair.
+    let (port_min, _) = port_range();
+    let held = UdpSocket::bind(("127.0.0.1", port_min)).expect("the first port of our range");
 
     // Plain RTP/AVP on both sides.
     let (a, b) = (udp(), udp());
@@ -266,6 +269,10 @@ fn relays_rtp_and_srtp_under_ng_control_and_stops_on_sigterm() {
         to_a,
         port(&a),
         "the caller talks to the relay, not to the callee"
+    );
+    assert!(
+        ![to_a, to_b].contains(&port(&held)),
+        "a held pair is not given out"
     );
     warm_up(
         |k| drop(a.send_to(&rtp(1000 + k, 0xa11ce, &[0; 160]), local(to_a))),
@@ -368,6 +375,7 @@ fn relays_rtp_and_srtp_under_ng_control_and_stops_on_sigterm() {
     let body = scrape(daemon.metrics);
     assert_eq!(metric(&body, "tandem_media_sessions"), 2);
     assert_eq!(metric(&body, "tandem_media_streams"), 4);
+    assert_eq!(metric(&body, "tandem_media_ports_skipped_total"), 1);
     assert!(metric(&body, "tandem_media_packets_received_total{kind=\"rtp\"}") >= 10);
     assert!(metric(&body, "tandem_media_packets_relayed_total") >= 10);
     assert_eq!(

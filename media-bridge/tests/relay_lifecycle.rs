@@ -3,12 +3,15 @@
 
 mod relay_support;
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use relay_support::*;
 use tandem_media_bridge::session::{
     AnswerRequest, Counters, DeleteRequest, IceMode, Keying, MediaOptions, MediaUpdate,
-    OfferRequest, Relay, RtcpMuxMode, SessionError, Traffic, TransportProtocol,
+    OfferRequest, PortClaim, PortPair, Relay, RtcpMuxMode, SessionError, Traffic,
+    TransportProtocol,
 };
 use tandem_rtp_core::SessionDescription;
 use tandem_rtp_core::sdp::Attribute;
@@ -70,6 +73,58 @@ fn port_pool_exhaustion_refuses_the_call_and_delete_frees_its_ports() {
         .filter_map(|l| l.media[0].local_ports)
         .collect();
     assert_eq!(reused, freed, "the freed pairs are the only free ones");
+}
+
+/// A driver's claim that refuses the pairs whose RTP port is in `taken` and keeps the ones it granted.
+#[derive(Debug, Default, Clone)]
+struct Claims {
+    taken: Vec<u16>,
+    held: Arc<Mutex<BTreeSet<u16>>>,
+}
+
+impl PortClaim for Claims {
+    fn claim(&mut self, pair: PortPair) -> bool {
+        !self.taken.contains(&pair.rtp()) && self.held.lock().unwrap().insert(pair.rtp())
+    }
+
+    fn release(&mut self, pair: PortPair) {
+        assert!(
+            self.held.lock().unwrap().remove(&pair.rtp()),
+            "{pair} released twice"
+        );
+    }
+}
+
+#[test]
+fn pairs_the_driver_cannot_claim_are_skipped_and_claimed_pairs_are_released_with_the_call() {
+    let mut relay = small_relay(5);
+    let claims = Claims {
+        taken: vec![30000, 30004],
+        ..Claims::default()
+    };
+    let held = Arc::clone(&claims.held);
+    relay.set_port_claim(Box::new(claims));
+    established(&mut relay, "one");
+    assert_eq!(*held.lock().unwrap(), BTreeSet::from([30002, 30006]));
+    assert_eq!(relay.port_pool().skipped(), 2);
+    let ports: BTreeSet<u16> = relay
+        .query("one")
+        .unwrap()
+        .legs
+        .iter()
+        .filter_map(|l| l.media[0].local_ports.map(PortPair::rtp))
+        .collect();
+    assert_eq!(ports, BTreeSet::from([30002, 30006]));
+
+    // One claimable pair is left, and a call needs two: it is refused and gives back the one it claimed.
+    assert!(matches!(
+        call(&mut relay, "two"),
+        Err(SessionError::PortsExhausted { .. })
+    ));
+    assert_eq!(held.lock().unwrap().len(), 2);
+    assert_eq!(relay.port_pool().skipped(), 4);
+    relay.delete(&DeleteRequest::new("one")).unwrap();
+    assert!(held.lock().unwrap().is_empty(), "released with the call");
 }
 
 #[test]

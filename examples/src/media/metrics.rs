@@ -68,6 +68,8 @@ pub struct Sample {
     pub streams: u64,
     /// Ports left in the pool.
     pub ports_available: u64,
+    /// Port pairs skipped so far because something else held them (they could not be bound).
+    pub ports_skipped: u64,
     /// Traffic since start, deleted streams included.
     pub totals: TrafficTotals,
 }
@@ -107,17 +109,19 @@ impl MediaMetrics {
 
     /// Read the relay's calls and the packet path's statistics now.
     pub fn sample(&self, relay: &MediaRelay) -> Sample {
-        let (calls, ports_available) = {
+        let (calls, ports_available, ports_skipped) = {
             let control = relay.relay().lock().unwrap_or_else(PoisonError::into_inner);
             let calls: Vec<_> = control
                 .call_ids()
                 .filter_map(|id| control.query(id).ok())
                 .collect();
-            (calls, control.port_pool().available())
+            let pool = control.port_pool();
+            (calls, pool.available(), pool.skipped())
         };
         let mut sample = Sample {
             sessions: calls.len() as u64,
             ports_available: ports_available as u64,
+            ports_skipped,
             ..Sample::default()
         };
         let mut seen = HashSet::new();
@@ -170,6 +174,12 @@ impl MediaMetrics {
                 "gauge",
                 "Free ports in the media port pool.",
                 sample.ports_available,
+            ),
+            (
+                "ports_skipped_total",
+                "counter",
+                "Port pairs skipped because they could not be bound (held by another process).",
+                sample.ports_skipped,
             ),
             (
                 "workers",

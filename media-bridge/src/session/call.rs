@@ -14,8 +14,8 @@ use super::payload_map::{NegotiatedCodec, ingress_maps, listed, negotiate};
 use super::peer::PeerMedia;
 use super::rewrite::{self, CodecFilter, Local, SessionParts};
 use super::{
-    DtlsMode, EndpointAddress, IceMode, Keying, MediaOptions, PortPair, PortPool, RelayConfig,
-    RtcpMuxMode, SessionError, StreamId, TransportProtocol,
+    DtlsMode, EndpointAddress, IceMode, Keying, MediaOptions, PortClaim, PortPair, PortPool,
+    RelayConfig, RtcpMuxMode, SessionError, StreamId, TransportProtocol,
 };
 use crate::dtls::{CertificateFingerprint, DtlsRole};
 use crate::ice::Credentials;
@@ -25,6 +25,7 @@ use crate::ice::Credentials;
 pub(crate) struct Resources<'a> {
     pub(crate) config: &'a RelayConfig,
     pool: &'a mut PortPool,
+    claim: Option<&'a mut (dyn PortClaim + 'static)>,
     next_id: &'a mut u64,
     allocated: Vec<PortPair>,
     released: Vec<PortPair>,
@@ -34,11 +35,13 @@ impl<'a> Resources<'a> {
     pub(crate) fn new(
         config: &'a RelayConfig,
         pool: &'a mut PortPool,
+        claim: Option<&'a mut (dyn PortClaim + 'static)>,
         next_id: &'a mut u64,
     ) -> Self {
         Resources {
             config,
             pool,
+            claim,
             next_id,
             allocated: Vec::new(),
             released: Vec::new(),
@@ -46,7 +49,10 @@ impl<'a> Resources<'a> {
     }
 
     fn allocate(&mut self) -> Result<PortPair, SessionError> {
-        let pair = self.pool.allocate()?;
+        let pair = match self.claim.as_deref_mut() {
+            Some(claim) => self.pool.allocate_claimed(&mut |pair| claim.claim(pair))?,
+            None => self.pool.allocate()?,
+        };
         self.allocated.push(pair);
         Ok(pair)
     }
@@ -81,17 +87,32 @@ impl<'a> Resources<'a> {
     }
 
     /// The request failed: give back the ports it took.
-    pub(crate) fn rollback(self) {
-        for pair in self.allocated {
-            self.pool.free(pair);
-        }
+    pub(crate) fn rollback(mut self) {
+        let pairs = std::mem::take(&mut self.allocated);
+        self.free(pairs);
     }
 
     /// The request succeeded: give back the ports it released.
-    pub(crate) fn commit(self) {
-        for pair in self.released {
-            self.pool.free(pair);
+    pub(crate) fn commit(mut self) {
+        let pairs = std::mem::take(&mut self.released);
+        self.free(pairs);
+    }
+
+    fn free(&mut self, pairs: Vec<PortPair>) {
+        for pair in pairs {
+            free_pair(self.pool, self.claim.as_deref_mut(), pair);
         }
+    }
+}
+
+/// Gives `pair` back to the pool and, if it was claimed, lets its ports go.
+pub(crate) fn free_pair(
+    pool: &mut PortPool,
+    claim: Option<&mut (dyn PortClaim + 'static)>,
+    pair: PortPair,
+) {
+    if let (true, Some(claim)) = (pool.free(pair), claim) {
+        claim.release(pair);
     }
 }
 

@@ -25,6 +25,11 @@
 //! workers never take a lock on the packet path. Workers report what they see with
 //! [`Relay::record_traffic`]; [`Relay::sweep`] expires calls silent for [`RelayConfig::media_timeout`].
 //!
+//!
+//! Ports are the one resource shared with the operating system: a driver gives the relay a [`PortClaim`]
+//! ([`Relay::set_port_claim`]) that binds a pair as the pool hands it out, so a pair something else holds is
+//! skipped ([`PortPool::skipped`]) instead of being answered with, and its sockets go to the worker.
+//!
 //! ```
 //! use std::time::Instant;
 //! use tandem_media_bridge::session::{
@@ -83,7 +88,7 @@ pub use options::{
     OfferRequest, RtcpMuxMode, SdesOptions,
 };
 pub use payload_map::PayloadMap;
-pub use port_pool::{PortPair, PortPool};
+pub use port_pool::{PortClaim, PortPair, PortPool};
 pub use profile::{Keying, TransportProtocol};
 pub use relay::Relay;
 pub use stats::{CallStats, Counters, LegStats, MediaStats, Traffic};

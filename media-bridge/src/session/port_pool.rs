@@ -34,6 +34,18 @@ impl fmt::Display for PortPair {
     }
 }
 
+/// What claims a pair's ports from the operating system when the pool hands the pair out, so that a pair
+/// another process (or another relay) holds is skipped, as rtpengine skips ports it cannot bind.
+///
+/// The session core stays sans-IO: the driver supplies this (the data plane binds both UDP sockets and
+/// keeps them for the worker that serves the stream), the pool only asks.
+pub trait PortClaim: Send + fmt::Debug {
+    /// Tries to take both ports of `pair` (RTP and RTCP); `false` makes the pool skip the pair.
+    fn claim(&mut self, pair: PortPair) -> bool;
+    /// `pair`, claimed earlier, went back to the pool: let its ports go.
+    fn release(&mut self, pair: PortPair);
+}
+
 /// A pool of [`PortPair`]s inside a port range (30000–40000 by default, as rtpengine).
 ///
 /// Allocation takes the pair freed longest ago (a FIFO), so a port just released is not handed to the next
@@ -58,6 +70,8 @@ pub struct PortPool {
     free: VecDeque<u16>,
     /// One bit per pair, set while allocated: catches double frees and foreign pairs.
     allocated: Vec<u64>,
+    /// Pairs [`PortPool::allocate_claimed`] skipped because they could not be claimed.
+    skipped: u64,
 }
 
 impl PortPool {
@@ -90,6 +104,7 @@ impl PortPool {
             pairs,
             free,
             allocated: vec![0; pairs.div_ceil(64)],
+            skipped: 0,
         })
     }
 
@@ -102,6 +117,34 @@ impl PortPool {
         let pair = PortPair { rtp };
         self.set_allocated(pair, true);
         Ok(pair)
+    }
+
+    /// Takes the first free pair that `claim` accepts (see [`PortClaim`]). A refused pair stays free but
+    /// goes to the back of the queue (whoever holds it may let it go later) and is counted in
+    /// [`PortPool::skipped`]. Every free pair is tried at most once; when none can be claimed, fails with
+    /// [`SessionError::PortsExhausted`].
+    pub fn allocate_claimed(
+        &mut self,
+        claim: &mut dyn FnMut(PortPair) -> bool,
+    ) -> Result<PortPair, SessionError> {
+        for _ in 0..self.free.len() {
+            let Some(rtp) = self.free.pop_front() else {
+                break;
+            };
+            let pair = PortPair { rtp };
+            if claim(pair) {
+                self.set_allocated(pair, true);
+                return Ok(pair);
+            }
+            self.skipped += 1;
+            self.free.push_back(rtp);
+        }
+        Err(SessionError::PortsExhausted { pairs: self.pairs })
+    }
+
+    /// How many times [`PortPool::allocate_claimed`] skipped a pair it could not claim, in total.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Gives a pair back. Returns `false`, changing nothing, if the pair is not one this pool handed out and
@@ -200,6 +243,35 @@ mod tests {
         assert!(!pool.free(PortPair { rtp: 29998 }));
         assert!(!pool.free(PortPair { rtp: 30001 }));
         assert_eq!(pool.available(), 5);
+    }
+
+    #[test]
+    fn pairs_that_cannot_be_claimed_are_skipped_and_tried_again_later() {
+        let mut pool = PortPool::new(30000..=30007).unwrap();
+        let mut held = vec![30002u16, 30004];
+        let mut tried = Vec::new();
+        let mut claim = |held: &[u16], pair: PortPair| {
+            tried.push(pair.rtp());
+            !held.contains(&pair.rtp())
+        };
+        let a = pool.allocate_claimed(&mut |p| claim(&held, p)).unwrap();
+        let b = pool.allocate_claimed(&mut |p| claim(&held, p)).unwrap();
+        assert_eq!((a.rtp(), b.rtp()), (30000, 30006));
+        assert_eq!(pool.skipped(), 2);
+        assert!(!pool.is_allocated(PortPair { rtp: 30002 }));
+        // Nothing claimable left: each free pair is tried once, then the pool gives up.
+        assert!(pool.allocate_claimed(&mut |p| claim(&held, p)).is_err());
+        assert_eq!(pool.skipped(), 4);
+        assert_eq!(pool.available(), 2);
+        // The holder let one go: the skipped pair is handed out.
+        held.retain(|&p| p != 30004);
+        let c = pool.allocate_claimed(&mut |p| claim(&held, p)).unwrap();
+        assert_eq!(c.rtp(), 30004);
+        assert_eq!(pool.in_use(), 3);
+        assert_eq!(
+            tried,
+            [30000, 30002, 30004, 30006, 30002, 30004, 30002, 30004]
+        );
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use tandem_rtp_core::SessionDescription;
 
-use super::call::{Call, Resources};
+use super::call::{Call, Resources, free_pair};
 use super::leg::{Leg, MediaUpdate, Stream};
 use super::{
     AnswerRequest, CallStats, DeleteRequest, DtmfInjection, DtmfRequest, LegMedia, LegStats,
-    MediaStats, OfferRequest, PortPool, RelayConfig, SessionError, StreamId, Traffic,
+    MediaStats, OfferRequest, PortClaim, PortPool, RelayConfig, SessionError, StreamId, Traffic,
 };
 
 /// The control plane of the media relay: calls keyed by Call-ID, each with a caller and a callee leg.
@@ -21,6 +21,8 @@ use super::{
 pub struct Relay {
     config: RelayConfig,
     pool: PortPool,
+    /// Claims pairs from the operating system as the pool hands them out, when the driver supplies it.
+    claim: Option<Box<dyn PortClaim>>,
     calls: HashMap<String, Call>,
     /// Which call each stream belongs to, for traffic reports.
     streams: HashMap<StreamId, String>,
@@ -50,6 +52,7 @@ impl Relay {
         Ok(Relay {
             config,
             pool,
+            claim: None,
             calls: HashMap::new(),
             streams: HashMap::new(),
             next_stream: 0,
@@ -65,6 +68,13 @@ impl Relay {
     /// The port pool (to watch how full it is).
     pub fn port_pool(&self) -> &PortPool {
         &self.pool
+    }
+
+    /// Has every port pair claimed through `claim` as it is handed out (and released through it when it goes
+    /// back): pairs it refuses are skipped (counted in [`PortPool::skipped`]). Without one, the pool hands
+    /// out pairs without asking. Set it before the first call.
+    pub fn set_port_claim(&mut self, claim: Box<dyn PortClaim>) {
+        self.claim = Some(claim);
     }
 
     /// Takes an offer and returns its SDP rewritten for the answerer.
@@ -98,7 +108,12 @@ impl Relay {
                 0,
             ),
         };
-        let mut res = Resources::new(&self.config, &mut self.pool, &mut self.next_stream);
+        let mut res = Resources::new(
+            &self.config,
+            &mut self.pool,
+            self.claim.as_deref_mut(),
+            &mut self.next_stream,
+        );
         match draft.apply_offer(&mut res, offerer, &request.sdp, &request.options, now) {
             Ok(sdp) => {
                 res.commit();
@@ -128,7 +143,12 @@ impl Relay {
                 call_id: request.call_id.clone(),
             })?;
         let mut draft = call.clone();
-        let mut res = Resources::new(&self.config, &mut self.pool, &mut self.next_stream);
+        let mut res = Resources::new(
+            &self.config,
+            &mut self.pool,
+            self.claim.as_deref_mut(),
+            &mut self.next_stream,
+        );
         let outcome = draft.apply_answer(
             &mut res,
             &request.from_tag,
@@ -349,7 +369,7 @@ impl Relay {
     /// Gives a removed call's ports back and takes its streams off the packet path.
     fn retire(&mut self, call: Call) {
         for pair in call.ports() {
-            self.pool.free(pair);
+            free_pair(&mut self.pool, self.claim.as_deref_mut(), pair);
         }
         for stream in call.legs.iter().flat_map(|l| &l.streams) {
             self.streams.remove(&stream.id);

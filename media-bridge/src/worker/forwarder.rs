@@ -235,6 +235,10 @@ impl Worker {
         if let Some(socket) = &stream.rtcp_socket {
             result = result.and(self.poller.add(socket, socket_token(id, true)));
         }
+        if let Some(socket) = &stream.parked_rtcp {
+            // Parked while RTCP is muxed: it stays open (holding the port) but is not read.
+            self.poller.remove(socket, socket_token(id, true));
+        }
         if let Err(error) = result {
             tracing::warn!(stream = %id, %error, "cannot watch the stream's sockets");
         }

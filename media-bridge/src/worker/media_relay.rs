@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::WorkerError;
 use super::forwarder::{ControlMessage, Worker, WorkerCommand, WorkerReport, wake};
+use super::port_claim::{ClaimedPorts, SocketClaim};
 use super::recorder::{self, RecorderHandle, RecorderMessage};
 use super::relayed_stream::StreamSettings;
 use super::stream_stats::StreamStats;
@@ -28,7 +29,8 @@ const DEFAULT_BATCH_WINDOW: Duration = Duration::from_micros(500);
 pub struct DataPlaneConfig {
     /// Worker threads; 0 means one per available core.
     pub workers: usize,
-    /// The local address media sockets bind to (the ports come from the relay's port pool).
+    /// The local address media sockets bind to. The ports come from the relay's port pool and are bound as
+    /// the pool hands them out (pairs that cannot be bound are skipped), before the call is answered.
     pub bind: IpAddr,
     /// The DTLS certificate and settings for DTLS-SRTP legs (its fingerprint must be the one in
     /// [`RelayConfig::fingerprint`]). Without it DTLS legs carry no media.
@@ -141,7 +143,11 @@ pub struct MediaRelay {
 impl MediaRelay {
     /// Builds the control plane from `config` and starts the threads.
     pub fn start(config: RelayConfig, data_plane: DataPlaneConfig) -> Result<Self, crate::Error> {
-        let relay = Arc::new(Mutex::new(Relay::new(config.clone())?));
+        let claimed = ClaimedPorts::default();
+        let mut control_plane = Relay::new(config.clone())?;
+        // Pairs are bound as they are handed out; ones something else holds are skipped.
+        control_plane.set_port_claim(Box::new(SocketClaim::new(data_plane.bind, claimed.clone())));
+        let relay = Arc::new(Mutex::new(control_plane));
         let count = match data_plane.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
@@ -165,6 +171,7 @@ impl MediaRelay {
             dtls: data_plane.dtls.clone(),
             ice: config.ice.clone(),
             recorder: recorder.clone(),
+            claimed,
         };
         let (control_tx, control_rx) = mpsc::channel();
         let waker = bind_loopback("wake sender")?;

@@ -2,7 +2,9 @@
 //! two legs of each call, driven by the control plane's [`MediaUpdate`](crate::session::MediaUpdate)s.
 //!
 //! [`MediaRelay::start`] builds the [`Relay`](crate::session::Relay) (behind a mutex, for the control plane
-//! only), a control thread and the workers. Both legs of a call are sharded to one worker (by Call-ID), so a
+//! only), a control thread and the workers. Port pairs are bound when the control plane hands them out (a
+//! pair that cannot be bound, because another process or relay holds a port, is skipped), and the worker
+//! serving a stream takes those sockets. Both legs of a call are sharded to one worker (by Call-ID), so a
 //! packet is received, transformed and sent on one thread without locks. Per datagram, on the stream it
 //! arrived on:
 //!
@@ -54,6 +56,7 @@
 mod dtmf;
 mod forwarder;
 mod media_relay;
+mod port_claim;
 mod recorder;
 mod relayed_stream;
 mod socket_batch;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tandem_rtp_core::SrtpContext;
 
 use super::dtmf::{DtmfPlayer, OutgoingRtp};
+use super::port_claim::{ClaimedPorts, bind_socket};
 use super::recorder::{RecordedPacket, RecorderHandle, RecorderMessage};
 use super::stream_stats::{DropReason, RtcpSummary, StreamCounters};
 use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
@@ -25,6 +26,8 @@ pub(crate) struct StreamSettings {
     pub(crate) ice: IceConfig,
     /// Where recorded calls' packets go, if recording is configured.
     pub(crate) recorder: Option<RecorderHandle>,
+    /// The sockets bound when the control plane handed the streams' ports out.
+    pub(crate) claimed: ClaimedPorts,
 }
 
 /// A recorded stream's link to the recorder.
@@ -45,6 +48,9 @@ pub(crate) struct RelayedStream {
     pub(crate) media: Arc<LegMedia>,
     pub(crate) rtp_socket: UdpSocket,
     pub(crate) rtcp_socket: Option<UdpSocket>,
+    /// The claimed RTCP socket while RTCP is muxed: kept (out of the poller) so that the port stays ours
+    /// when a re-offer turns rtcp-mux off.
+    pub(crate) parked_rtcp: Option<UdpSocket>,
     /// The source RTP (and muxed RTCP) is accepted from and sent to, once learned (symmetric RTP).
     latched_rtp: Option<SocketAddr>,
     /// The same for RTCP on its own port.
@@ -77,11 +83,17 @@ impl RelayedStream {
         settings: &StreamSettings,
         now: Instant,
     ) -> std::io::Result<Self> {
-        let rtp_socket = bind(settings.bind, media.ports.rtp())?;
+        // The control plane bound the pair when it handed it out; binding here is only the fallback for a
+        // pair whose sockets are gone (released and claimed again before this snapshot arrived).
+        let (rtp_socket, parked_rtcp) = match settings.claimed.take(media.ports.rtp()) {
+            Some(claimed) => (claimed.rtp, Some(claimed.rtcp)),
+            None => (bind_socket(settings.bind, media.ports.rtp())?, None),
+        };
         let mut stream = RelayedStream {
             media: Arc::clone(&media),
             rtp_socket,
             rtcp_socket: None,
+            parked_rtcp,
             latched_rtp: None,
             latched_rtcp: None,
             ice: None,
@@ -277,8 +289,14 @@ impl RelayedStream {
 
     fn sync_rtcp_socket(&mut self, settings: &StreamSettings) -> std::io::Result<()> {
         match (self.media.local_ports().1, &self.rtcp_socket) {
-            (Some(port), None) => self.rtcp_socket = Some(bind(settings.bind, port)?),
-            (None, Some(_)) => self.rtcp_socket = None,
+            (Some(port), None) => {
+                let socket = match self.parked_rtcp.take() {
+                    Some(socket) => socket,
+                    None => bind_socket(settings.bind, port)?,
+                };
+                self.rtcp_socket = Some(socket);
+            }
+            (None, Some(_)) => self.parked_rtcp = self.rtcp_socket.take(),
             _ => {}
         }
         Ok(())
@@ -595,10 +613,4 @@ impl RelayedStream {
             }
         }
     }
-}
-
-fn bind(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
-    let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
-    socket.set_nonblocking(true)?;
-    Ok(socket)
 }

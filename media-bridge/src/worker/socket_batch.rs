@@ -106,6 +106,11 @@ impl Poller {
         self.inner.forget(token);
     }
 
+    /// Stops watching `socket` (reported as `token`), which stays open.
+    pub(crate) fn remove(&mut self, socket: &UdpSocket, token: u64) {
+        self.inner.remove(socket, token);
+    }
+
     /// Blocks up to `timeout`; returns how many sockets are readable (an estimate on the fallback).
     pub(crate) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
         self.inner.wait(timeout)
@@ -357,6 +362,21 @@ mod sys {
         /// Closing the socket removes it from the set.
         pub(super) fn forget(&mut self, _token: u64) {}
 
+        /// An open socket has to be taken out explicitly; one that was not in the set is no error.
+        pub(super) fn remove(&mut self, socket: &UdpSocket, _token: u64) {
+            if let Ok(epoll) = &self.epoll {
+                // SAFETY: both descriptors are open for the call; DEL ignores the event argument.
+                unsafe {
+                    libc::epoll_ctl(
+                        epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_DEL,
+                        socket.as_raw_fd(),
+                        std::ptr::null_mut(),
+                    )
+                };
+            }
+        }
+
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
             self.ready.clear();
             let epoll = match &self.epoll {
@@ -471,6 +491,10 @@ mod sys {
 
         pub(super) fn forget(&mut self, token: u64) {
             self.all.retain(|t| *t != token);
+        }
+
+        pub(super) fn remove(&mut self, _socket: &UdpSocket, token: u64) {
+            self.forget(token);
         }
 
         pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<usize> {

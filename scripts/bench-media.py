@@ -125,14 +125,17 @@ bench.rtpe_relayed = lambda c: _rtpe_relayed(c) if getattr(c, "is_rtpengine", Fa
 
 # ------------------------------------------------------------------ measurements
 
-def memory_per_stream(relay, calls_n):
-    """RSS growth of the relay with calls_n plain calls set up (no traffic), per stream (2 per call)."""
+def memory_per_stream(relay, calls_n, settle):
+    """RSS growth of the relay with calls_n plain calls set up (no traffic), per stream (2 per call), read
+    `settle` seconds after the set-up (the same for both relays): long enough for tandem's workers to take
+    the calls' sockets and for its allocator (jemalloc, dirty pages returned after ~1 s) to give back what
+    the set-up freed, so the figure is what the streams hold, not the set-up's garbage."""
     socks = bench.bind_sockets(calls_n)
     try:
         time.sleep(0.5)
         before = rss_kib(relay.pid)
         calls = bench.setup_calls(relay.client, calls_n, False, "mem-%s-%d" % (relay.name, os.getpid()), socks)
-        time.sleep(1.0)  # tandem binds a call's sockets on its worker shortly after the answer
+        time.sleep(settle)
         after = rss_kib(relay.pid)
         bench.delete_calls(relay.client, calls)
     finally:
@@ -267,6 +270,8 @@ def main():
     ap.add_argument("--duration", type=float, default=None, help="seconds of traffic per step (<= 15)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the generator-alone steps")
     ap.add_argument("--mem-calls", type=int, default=500, help="calls set up for the memory figure (0: skip)")
+    ap.add_argument("--mem-settle", type=float, default=3.0,
+                    help="seconds between setting the memory calls up and reading RSS (both relays)")
     ap.add_argument("--workers", type=int, default=None, help="tandem worker threads (default: one per CPU)")
     ap.add_argument("--batch-window-us", type=int, default=None,
                     help="tandem workers' batch window after a busy wake-up (default: tandem's, 500; 0 = none)")
@@ -316,7 +321,7 @@ def main():
         print("# " + "; ".join("%s pid %d ng %d" % (r.name, r.pid, r.ng_port) for r in relays), flush=True)
         if a.mem_calls:
             for relay in relays:
-                m = memory_per_stream(relay, a.mem_calls)
+                m = memory_per_stream(relay, a.mem_calls, a.mem_settle)
                 mems.append(m)
                 out.write(json.dumps(dict(memory=m)) + "\n")
                 print("# memory %s: %s" % (relay.name, json.dumps(m)), flush=True)

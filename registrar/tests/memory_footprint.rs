@@ -7,61 +7,15 @@
 #![cfg(feature = "memory")]
 
 use bytes::Bytes;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 use tandem_registrar::{
     Aor, Flow, FlowToken, LocationStore, MemoryStore, Registrar, RegistrarConfig, RegistrarService,
 };
 use tandem_sip_core::{Message, Transport, parse_message};
-
-/// The system allocator, keeping a running total of the bytes requested and not yet freed.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-fn signed(n: usize) -> isize {
-    isize::try_from(n).unwrap_or(isize::MAX)
-}
-
-// SAFETY: every call forwards to `System` with the caller's arguments; the counter is bookkeeping only.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(signed(layout.size()), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(new_size) - signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-}
+use tandem_test_alloc::{LiveBytes, live, signed};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: LiveBytes = LiveBytes;
 
 const USERS: usize = 10_000;
 
@@ -116,7 +70,7 @@ fn ten_thousand_aors_fit_the_per_user_budget() {
         let warm = register(USERS);
         let outcome = service.handle(now, &warm, &flow(USERS)).await;
         assert_eq!(outcome.map(|o| o.response.status().as_u16()).ok(), Some(200));
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = live();
         for i in 0..USERS {
             let request = register(i);
             let outcome = service.handle(now, &request, &flow(i)).await;
@@ -126,7 +80,7 @@ fn ten_thousand_aors_fit_the_per_user_budget() {
                 "REGISTER {i}"
             );
         }
-        let after = LIVE.load(Ordering::Relaxed);
+        let after = live();
         let per_aor = (after - before) / signed(USERS);
         // Not a timing: a figure to compare with docs/bench-proxy.md, printed past the test harness.
         let _ = std::io::Write::write_all(

@@ -13,62 +13,16 @@
 //! other test allocates while it counts.
 
 use bytes::Bytes;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 use tandem_sip_core::proxy::{Action, LocalIdentity, ProxyOptions, Routing, StatefulProxy};
 use tandem_sip_core::{
     HeaderName, Message, Request, Response, StatusCode, Target, TimerConfig, TransactionEvent,
     TransactionId, TransactionLayer, TransportKind, parse_message,
 };
-
-/// The system allocator, keeping a running total of the bytes requested and not yet freed.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-fn signed(n: usize) -> isize {
-    isize::try_from(n).unwrap_or(isize::MAX)
-}
-
-// SAFETY: every call forwards to `System` with the caller's arguments; the counter is bookkeeping only.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(signed(layout.size()), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(signed(new_size) - signed(layout.size()), Ordering::Relaxed);
-        }
-        p
-    }
-}
+use tandem_test_alloc::{LiveBytes, live};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: LiveBytes = LiveBytes;
 
 const USERS: usize = 10_000;
 
@@ -107,10 +61,6 @@ fn ok(request: &Request, i: usize) -> Response {
     Response::from_request(request, StatusCode::OK, Some(&format!("tdm{i:x}")))
         .header(HeaderName::Contact, contact)
         .build()
-}
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
 }
 
 /// Carry out the core's actions: only answers are expected here.

@@ -978,7 +978,7 @@ impl Proxy {
         // (with one loop thread there is no other core for that task to use). A store that waits (SQL,
         // Redis) finishes in a task of its own.
         let mut ready = std::task::Context::from_waker(std::task::Waker::noop());
-        if self.store.backend() == "memory"
+        if self.store.never_waits()
             && let Poll::Ready(completion) = work.as_mut().poll(&mut ready)
         {
             self.on_completion(completion);

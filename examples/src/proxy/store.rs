@@ -166,6 +166,12 @@ impl ProxyStore {
         }
     }
 
+    /// Whether the store answers without waiting (the in-memory store), so that its futures are ready at
+    /// the first poll and may be driven on the caller's loop rather than in a task.
+    pub fn never_waits(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
     /// `flow` as stored: its token under this proxy's scope.
     fn scoped(&self, flow: &Flow) -> Flow {
         let mut token = BytesMut::with_capacity(self.scope.len() + flow.token.as_bytes().len());

@@ -29,64 +29,8 @@ const MESSAGES: [(&str, &[u8]); 4] = [
     ("trying", include_bytes!("../data/sip/trying.sip")),
 ];
 
-/// Counts heap allocations while switched on, so that timed runs pay only for one relaxed load.
-mod counting_alloc {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    pub(crate) struct CountingAlloc;
-
-    static ENABLED: AtomicBool = AtomicBool::new(false);
-    static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-    fn count() {
-        if ENABLED.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    // SAFETY: forwards every call to the system allocator unchanged; only counts.
-    unsafe impl GlobalAlloc for CountingAlloc {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            count();
-            // SAFETY: same contract as the caller's.
-            unsafe { System.alloc(layout) }
-        }
-
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            count();
-            // SAFETY: same contract as the caller's.
-            unsafe { System.alloc_zeroed(layout) }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: same contract as the caller's.
-            unsafe { System.dealloc(ptr, layout) }
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            count();
-            // SAFETY: same contract as the caller's.
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-    }
-
-    /// Average allocations (including reallocations) per call of `f`, over `runs` calls.
-    pub(crate) fn per_call(runs: usize, mut f: impl FnMut()) -> f64 {
-        // One untimed call first, so one-off lazy initialisation is not counted.
-        f();
-        ALLOCATIONS.store(0, Ordering::Relaxed);
-        ENABLED.store(true, Ordering::Relaxed);
-        for _ in 0..runs {
-            f();
-        }
-        ENABLED.store(false, Ordering::Relaxed);
-        ALLOCATIONS.load(Ordering::Relaxed) as f64 / runs as f64
-    }
-}
-
 #[global_allocator]
-static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
+static GLOBAL: tandem_benches::CountingAllocator = tandem_benches::CountingAllocator;
 
 /// The header fields a proxy reads on every message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,16 +229,18 @@ fn print_allocation_table() {
     for (name, wire) in MESSAGES {
         let buf = shared(wire);
         let counts = [
-            counting_alloc::per_call(RUNS, || drop(black_box(tandem::parse(buf.clone())))),
-            counting_alloc::per_call(RUNS, || drop(black_box(rsip_peer::parse(wire)))),
-            counting_alloc::per_call(RUNS, || drop(black_box(rvoip_peer::parse(wire)))),
-            counting_alloc::per_call(RUNS, || {
+            tandem_benches::allocations_per_call(RUNS, || {
+                drop(black_box(tandem::parse(buf.clone())))
+            }),
+            tandem_benches::allocations_per_call(RUNS, || drop(black_box(rsip_peer::parse(wire)))),
+            tandem_benches::allocations_per_call(RUNS, || drop(black_box(rvoip_peer::parse(wire)))),
+            tandem_benches::allocations_per_call(RUNS, || {
                 black_box(tandem::proxy_read(buf.clone(), &mut Discard));
             }),
-            counting_alloc::per_call(RUNS, || {
+            tandem_benches::allocations_per_call(RUNS, || {
                 black_box(rsip_peer::proxy_read(wire, &mut Discard));
             }),
-            counting_alloc::per_call(RUNS, || {
+            tandem_benches::allocations_per_call(RUNS, || {
                 black_box(rvoip_peer::proxy_read(wire, &mut Discard));
             }),
         ];

@@ -518,6 +518,53 @@ async fn timer_c_cancels_a_branch_that_rings_too_long() {
         "the ringing contact was not CANCELled"
     );
     assert_eq!(proxy.metrics().responses_of(487), 1);
+    // The branch had answered 180: Timer C cancelled it rather than counting a 408.
+    let metrics = proxy.metrics_addr().expect("metrics listener");
+    wait_for_line(
+        metrics,
+        "tandem_proxy_timer_c_fired_total{outcome=\"cancel\"} 1",
+    )
+    .await;
+    let body = scrape(metrics).await;
+    assert!(
+        body.lines()
+            .any(|l| l == "tandem_proxy_timer_c_fired_total{outcome=\"timeout\"} 0"),
+        "{body}"
+    );
+}
+
+/// The body of `GET /metrics` at `addr`.
+async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("metrics connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("metrics request");
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .await
+        .expect("metrics read");
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// Wait (bounded: the proxy publishes its core's counters once a second) until `/metrics` at `addr`
+/// has `line`.
+async fn wait_for_line(addr: SocketAddr, line: &str) {
+    let mut body = String::new();
+    for _ in 0..50 {
+        body = scrape(addr).await;
+        if body.lines().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/metrics never showed {line:?}:\n{body}");
 }
 
 /// Whether process `pid` exists (and is not yet reaped).

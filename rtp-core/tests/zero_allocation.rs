@@ -2,8 +2,6 @@
 //! writing packets into caller buffers, SRTP/SRTCP protect and unprotect once a stream is known, the RFC 4733
 //! receiver and generator, G.711, DTMF detection, tone generation and the jitter buffer in steady state.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,48 +13,11 @@ use tandem_rtp_core::{
     DtmfDetector, DtmfDigit, EventGenerator, EventReceiver, G711, JitterBuffer, JitterBufferConfig,
     MediaFrame, Playout, Tone,
 };
+use tandem_test_alloc::{CountingAllocator, allocations_during, counts_allocations};
 
 /// Counts allocations made by the current thread (other test-harness threads do not disturb the count).
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 #[test]
 fn parsing_and_writing_packets_does_not_allocate() {
@@ -69,7 +30,7 @@ fn parsing_and_writing_packets_does_not_allocate() {
     ];
 
     // The counter sees allocations made on this thread.
-    assert!(allocations_during(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(8)))) > 0);
+    assert!(counts_allocations());
 
     let mut rtcp_len = 0;
     let writes = allocations_during(|| {

@@ -2,36 +2,11 @@
 //! Request-URI needs), however many fields the message has.
 
 use bytes::Bytes;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tandem_sip_core::{Limits, StreamFramer, parse_message};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tandem_test_alloc::{CountingAllocator, allocations_during, counts_allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn message(extra_headers: usize) -> Vec<u8> {
     let mut text = String::from(
@@ -49,20 +24,14 @@ CSeq: 314159 INVITE\r\n",
     text.into_bytes()
 }
 
-/// Allocations made by `f` (the test binary runs this test alone, so no other thread counts).
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
-}
-
 #[test]
 fn parsing_allocates_the_same_for_few_and_many_header_fields() {
+    assert!(counts_allocations());
     let small = message(0);
     let large = message(60);
     let parse = |wire: &Vec<u8>| {
         let wire = wire.clone();
-        allocations(move || {
+        allocations_during(move || {
             // Counts turning the Vec into shared storage too, as a transport's receive path would.
             let parsed = parse_message(Bytes::from(wire));
             assert!(parsed.is_ok());
@@ -77,7 +46,7 @@ fn parsing_allocates_the_same_for_few_and_many_header_fields() {
     // The header list and the promotion of the buffer to shared storage; the URI may add its own.
     assert!(few <= 4, "{few} allocations");
 
-    let framed = allocations(|| {
+    let framed = allocations_during(|| {
         let mut framer = StreamFramer::new(Limits::default());
         framer.push(&large).unwrap();
         assert!(matches!(framer.poll(), Ok(Some(_))));

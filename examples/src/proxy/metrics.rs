@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tandem_sip_core::proxy::ProxyStats;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -34,6 +35,8 @@ pub struct Metrics {
     malformed: Mutex<BTreeMap<&'static str, u64>>,
     drops: Mutex<BTreeMap<&'static str, u64>>,
     destinations: Mutex<Vec<(u32, String, String)>>,
+    /// The proxy core's counters (Timer C, responses without the caller's Via), copied by housekeeping.
+    core: Mutex<ProxyStats>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,6 +104,16 @@ impl Metrics {
         lock(&self.destinations).clone()
     }
 
+    /// Publish the proxy core's counters (they only grow: the latest copy replaces the previous one).
+    pub fn set_core(&self, stats: ProxyStats) {
+        *lock(&self.core) = stats;
+    }
+
+    /// The proxy core's counters last published.
+    pub fn core(&self) -> ProxyStats {
+        *lock(&self.core)
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -146,6 +159,29 @@ impl Metrics {
         ] {
             let _ = writeln!(out, "# TYPE tandem_proxy_{name} {kind}");
             let _ = writeln!(out, "tandem_proxy_{name} {}", value.load(Ordering::Relaxed));
+        }
+        let core = self.core();
+        let outcomes = [
+            (
+                "timer_c_fired_total",
+                [
+                    ("cancel", core.timer_c_cancelled),
+                    ("timeout", core.timer_c_timed_out),
+                ],
+            ),
+            (
+                "responses_without_via_total",
+                [
+                    ("dropped", core.no_via_dropped),
+                    ("502", core.no_via_bad_gateway),
+                ],
+            ),
+        ];
+        for (name, series) in outcomes {
+            let _ = writeln!(out, "# TYPE tandem_proxy_{name} counter");
+            for (outcome, n) in series {
+                let _ = writeln!(out, "tandem_proxy_{name}{{outcome=\"{outcome}\"}} {n}");
+            }
         }
         out.push_str("# TYPE tandem_proxy_destination_up gauge\n");
         for (set, uri, state) in lock(&self.destinations).iter() {
@@ -231,4 +267,31 @@ async fn route(
 /// Bind the metrics listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_cores_counters_are_exported_by_outcome() {
+        let metrics = Metrics::default();
+        let mut stats = ProxyStats::default();
+        stats.timer_c_cancelled = 1;
+        stats.timer_c_timed_out = 2;
+        stats.no_via_dropped = 3;
+        stats.no_via_bad_gateway = 4;
+        metrics.set_core(stats);
+        let text = metrics.render();
+        for line in [
+            "# TYPE tandem_proxy_timer_c_fired_total counter",
+            "tandem_proxy_timer_c_fired_total{outcome=\"cancel\"} 1",
+            "tandem_proxy_timer_c_fired_total{outcome=\"timeout\"} 2",
+            "# TYPE tandem_proxy_responses_without_via_total counter",
+            "tandem_proxy_responses_without_via_total{outcome=\"dropped\"} 3",
+            "tandem_proxy_responses_without_via_total{outcome=\"502\"} 4",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
+        }
+    }
 }

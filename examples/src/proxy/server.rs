@@ -671,6 +671,7 @@ impl Proxy {
             .store(stats.malformed, Ordering::Relaxed);
         m.connections
             .store(stats.connections_open, Ordering::Relaxed);
+        m.set_core(self.core.stats());
         let mut states = Vec::new();
         for set in self.dispatcher.set_ids().collect::<Vec<_>>() {
             for id in self.dispatcher.destinations(set) {

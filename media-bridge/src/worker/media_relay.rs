@@ -171,7 +171,7 @@ impl MediaRelay {
             dtls: data_plane.dtls.clone(),
             ice: config.ice.clone(),
             recorder: recorder.clone(),
-            claimed,
+            claimed: claimed.clone(),
         };
         let (control_tx, control_rx) = mpsc::channel();
         let waker = bind_loopback("wake sender")?;
@@ -209,6 +209,7 @@ impl MediaRelay {
             workers,
             waker,
             routes: HashMap::new(),
+            claimed,
             interval: data_plane.control_interval,
             recorder,
             recorder_thread,
@@ -318,6 +319,8 @@ struct ControlLoop {
     waker: UdpSocket,
     /// Which worker holds each stream.
     routes: HashMap<StreamId, usize>,
+    /// The sockets claimed for the streams' pairs, handed to each stream as its first update is dispatched.
+    claimed: ClaimedPorts,
     interval: Duration,
     recorder: Option<RecorderHandle>,
     recorder_thread: Option<JoinHandle<()>>,
@@ -381,6 +384,10 @@ impl ControlLoop {
         while let Some(update) = relay.poll_update() {
             let (index, command) = match update {
                 MediaUpdate::Upsert(media) => {
+                    if !self.claimed.hand_over(&relay, &media) {
+                        // Stale: the stream has gone or moved since; its Remove follows.
+                        continue;
+                    }
                     let index = shard(&media.call_id, self.workers.len());
                     self.routes.insert(media.id, index);
                     (index, WorkerCommand::Upsert(media))

@@ -83,9 +83,10 @@ impl RelayedStream {
         settings: &StreamSettings,
         now: Instant,
     ) -> std::io::Result<Self> {
-        // The control plane bound the pair when it handed it out; binding here is only the fallback for a
-        // pair whose sockets are gone (released and claimed again before this snapshot arrived).
-        let (rtp_socket, parked_rtcp) = match settings.claimed.take(media.ports.rtp()) {
+        // The control plane bound the pair when it handed it out and gave the sockets to this stream as it
+        // dispatched its first update; binding here is only the fallback for a stream opened again after
+        // its worker dropped it (the sockets went with it).
+        let (rtp_socket, parked_rtcp) = match settings.claimed.take(media.id, media.ports.rtp()) {
             Some(claimed) => (claimed.rtp, Some(claimed.rtcp)),
             None => (bind_socket(settings.bind, media.ports.rtp())?, None),
         };

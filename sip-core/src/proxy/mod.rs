@@ -57,5 +57,5 @@ pub use identity::LocalIdentity;
 pub use response_context::ResponseContext;
 pub use stateful::{
     AckDrop, Action, BranchFailure, BranchId, FailoverReason, ForwardTarget, ProxyOptions,
-    RelayPolicy, Routing, Search, StatefulProxy,
+    ProxyStats, RelayPolicy, Routing, Search, StatefulProxy,
 };

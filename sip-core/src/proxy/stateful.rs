@@ -220,6 +220,22 @@ pub enum AckDrop {
     Unroutable,
 }
 
+/// What a [`StatefulProxy`] gave up on or repaired since it was made, for a driver to export (counters
+/// only grow; read them with [`StatefulProxy::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProxyStats {
+    /// Timer C fired on a branch that had sent a provisional response: it was cancelled (§16.8) and its
+    /// 487 awaited.
+    pub timer_c_cancelled: u64,
+    /// Timer C fired on a branch that had sent no response: it was cancelled and counted as a 408.
+    pub timer_c_timed_out: u64,
+    /// Provisional responses dropped because no Via was left under ours (§16.7 step 3).
+    pub no_via_dropped: u64,
+    /// Final responses with no Via left under ours, replaced with a 502 for their branch (§16.7 step 3).
+    pub no_via_bad_gateway: u64,
+}
+
 #[derive(Debug)]
 struct BranchState {
     id: BranchId,
@@ -271,6 +287,7 @@ pub struct StatefulProxy<K> {
     /// ends, is reset or its context terminates, so none outlives its branch.
     timer_c: BTreeSet<(Instant, BranchId)>,
     counter: u64,
+    stats: ProxyStats,
 }
 
 impl<K: Copy + Eq + Hash> StatefulProxy<K> {
@@ -285,6 +302,7 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             deadlines: BinaryHeap::new(),
             timer_c: BTreeSet::new(),
             counter: 0,
+            stats: ProxyStats::default(),
         }
     }
 
@@ -296,6 +314,11 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
     /// The policy it was made with.
     pub fn options(&self) -> &ProxyOptions {
         &self.options
+    }
+
+    /// What it gave up on or repaired so far (Timer C firings, responses without the caller's Via).
+    pub fn stats(&self) -> ProxyStats {
+        self.stats
     }
 
     /// The number of open response contexts.
@@ -616,11 +639,13 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             // §16.7 step 3: with no Via left it cannot be forwarded; the next hop dropped the Via set it
             // was sent (§8.2.6.2). A provisional one is ignored, a final one ends the branch as a 502.
             if response.status().is_provisional() {
+                self.stats.no_via_dropped += 1;
                 return;
             }
             let Some(request) = self.contexts.get(&context).map(|c| c.request.clone()) else {
                 return;
             };
+            self.stats.no_via_bad_gateway += 1;
             response = self.local_response(&request, StatusCode::BAD_GATEWAY);
         }
         let Some(ctx) = self.contexts.get_mut(&context) else {
@@ -892,7 +917,10 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
         }
         let responded = state.responded;
         self.actions.push_back(Action::Cancel { context, branch });
-        if !responded {
+        if responded {
+            self.stats.timer_c_cancelled += 1;
+        } else {
+            self.stats.timer_c_timed_out += 1;
             self.handle_branch_failure(now, branch, BranchFailure::Timeout);
         }
     }

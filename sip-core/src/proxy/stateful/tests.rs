@@ -760,6 +760,12 @@ fn timer_c_without_any_provisional_response_counts_as_a_408() {
     // A 408 from the silent branch loses to the 486: that is what the caller gets.
     assert_eq!(responses(&actions), [486]);
     assert_eq!(proxy.poll_timeout(), None);
+    let stats = proxy.stats();
+    assert_eq!(
+        (stats.timer_c_timed_out, stats.timer_c_cancelled),
+        (1, 0),
+        "one silent branch given up, none cancelled after a provisional response"
+    );
 }
 
 #[test]
@@ -770,6 +776,7 @@ fn timer_c_alone_answers_408() {
     let actions = drain(&mut proxy);
     assert_eq!(cancelled(&actions).len(), 2);
     assert_eq!(responses(&actions), [408]);
+    assert_eq!(proxy.stats().timer_c_timed_out, 2);
 }
 
 #[test]
@@ -790,6 +797,8 @@ fn timer_c_after_a_provisional_response_cancels_the_branch_and_forwards_its_487(
     proxy.handle_response(now + limit, first, answer(&copies[0].1, 487));
     // The 487 beats the other branch's 500.
     assert_eq!(responses(&drain(&mut proxy)), [487]);
+    let stats = proxy.stats();
+    assert_eq!((stats.timer_c_cancelled, stats.timer_c_timed_out), (1, 0));
 }
 
 #[test]
@@ -814,6 +823,7 @@ fn a_provisional_response_other_than_100_resets_timer_c() {
     proxy.handle_timeout(later + limit);
     assert_eq!(cancelled(&drain(&mut proxy)), [second]);
     assert_eq!(proxy.poll_timeout(), None);
+    assert_eq!(proxy.stats().timer_c_cancelled, 2, "each firing counts");
 }
 
 #[test]
@@ -835,6 +845,11 @@ fn timer_c_stops_when_its_branch_ends_or_its_context_terminates() {
     assert_eq!(proxy.poll_timeout(), None);
     proxy.handle_timeout(now + limit);
     assert!(drain(&mut proxy).is_empty());
+    assert_eq!(
+        proxy.stats(),
+        ProxyStats::default(),
+        "a stopped timer never counts"
+    );
 }
 
 /// `response` with only its top Via (ours): what a next hop that dropped the rest sends back.
@@ -853,7 +868,10 @@ fn a_response_without_the_callers_via_is_never_forwarded_and_a_final_one_counts_
     assert_eq!(copy.headers().get_all(&HeaderName::Via).count(), 2);
     proxy.handle_response(now, *branch, only_top_via(&answer(copy, 180)));
     assert!(drain(&mut proxy).is_empty());
+    assert_eq!(proxy.stats().no_via_dropped, 1);
+    assert_eq!(proxy.stats().no_via_bad_gateway, 0);
     proxy.handle_response(now, *branch, only_top_via(&answer(copy, 200)));
+    assert_eq!(proxy.stats().no_via_bad_gateway, 1);
     let actions = drain(&mut proxy);
     let forwarded: Vec<&Response> = actions
         .iter()

@@ -25,6 +25,8 @@ fn config(extra: &str) -> ProxyConfig {
         [proxy]
         domains = ["localhost", "127.0.0.1"]
         udp = "127.0.0.1:0"
+        # Two proxy loops: every test also checks that messages are steered to the right one.
+        shards = 2
         metrics = "127.0.0.1:0"
         [[users]]
         username = "alice"

@@ -23,7 +23,8 @@
 #
 # Knobs (environment):
 #   PEERS_DIR (default $repo/../shared/peers/kamailio)   OUT (default /tmp/peer-sip/proxy-<stamp>)
-#   PHASES  TARGETS ("kamailio tandem")  CALL_RATES  REG_RATES  DIRECT_CALL_RATES  DIRECT_REG_RATES
+#   PHASES  TARGETS ("kamailio tandem"; "tandem-s1", "tandem-s2", …: tandem with that many shards, e.g.
+#   TARGETS="tandem-s1 tandem-s2" compares them in one run; plain "tandem" uses the config/default)  CALL_RATES  REG_RATES  DIRECT_CALL_RATES  DIRECT_REG_RATES
 #   STEP_SECS (10)  UAC_INSTANCES (1: SIPp UACs sharing each rate, for when one UAC is the ceiling)
 #   MEM_USERS (10000)  MEM_RATE (1000)  MEM_SETTLE (35: seconds before the second memory sample)  UDP_CHILDREN (4)  SHM_MB (4096)  PKG_MB (32)
 #   NICE (0; e.g. -10 as root: proxies AND SIPp alike get more of a machine shared with other work)
@@ -199,9 +200,12 @@ start_proxy() {           # start_proxy <kamailio|tandem> <tag>
       -A "CTL_SOCKET=\"unix:$OUT/krun/kamailio_ctl\"" \
       > "$OUT/$tag-proxy.log" 2>&1 &
     PMAIN=$! ;;
-  tandem)
-    # the same dispatcher.list file Kamailio reads; metrics endpoint off; warn-level logs
+  tandem|tandem-s[0-9]*)
+    # the same dispatcher.list file Kamailio reads; metrics endpoint off; warn-level logs; tandem-sN: N shards
+    local shards=${TANDEM_PROXY_SHARDS:-}
+    [[ $target == tandem-s* ]] && shards=${target#tandem-s}
     RUST_LOG=warn TANDEM_PROXY_METRICS= TANDEM_DISPATCHER_LIST="$PEERS_DIR/dispatcher.list" \
+      TANDEM_PROXY_SHARDS="$shards" \
       nice -n "$NICE" "$TANDEM_BIN" proxy --config "$TANDEM_CONFIG" > "$OUT/$tag-proxy.log" 2>&1 &
     PMAIN=$! ;;
   esac
@@ -232,7 +236,7 @@ kamcmd_() { kamcmd -s "unix:$OUT/krun/kamailio_ctl" "$@"; }
 # with tandem's RSS. Kamailio's own shmem:real_used_size is recorded beside it as a cross-check.
 mem_kb() {
   local p sum=0 v
-  if [[ $1 == tandem ]]; then
+  if [[ $1 == tandem* ]]; then
     awk '/^VmRSS:/{print $2}' "/proc/$PMAIN/status" 2>/dev/null || echo 0
     return
   fi

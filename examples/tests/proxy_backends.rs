@@ -78,6 +78,8 @@ async fn proxy(registrar: &str) -> (RunningProxy, SocketAddr) {
         [proxy]
         domains = ["localhost", "127.0.0.1"]
         udp = "127.0.0.1:0"
+        # Two proxy loops: every test also checks that messages are steered to the right one.
+        shards = 2
         metrics = "127.0.0.1:0"
         [registrar]
         {registrar}

@@ -24,6 +24,8 @@ async fn proxy(dispatcher: &str) -> (RunningProxy, SocketAddr, SocketAddr) {
         [proxy]
         domains = ["localhost", "127.0.0.1"]
         udp = "127.0.0.1:0"
+        # Two proxy loops: every test also checks that messages are steered to the right one.
+        shards = 2
         metrics = "127.0.0.1:0"
         # SIPp calls as sipp@127.0.0.1, one of our domains: this test is about the dispatcher, not 407s.
         auth_invite = false

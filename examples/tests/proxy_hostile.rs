@@ -252,6 +252,8 @@ impl Harness {
             [proxy]
             domains = ["localhost", "127.0.0.1", "example.com", "example.org"]
             udp = "127.0.0.1:0"
+            # Two proxy loops: every test also checks that messages are steered to the right one.
+            shards = 2
             tcp = "127.0.0.1:0"
             ws = "127.0.0.1:0"
             metrics = "127.0.0.1:0"
@@ -1286,6 +1288,8 @@ async fn relay_proxy(relay: &str) -> (RunningProxy, SocketAddr) {
         [proxy]
         domains = ["localhost", "127.0.0.1"]
         udp = "127.0.0.1:0"
+        # Two proxy loops: every test also checks that messages are steered to the right one.
+        shards = 2
         metrics = "127.0.0.1:0"
         auth = false
         relay = "{relay}"

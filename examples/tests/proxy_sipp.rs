@@ -25,6 +25,8 @@ fn config(extra: &str) -> ProxyConfig {
         [proxy]
         domains = ["localhost", "127.0.0.1"]
         udp = "127.0.0.1:0"
+        # Two proxy loops: every test also checks that messages are steered to the right one.
+        shards = 2
         metrics = "127.0.0.1:0"
         [[users]]
         username = "alice"
@@ -179,12 +181,28 @@ async fn register_with_digest_auth_is_challenged_then_accepted() {
     assert!(proxy.metrics().auth_failures.load(Ordering::Relaxed) >= 1);
 }
 
+/// The configuration [`proxy`] starts, with `shards` proxy loops instead of 2.
+fn with_shards(shards: usize) -> ProxyConfig {
+    let mut config = config("");
+    config.proxy.shards = Some(shards);
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_between_two_registered_uas_goes_through() {
+    call_between_two_registered_uas(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_between_two_registered_uas_goes_through_a_single_shard() {
+    call_between_two_registered_uas(1).await;
+}
+
+async fn call_between_two_registered_uas(shards: usize) {
     if !sipp_available() {
         return;
     }
-    let (_proxy, addr) = proxy("").await;
+    let (_proxy, addr) = started(with_shards(shards)).await;
     let bob_port = free_udp_port();
     assert!(
         register(addr, "bob", "bob-secret", &format!("127.0.0.1:{bob_port}"))
@@ -452,10 +470,19 @@ fn uas_cancelled(proxy: SocketAddr, port: u16) -> Sipp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_forks_to_both_contacts_and_the_ringing_one_is_cancelled_when_the_other_answers() {
+    forked_call_cancels_the_ringing_contact(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_call_cancels_the_ringing_contact_with_a_single_shard() {
+    forked_call_cancels_the_ringing_contact(1).await;
+}
+
+async fn forked_call_cancels_the_ringing_contact(shards: usize) {
     if !sipp_available() {
         return;
     }
-    let (proxy, addr) = proxy("").await;
+    let (proxy, addr) = started(with_shards(shards)).await;
     let (ringing_port, answering_port) = (free_udp_port(), free_udp_port());
     // One AOR, two contacts.
     for port in [ringing_port, answering_port] {

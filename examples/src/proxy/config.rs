@@ -74,6 +74,20 @@ pub struct ListenConfig {
     pub metrics: Option<SocketAddr>,
     /// Where requests that do not route through this proxy (no Route entry of ours) may go.
     pub relay: RelayMode,
+    /// How many proxy loops share the work, each with its own transaction layer and proxy core (messages
+    /// are steered to one by a hash of their Call-ID). Absent or 0: one per core
+    /// (`std::thread::available_parallelism`); 1: a single loop.
+    pub shards: Option<usize>,
+}
+
+impl ListenConfig {
+    /// The number of shards to run: `shards`, or one per core when it is absent or 0.
+    pub fn shard_count(&self) -> usize {
+        match self.shards {
+            Some(n) if n > 0 => n,
+            _ => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        }
+    }
 }
 
 /// `[proxy] relay`: the open-relay rule for requests that do not route through this proxy.
@@ -131,6 +145,7 @@ impl Default for ListenConfig {
             nonce_secret: None,
             metrics: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             relay: RelayMode::OwnDomains,
+            shards: None,
         }
     }
 }
@@ -381,6 +396,9 @@ impl ProxyConfig {
         if let Some(value) = var("TANDEM_PROXY_RELAY") {
             p.relay = parse("TANDEM_PROXY_RELAY", &value)?;
         }
+        if let Some(value) = var("TANDEM_PROXY_SHARDS") {
+            p.shards = parse_optional("TANDEM_PROXY_SHARDS", &value)?;
+        }
         if let Some(value) = var("TANDEM_REGISTRAR_STORE") {
             self.registrar.store = value;
         }
@@ -480,6 +498,28 @@ mod tests {
         assert_eq!(config.proxy.relay, RelayMode::Open);
         let result = config.apply_env(|name| (name == "TANDEM_PROXY_RELAY").then(|| "x".into()));
         assert!(matches!(result, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn shards_come_from_the_file_or_the_environment_else_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(ProxyConfig::default().proxy.shard_count(), cores);
+        let config = ProxyConfig::from_toml("[proxy]\nshards = 3\n").unwrap();
+        assert_eq!(config.proxy.shard_count(), 3);
+        let config = ProxyConfig::from_toml("[proxy]\nshards = 0\n").unwrap();
+        assert_eq!(config.proxy.shard_count(), cores);
+        let mut config = ProxyConfig::from_toml("[proxy]\nshards = 3\n").unwrap();
+        config
+            .apply_env(|name| (name == "TANDEM_PROXY_SHARDS").then(|| "1".into()))
+            .unwrap();
+        assert_eq!(config.proxy.shard_count(), 1);
+        config
+            .apply_env(|name| (name == "TANDEM_PROXY_SHARDS").then(|| "".into()))
+            .unwrap();
+        assert_eq!(config.proxy.shards, None);
+        let result = config.apply_env(|name| (name == "TANDEM_PROXY_SHARDS").then(|| "two".into()));
+        assert!(matches!(result, Err(ConfigError::Env { .. })));
+        assert!(ProxyConfig::from_toml("[proxy]\nshards = -1\n").is_err());
     }
 
     #[test]

@@ -1,10 +1,21 @@
 //! The async driver of `tandem proxy`: sip-core's `TransportLayer` and `TransactionLayer` (used directly, not
 //! through the `Endpoint`, whose user-agent core builds its own Via/From/To and answers requests itself,
-//! which a proxy must not do), the registrar service, the dispatcher and the flood guard, in one task.
+//! which a proxy must not do), the registrar service, the dispatcher and the flood guard.
 //!
-//! The loop owns all state; the only work done elsewhere is what awaits a store (REGISTER with an SQL or
-//! Redis store, location lookups), whose results come back on a channel, and sends over connection-oriented
-//! transports. With the memory store a REGISTER is answered on the loop: its future is ready at once.
+//! The work is split over `[proxy] shards` loops (one per core by default). The transport layer steers
+//! every received message to a shard by a hash of its Call-ID
+//! ([`tandem_sip_core::transport::shard_for_message`]), so a request, its retransmissions, the responses to
+//! it, its CANCEL and ACK and the in-dialog requests of its call all reach the same shard. Each shard owns a
+//! transaction layer, a proxy core and the maps between them, which therefore never need a lock; the
+//! shards share the registrar (its store is thread-safe), the dispatcher and the flood guard (behind
+//! mutexes, held for one call and never across an await), the metrics (atomics) and the transports
+//! (sending is `&self`). Shard 0 also runs the dispatcher's timers and OPTIONS probes, whose Call-IDs are
+//! chosen to steer their answers back to it, the admin commands and the gauges.
+//!
+//! A shard's loop owns its state; the only work done elsewhere is what awaits a store (REGISTER with an
+//! SQL or Redis store, location lookups), whose results come back on the shard's channel, and sends over
+//! connection-oriented transports. With the memory store a REGISTER is answered on the loop: its future is
+//! ready at once.
 
 use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;
@@ -15,8 +26,8 @@ use super::trim::{BurstTrim, release_free_memory};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 use tandem_dispatcher::driver::ProbeTransactions;
@@ -29,6 +40,7 @@ use tandem_registrar::{
     Registrar, RegistrarConfig, RegistrarService,
 };
 use tandem_sip_core::auth::Algorithm as DigestAlg;
+use tandem_sip_core::dialog::generate_call_id;
 use tandem_sip_core::endpoint::target_for_uri;
 use tandem_sip_core::header::ProxyAuthorization;
 use tandem_sip_core::proxy::{
@@ -72,6 +84,7 @@ pub struct RunningProxy {
     listeners: Vec<(TransportKind, SocketAddr)>,
     metrics_addr: Option<SocketAddr>,
     metrics: Arc<Metrics>,
+    shards: usize,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -92,6 +105,11 @@ impl RunningProxy {
     /// The live metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// How many shards (proxy loops) it runs.
+    pub fn shards(&self) -> usize {
+        self.shards
     }
 
     /// Wait until the proxy stops (it runs until dropped, so this waits forever in practice).
@@ -149,7 +167,8 @@ enum AuthResult {
 /// Start the proxy described by `config` on the current tokio runtime.
 pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     let store_spec = StoreSpec::from_section(&config.registrar)?;
-    let (transports, events) = bind_transports(&config).await?;
+    let shards = config.proxy.shard_count();
+    let (transports, receivers) = bind_transports(&config, shards).await?;
     let listeners: Vec<(TransportKind, SocketAddr)> = transports
         .listeners()
         .iter()
@@ -200,7 +219,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         .load()
         .await
         .map_err(ProxyError::DispatcherList)?;
-    let dispatcher = build_dispatcher(&config, &identity, list);
+    let dispatcher = Arc::new(Mutex::new(build_dispatcher(&config, &identity, list)));
     let (admin, admin_rx) = Admin::new(list_source);
     let algorithm: Algorithm = config
         .dispatcher
@@ -218,35 +237,56 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
     }
     let sweep_every = Duration::from_secs(config.registrar.sweep_secs.max(1));
     tasks.push(tokio::spawn(sweep_bindings(store.clone(), sweep_every)));
-    let (done_tx, done_rx) = mpsc::channel(4096);
-    let proxy = Proxy {
-        transports,
-        layer: TransactionLayer::new(config.timers.timer_config()),
-        core: StatefulProxy::new(identity, config.proxy_options()),
-        config: config.clone(),
-        realm,
-        service,
-        store,
-        digest,
-        dispatcher,
-        algorithm,
-        probes: ProbeTransactions::default(),
-        flood: FloodGuard::new(config.flood.clone()),
-        trim: BurstTrim::default(),
-        metrics: metrics.clone(),
-        client_of: HashMap::new(),
-        branch_of: HashMap::new(),
-        dispatches: HashMap::new(),
-        done_tx,
-        counter: 0,
-    };
-    tracing::info!(?listeners, ?metrics_addr, "tandem proxy started");
+    let flood = Arc::new(Mutex::new(FloodGuard::new(config.flood.clone())));
+    let shards = receivers.len();
+    let mut admin_rx = Some(admin_rx);
+    let mut loops = Vec::with_capacity(shards);
+    for (shard, events) in receivers.into_iter().enumerate() {
+        let (done_tx, done_rx) = mpsc::channel(4096);
+        let proxy = Proxy {
+            transports: transports.clone(),
+            layer: TransactionLayer::new(config.timers.timer_config()),
+            core: StatefulProxy::new(identity.clone(), config.proxy_options()),
+            config: config.clone(),
+            realm: realm.clone(),
+            service: service.clone(),
+            store: store.clone(),
+            digest: digest.clone(),
+            dispatcher: dispatcher.clone(),
+            algorithm,
+            probes: ProbeTransactions::default(),
+            flood: flood.clone(),
+            trim: BurstTrim::default(),
+            metrics: metrics.clone(),
+            client_of: HashMap::new(),
+            branch_of: HashMap::new(),
+            dispatches: HashMap::new(),
+            done_tx,
+            // Disjoint tag counters: shards never hand out the same To tag.
+            counter: (shard as u64) << 48,
+            shard,
+            shards,
+            counted_transactions: 0,
+        };
+        // Only shard 0 applies admin commands; the others get a channel that is closed at once.
+        let commands = match shard {
+            0 => admin_rx.take(),
+            _ => None,
+        }
+        .unwrap_or_else(|| mpsc::channel(1).1);
+        loops.push(tokio::spawn(proxy.run(events, done_rx, commands)));
+    }
+    drop(transports);
+    tracing::info!(?listeners, ?metrics_addr, shards, "tandem proxy started");
     tasks.push(tokio::spawn(admin.reload_on_sighup()));
-    tasks.insert(0, tokio::spawn(proxy.run(events, done_rx, admin_rx)));
+    // The first task is what `RunningProxy::wait` waits for: shard 0.
+    loops.append(&mut tasks);
+    let tasks = loops;
     Ok(RunningProxy {
         listeners,
         metrics_addr,
         metrics,
+        shards,
         tasks,
     })
 }
@@ -279,7 +319,8 @@ fn random_secret() -> Vec<u8> {
 
 async fn bind_transports(
     config: &ProxyConfig,
-) -> Result<(TransportLayer, mpsc::Receiver<TransportEvent>), ProxyError> {
+    shards: usize,
+) -> Result<(TransportLayer, Vec<mpsc::Receiver<TransportEvent>>), ProxyError> {
     let p = &config.proxy;
     let mut builder = TransportLayer::builder()
         .limits(config.limits.parse_limits())
@@ -314,7 +355,13 @@ async fn bind_transports(
         };
         builder = builder.tls_server(server);
     }
-    Ok(builder.start().await?)
+    Ok(builder.start_sharded(shards).await?)
+}
+
+/// Lock a mutex shared by the shards, ignoring poisoning: every holder leaves the dispatcher and the flood
+/// guard consistent between calls.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn identity(config: &ProxyConfig, listeners: &[(TransportKind, SocketAddr)]) -> LocalIdentity {
@@ -370,7 +417,7 @@ fn build_dispatcher(
     Dispatcher::new(list, dispatcher_config, Instant::now())
 }
 
-/// The proxy loop's state.
+/// One shard's loop and its state.
 struct Proxy {
     transports: TransportLayer,
     layer: TransactionLayer,
@@ -380,10 +427,13 @@ struct Proxy {
     service: Arc<RegistrarService<Arc<ProxyStore>>>,
     store: Arc<ProxyStore>,
     digest: Option<DigestServer>,
-    dispatcher: Dispatcher,
+    /// Shared by the shards; shard 0 drives its timers and probes.
+    dispatcher: Arc<Mutex<Dispatcher>>,
     algorithm: Algorithm,
+    /// The probes this shard sent (only shard 0 sends any).
     probes: ProbeTransactions,
-    flood: FloodGuard,
+    /// Shared by the shards, so that a source's requests count over all of them.
+    flood: Arc<Mutex<FloodGuard>>,
     /// When to hand the heap of a drained transaction burst back to the OS.
     trim: BurstTrim,
     metrics: Arc<Metrics>,
@@ -394,6 +444,11 @@ struct Proxy {
     dispatches: HashMap<TransactionId, Selection>,
     done_tx: mpsc::Sender<Completion>,
     counter: u64,
+    /// This shard's number, out of `shards`.
+    shard: usize,
+    shards: usize,
+    /// This shard's share of the `transactions` gauge, as last added to it.
+    counted_transactions: u64,
 }
 
 /// How often housekeeping runs (flood sweep, no-answer failover, gauges).
@@ -416,9 +471,13 @@ impl Proxy {
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_housekeeping));
         tokio::pin!(sleep);
         loop {
+            let dispatcher_wake = match self.drives_dispatcher() {
+                true => lock(&self.dispatcher).poll_timeout(),
+                false => None,
+            };
             let wake = [
                 self.layer.poll_timeout(),
-                self.dispatcher.poll_timeout(),
+                dispatcher_wake,
                 self.core.poll_timeout(),
                 Some(next_housekeeping),
             ]
@@ -436,7 +495,7 @@ impl Proxy {
                     None => break,
                 },
                 Some(completion) = done.recv() => self.on_completion(completion),
-                Some(command) = admin.recv() => command.apply(&mut self.dispatcher, Instant::now()),
+                Some(command) = admin.recv() => command.apply(&mut lock(&self.dispatcher), Instant::now()),
                 () = &mut sleep => {}
             }
             // Whatever else is already waiting is handled in the same pass: under load one wake-up (and
@@ -452,7 +511,9 @@ impl Proxy {
             }
             let now = Instant::now();
             self.layer.handle_timeout(now);
-            self.dispatcher.handle_timeout(now);
+            if self.drives_dispatcher() {
+                lock(&self.dispatcher).handle_timeout(now);
+            }
             self.core.handle_timeout(now);
             if now >= next_housekeeping {
                 next_housekeeping = now + HOUSEKEEPING;
@@ -461,12 +522,33 @@ impl Proxy {
                     next_gauges = now + Duration::from_secs(1);
                 }
             }
-            self.send_probes(now);
+            if self.drives_dispatcher() {
+                self.send_probes(now);
+            }
             self.drain(now).await;
+            self.count_transactions();
+        }
+    }
+
+    /// Whether this shard runs the dispatcher's timers and probes, the admin commands and the gauges.
+    fn drives_dispatcher(&self) -> bool {
+        self.shard == 0
+    }
+
+    /// Bring this shard's share of the `transactions` gauge up to date (the gauge is the sum of the shards').
+    fn count_transactions(&mut self) {
+        let live = self.layer.len() as u64;
+        let counted = self.counted_transactions;
+        if live > counted {
             self.metrics
                 .transactions
-                .store(self.layer.len() as u64, Ordering::Relaxed);
+                .fetch_add(live - counted, Ordering::Relaxed);
+        } else if live < counted {
+            self.metrics
+                .transactions
+                .fetch_sub(counted - live, Ordering::Relaxed);
         }
+        self.counted_transactions = live;
     }
 
     fn reply_to(&mut self, server: TransactionId, request: &Request, status: StatusCode) {
@@ -580,7 +662,8 @@ impl Proxy {
 
     /// The flood guard's verdict, counted.
     fn admit(&mut self, source: IpAddr, now: Instant) -> bool {
-        match self.flood.admit(source, now) {
+        let admission = lock(&self.flood).admit(source, now);
+        match admission {
             Admission::Allow => true,
             Admission::Drop => {
                 self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
@@ -645,10 +728,23 @@ impl Proxy {
     }
 
     fn send_probes(&mut self, now: Instant) {
-        while let Some(probe) = self.dispatcher.poll_probe(now) {
+        loop {
+            let Some(mut probe) = lock(&self.dispatcher).poll_probe(now) else {
+                break;
+            };
             let Some(target) = target_for_uri(&probe.uri, None) else {
                 continue;
             };
+            // The answer must come back to this shard, the one holding the probe's transaction.
+            if self.shards > 1
+                && let Some(call_id) =
+                    wire::call_id_for_shard(self.shard, self.shards, || generate_call_id(None))
+            {
+                probe
+                    .request
+                    .headers_mut()
+                    .replace(HeaderField::new(HeaderName::CallId, call_id));
+            }
             if let Ok(id) = self.layer.send_request(now, probe.request, target) {
                 self.probes.sent(id, probe.id);
             }
@@ -659,13 +755,19 @@ impl Proxy {
         if !gauges {
             return;
         }
-        self.flood.sweep(now);
         if self.trim.observe(self.layer.len()) {
             release_free_memory();
         }
+        if !self.drives_dispatcher() {
+            return;
+        }
+        let banned = {
+            let mut flood = lock(&self.flood);
+            flood.sweep(now);
+            flood.banned_count(now)
+        };
         let m = &self.metrics;
-        m.banned_sources
-            .store(self.flood.banned_count(now) as u64, Ordering::Relaxed);
+        m.banned_sources.store(banned as u64, Ordering::Relaxed);
         let stats = self.transports.stats();
         m.transport_malformed
             .store(stats.malformed, Ordering::Relaxed);
@@ -673,12 +775,15 @@ impl Proxy {
             .store(stats.connections_open, Ordering::Relaxed);
         m.set_core(self.core.stats());
         let mut states = Vec::new();
-        for set in self.dispatcher.set_ids().collect::<Vec<_>>() {
-            for id in self.dispatcher.destinations(set) {
-                if let (Some(d), Some(state)) =
-                    (self.dispatcher.destination(id), self.dispatcher.state(id))
-                {
-                    states.push((set, d.uri.to_string(), format!("{state:?}")));
+        {
+            let dispatcher = lock(&self.dispatcher);
+            for set in dispatcher.set_ids().collect::<Vec<_>>() {
+                for id in dispatcher.destinations(set) {
+                    if let (Some(d), Some(state)) =
+                        (dispatcher.destination(id), dispatcher.state(id))
+                    {
+                        states.push((set, d.uri.to_string(), format!("{state:?}")));
+                    }
                 }
             }
         }
@@ -740,12 +845,13 @@ impl Proxy {
         match auth {
             AuthResult::Failed => {
                 self.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-                if self.flood.auth_failed(source, now) {
+                let banned = lock(&self.flood).auth_failed(source, now);
+                if banned {
                     tracing::warn!(%source, "repeated failed authentication: source banned");
                     self.metrics.bans.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            AuthResult::Passed => self.flood.auth_succeeded(source),
+            AuthResult::Passed => lock(&self.flood).auth_succeeded(source),
             AuthResult::NotChecked => {}
         }
     }
@@ -757,8 +863,9 @@ impl Proxy {
                 if response.status().is_success()
                     && let Some(selection) = self.dispatches.get(&context)
                 {
-                    self.dispatcher.on_success(selection);
-                    admin::call_answered(&mut self.dispatcher, selection, &response, now);
+                    let mut dispatcher = lock(&self.dispatcher);
+                    dispatcher.on_success(selection);
+                    admin::call_answered(&mut dispatcher, selection, &response, now);
                 }
                 self.respond(context, response);
             }
@@ -798,7 +905,7 @@ impl Proxy {
             self.core.failover_exhausted(server);
             return;
         };
-        let mut failover = self.dispatcher.on_failure(&mut selection, reason);
+        let mut failover = lock(&self.dispatcher).on_failure(&mut selection, reason);
         loop {
             let Failover::Next(candidate) = failover else {
                 self.dispatches.insert(server, selection);
@@ -812,9 +919,8 @@ impl Proxy {
                 self.core.forward(now, server, vec![target], search);
                 return;
             }
-            failover = self
-                .dispatcher
-                .on_failure(&mut selection, FailureReason::TransportError);
+            failover =
+                lock(&self.dispatcher).on_failure(&mut selection, FailureReason::TransportError);
         }
     }
 
@@ -828,7 +934,7 @@ impl Proxy {
 
     fn on_transaction_event(&mut self, now: Instant, event: TransactionEvent) {
         if let Some((probe, outcome)) = self.probes.outcome(&event) {
-            self.dispatcher.handle_probe_reply(probe, outcome, now);
+            lock(&self.dispatcher).handle_probe_reply(probe, outcome, now);
             return;
         }
         match event {
@@ -868,7 +974,9 @@ impl Proxy {
 
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Request, source: Target) {
         self.metrics.request(request.method().as_str());
-        admin::call_ended(&mut self.dispatcher, &request);
+        if *request.method() == Method::Bye {
+            admin::call_ended(&mut lock(&self.dispatcher), &request);
+        }
         if *request.method() == Method::Cancel {
             self.on_cancel(now, id, &request);
             return;
@@ -1049,7 +1157,8 @@ impl Proxy {
     /// Send a request for dispatcher set `set` to the destination the algorithm picks; the core asks for
     /// the next one on failure ([`Action::Failover`]).
     fn dispatch(&mut self, now: Instant, id: TransactionId, request: &Request, set: u32) {
-        let mut selection = match self.dispatcher.select(set, self.algorithm, request) {
+        let selected = lock(&self.dispatcher).select(set, self.algorithm, request);
+        let mut selection = match selected {
             Ok(s) => s,
             Err(e) => {
                 tracing::info!(set, error = %e, "no destination available");
@@ -1067,10 +1176,9 @@ impl Proxy {
                 self.core.forward(now, id, vec![target], search);
                 return;
             }
-            match self
-                .dispatcher
-                .on_failure(&mut selection, FailureReason::TransportError)
-            {
+            let failover =
+                lock(&self.dispatcher).on_failure(&mut selection, FailureReason::TransportError);
+            match failover {
                 Failover::Next(_) => continue,
                 _ => break,
             }

@@ -125,6 +125,24 @@ impl TransportLayerBuilder {
     pub async fn start(
         self,
     ) -> Result<(TransportLayer, mpsc::Receiver<TransportEvent>), TransportError> {
+        let (layer, mut receivers) = self.start_sharded(1).await?;
+        match receivers.pop() {
+            Some(receiver) => Ok((layer, receiver)),
+            None => Err(TransportError::Shutdown),
+        }
+    }
+
+    /// Like [`TransportLayerBuilder::start`], with `shards` event receivers (at least one) for independent
+    /// consumers such as one transaction layer per core. Every message goes to the receiver of its
+    /// Call-ID's shard ([`super::shard_for_message`]), so all messages of a transaction and of a dialog
+    /// reach the same consumer; a malformed request without a Call-ID goes by its source address. A
+    /// [`TransportEvent::FlowClosed`] goes to every receiver. Each receiver holds up to
+    /// [`TransportLayerBuilder::event_capacity`] events; when the one a message is for is full, reading
+    /// waits, and when it is dropped the transport that read the message stops reading.
+    pub async fn start_sharded(
+        self,
+        shards: usize,
+    ) -> Result<(TransportLayer, Vec<mpsc::Receiver<TransportEvent>>), TransportError> {
         for &(kind, _) in &self.listen {
             self.check_available(kind)?;
         }
@@ -154,7 +172,9 @@ impl TransportLayerBuilder {
                 tcp.push((kind, listener));
             }
         }
-        let (events, receiver) = mpsc::channel(self.event_capacity);
+        let (events, receivers): (Vec<_>, Vec<_>) = (0..shards.max(1))
+            .map(|_| mpsc::channel(self.event_capacity))
+            .unzip();
         let shared = Arc::new(Shared {
             limits: self.limits,
             connection_limits: self.connection_limits,
@@ -180,7 +200,7 @@ impl TransportLayerBuilder {
             owner: Arc::new(Owner(shared.clone())),
             shared,
         };
-        Ok((layer, receiver))
+        Ok((layer, receivers))
     }
 
     fn check_available(&self, kind: TransportKind) -> Result<(), TransportError> {
@@ -362,7 +382,8 @@ pub(crate) struct Shared {
     table: Mutex<ConnectionTable<Arc<Connection>>>,
     pub(crate) udp: Vec<udp::UdpEndpoint>,
     listeners: Vec<(TransportKind, SocketAddr)>,
-    events: mpsc::Sender<TransportEvent>,
+    /// One sender per shard ([`TransportLayerBuilder::start_sharded`]); never empty.
+    events: Vec<mpsc::Sender<TransportEvent>>,
     pub(crate) stats: Counters,
     tasks: Mutex<Vec<AbortHandle>>,
     shut_down: AtomicBool,
@@ -461,7 +482,17 @@ impl Shared {
             reason,
         };
         // A receiver that is gone no longer cares.
-        let _ = self.events.send(TransportEvent::FlowClosed(closed)).await;
+        for events in &self.events {
+            let _ = events
+                .send(TransportEvent::FlowClosed(closed.clone()))
+                .await;
+        }
+    }
+
+    /// The sender of shard `shard` (the first one if out of range: there is always one).
+    fn events_for(&self, shard: usize) -> &mpsc::Sender<TransportEvent> {
+        let index = if shard < self.events.len() { shard } else { 0 };
+        &self.events[index]
     }
 
     /// Hand a message to the user, stamping requests; `false` when the receiver is gone.
@@ -471,6 +502,11 @@ impl Shared {
             let _ = stamp_received(request, from.source);
         }
         self.stats.messages_in.bump();
+        let events = self.events_for(super::shard_for_message(
+            &message,
+            from.source,
+            self.events.len(),
+        ));
         let incoming = Incoming {
             message,
             source: from.source,
@@ -479,10 +515,7 @@ impl Shared {
             flow: from.flow,
             received_at: now(),
         };
-        self.events
-            .send(TransportEvent::Message(incoming))
-            .await
-            .is_ok()
+        events.send(TransportEvent::Message(incoming)).await.is_ok()
     }
 
     /// Read one datagram (UDP, or a WebSocket message) and hand on what it holds; `false` when the
@@ -517,7 +550,12 @@ impl Shared {
                     flow: from.flow,
                     received_at: now(),
                 };
-                self.events
+                let shard = super::shard_for_headers(
+                    malformed.request.headers(),
+                    from.source,
+                    self.events.len(),
+                );
+                self.events_for(shard)
                     .send(TransportEvent::Malformed(malformed))
                     .await
                     .is_ok()

@@ -38,6 +38,7 @@ mod error;
 mod mtu;
 mod received;
 mod response_route;
+mod steer;
 mod target;
 
 #[cfg(feature = "tokio")]
@@ -65,6 +66,9 @@ pub use mtu::{
 };
 pub use received::{Stamp, stamp_received};
 pub use response_route::response_target;
+pub use steer::{
+    call_id_for_shard, shard_for_call_id, shard_for_headers, shard_for_message, shard_for_source,
+};
 pub use target::{FlowId, Target, TransportKind};
 
 #[cfg(feature = "tokio")]

@@ -36,7 +36,8 @@ pub struct Metrics {
     drops: Mutex<BTreeMap<&'static str, u64>>,
     destinations: Mutex<Vec<(u32, String, String)>>,
     /// The proxy core's counters (Timer C, responses without the caller's Via), copied by housekeeping.
-    core: Mutex<ProxyStats>,
+    /// The proxy core's counters as last published by each shard (index = shard).
+    core: Mutex<Vec<ProxyStats>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -104,14 +105,28 @@ impl Metrics {
         lock(&self.destinations).clone()
     }
 
-    /// Publish the proxy core's counters (they only grow: the latest copy replaces the previous one).
-    pub fn set_core(&self, stats: ProxyStats) {
-        *lock(&self.core) = stats;
+    /// Publish the counters of shard `shard`'s proxy core (they only grow: the latest copy replaces that
+    /// shard's previous one).
+    pub fn set_core(&self, shard: usize, stats: ProxyStats) {
+        let mut cores = lock(&self.core);
+        if cores.len() <= shard {
+            cores.resize(shard + 1, ProxyStats::default());
+        }
+        if let Some(slot) = cores.get_mut(shard) {
+            *slot = stats;
+        }
     }
 
-    /// The proxy core's counters last published.
+    /// The proxy cores' counters last published, summed over the shards.
     pub fn core(&self) -> ProxyStats {
-        *lock(&self.core)
+        let mut sum = ProxyStats::default();
+        for s in lock(&self.core).iter() {
+            sum.timer_c_cancelled += s.timer_c_cancelled;
+            sum.timer_c_timed_out += s.timer_c_timed_out;
+            sum.no_via_dropped += s.no_via_dropped;
+            sum.no_via_bad_gateway += s.no_via_bad_gateway;
+        }
+        sum
     }
 
     /// The Prometheus text exposition.
@@ -281,11 +296,14 @@ mod tests {
         stats.timer_c_timed_out = 2;
         stats.no_via_dropped = 3;
         stats.no_via_bad_gateway = 4;
-        metrics.set_core(stats);
+        metrics.set_core(0, stats);
+        let mut other = ProxyStats::default();
+        other.timer_c_cancelled = 10;
+        metrics.set_core(2, other);
         let text = metrics.render();
         for line in [
             "# TYPE tandem_proxy_timer_c_fired_total counter",
-            "tandem_proxy_timer_c_fired_total{outcome=\"cancel\"} 1",
+            "tandem_proxy_timer_c_fired_total{outcome=\"cancel\"} 11",
             "tandem_proxy_timer_c_fired_total{outcome=\"timeout\"} 2",
             "# TYPE tandem_proxy_responses_without_via_total counter",
             "tandem_proxy_responses_without_via_total{outcome=\"dropped\"} 3",

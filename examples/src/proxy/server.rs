@@ -758,6 +758,7 @@ impl Proxy {
         if self.trim.observe(self.layer.len()) {
             release_free_memory();
         }
+        self.metrics.set_core(self.shard, self.core.stats());
         if !self.drives_dispatcher() {
             return;
         }
@@ -773,7 +774,6 @@ impl Proxy {
             .store(stats.malformed, Ordering::Relaxed);
         m.connections
             .store(stats.connections_open, Ordering::Relaxed);
-        m.set_core(self.core.stats());
         let mut states = Vec::new();
         {
             let dispatcher = lock(&self.dispatcher);

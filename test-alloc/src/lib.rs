@@ -1,6 +1,6 @@
-//! A global allocator for memory-footprint tests: the system allocator, keeping a running total of the heap
-//! bytes requested and not yet freed. A test binary installs it and reads [`live`] around the work it
-//! measures:
+//! A global allocator for memory-footprint and allocation-count tests: the system allocator, keeping a running
+//! total of the heap bytes requested and not yet freed, and a count of allocations. A test binary installs it
+//! and reads [`live`] (or [`allocations`]) around the work it measures:
 //!
 //! ```ignore
 //! #[global_allocator]
@@ -16,13 +16,20 @@
 #![warn(missing_docs, unreachable_pub)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// Heap bytes requested and not yet freed since the process started (through [`LiveBytes`]).
 pub fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
+}
+
+/// Allocations (`alloc`, `alloc_zeroed` and `realloc` calls) made since the process started (through
+/// [`LiveBytes`]): what allocation-count tests read around the work they measure.
+pub fn allocations() -> usize {
+    CALLS.load(Ordering::Relaxed)
 }
 
 /// `n` as a signed byte count (saturating; no allocation is that large).
@@ -37,6 +44,7 @@ pub struct LiveBytes;
 // SAFETY: every call forwards to `System` with the caller's arguments; the counter is bookkeeping only.
 unsafe impl GlobalAlloc for LiveBytes {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
@@ -46,6 +54,7 @@ unsafe impl GlobalAlloc for LiveBytes {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
@@ -61,6 +70,7 @@ unsafe impl GlobalAlloc for LiveBytes {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {

@@ -165,8 +165,13 @@ pub(crate) struct Accepted {
 pub(crate) fn ok_response(request: &Request, now: SystemTime, accepted: &Accepted) -> Response {
     let mut builder =
         Response::from_request(request, StatusCode::OK, Some(to_tag(request).as_str()));
-    // The Contacts, Path, Require, Supported, Date and Content-Length: one allocation for the field list.
-    builder.headers_mut().reserve(accepted.bindings.len() + 5);
+    // The Contacts, Path, Require, Supported, Date and Content-Length: no further allocation for the field
+    // list than the one `from_request` made when there is a single Contact.
+    let added = accepted.bindings.len()
+        + usize::from(!accepted.path.is_empty())
+        + usize::from(accepted.outbound)
+        + 3;
+    builder.headers_mut().reserve(added);
     for binding in &accepted.bindings {
         let mut contact = binding.contact.clone();
         let mut digits = [0; 10];

@@ -84,7 +84,13 @@ impl BindingKey {
 
     /// The key for a plain contact.
     pub(crate) fn for_contact(uri: &Uri) -> BindingKey {
-        BindingKey(uri.to_string())
+        // `uri.to_string()`, written once into one buffer.
+        let mut text = Vec::with_capacity(64);
+        uri.write_to(&mut text);
+        match String::from_utf8(text) {
+            Ok(text) => BindingKey(text),
+            Err(e) => BindingKey(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        }
     }
 
     /// The key's text.

@@ -67,9 +67,14 @@ impl<S: LocationStore> RegistrarService<S> {
             .lock()
             .await;
         let current = self.store.bindings(&aor, now).await?;
-        let outcome = self.registrar.handle_register(now, request, flow, &current);
-        if !outcome.changes.is_empty() {
-            self.store.apply(&aor, &outcome.changes).await?;
+        // The AOR was found above: the registrar does not look for it again.
+        let outcome = self
+            .registrar
+            .handle_register_of(now, request, flow, &current, aor);
+        if let Some(aor) = &outcome.aor
+            && !outcome.changes.is_empty()
+        {
+            self.store.apply(aor, &outcome.changes).await?;
         }
         Ok(outcome)
     }

@@ -355,13 +355,19 @@ pub fn validate_request(request: &Request, policy: &ValidationPolicy) -> Result<
         return Err(Rejection::canonical(StatusCode::VERSION_NOT_SUPPORTED));
     }
     let headers = request.headers();
-    let cseq = check_structure(headers, request.body(), policy.require_max_forwards)
-        .map_err(Fault::into_rejection)?;
+    let Structure { cseq, bare_branch } =
+        check_structure(headers, request.body(), policy.require_max_forwards)
+            .map_err(Fault::into_rejection)?;
     let max_forwards = match headers.max_forwards() {
         Some(parsed) => Some(parsed.map_err(|e| parse_fault(HeaderName::MaxForwards, e))?),
         None => None,
     };
-    check_top_branch(headers).map_err(Fault::into_rejection)?;
+    // A top Via branch that is only the magic cookie cannot identify a transaction (RFC 4475 §3.2.1):
+    // rejecting it statelessly is better than matching it against every other such request.
+    if bare_branch {
+        let what = "Via branch has nothing after the magic cookie";
+        return Err(Fault::new(what, Some(HeaderName::Via)).into_rejection());
+    }
     match &policy.role {
         Role::Uas {
             supported,
@@ -421,14 +427,21 @@ fn is_broadcast(via: &Via) -> bool {
     host_broadcast || maddr_broadcast
 }
 
+/// What [`check_structure`] read on the way.
+struct Structure {
+    cseq: CSeq,
+    /// Whether the top Via's branch is only the magic cookie.
+    bare_branch: bool,
+}
+
 /// The checks shared by requests and responses: required header fields present, single-valued ones not
 /// repeated with different values, the core ones well formed, Content-Length agreeing with the body. Returns
-/// the CSeq.
+/// the CSeq and what the request checks need of the top Via.
 fn check_structure(
     headers: &Headers,
     body: &Bytes,
     require_max_forwards: bool,
-) -> Result<CSeq, Fault> {
+) -> Result<Structure, Fault> {
     let max_forwards = [HeaderName::MaxForwards];
     let extra: &[HeaderName] = if require_max_forwards {
         &max_forwards
@@ -452,7 +465,7 @@ fn check_structure(
         let what = format!("Multiple values in {}", names(&repeated));
         return Err(Fault::new(what, Some((*first).clone())));
     }
-    parse_all::<Via>(headers)?;
+    let bare_branch = check_vias(headers)?;
     parse_one::<FromHeader>(headers)?;
     parse_one::<ToHeader>(headers)?;
     parse_one::<CallId>(headers)?;
@@ -465,7 +478,8 @@ fn check_structure(
         return Err(Fault::new(what, Some(HeaderName::ContentLength)));
     }
     // REQUIRED holds CSeq and it parsed, so this is always Some.
-    cseq.ok_or_else(|| Fault::new("Missing CSeq", Some(HeaderName::CSeq)))
+    let cseq = cseq.ok_or_else(|| Fault::new("Missing CSeq", Some(HeaderName::CSeq)))?;
+    Ok(Structure { cseq, bare_branch })
 }
 
 /// `A, B, C`
@@ -504,18 +518,17 @@ fn parse_fault(name: HeaderName, error: ParseError) -> Rejection {
     Fault::parse(&name, error).into_rejection()
 }
 
-/// A top Via branch that is only the magic cookie cannot identify a transaction (RFC 4475 §3.2.1): rejecting
-/// it statelessly is better than matching it against every other such request.
-fn check_top_branch(headers: &Headers) -> Result<(), Fault> {
-    let bare = headers
-        .via()
-        .and_then(Result::ok)
-        .is_some_and(|v| v.branch() == Some(BRANCH_MAGIC_COOKIE));
-    if bare {
-        let what = "Via branch has nothing after the magic cookie";
-        return Err(Fault::new(what, Some(HeaderName::Via)));
+/// Parse every Via value; returns whether the top Via's branch is only the magic cookie, which cannot identify
+/// a transaction (RFC 4475 §3.2.1; see `validate_request`). Each Via is parsed once for both.
+fn check_vias(headers: &Headers) -> Result<bool, Fault> {
+    let mut bare = false;
+    for (n, via) in headers.typed_all::<Via>().enumerate() {
+        let via = via.map_err(|e| Fault::parse(&HeaderName::Via, e))?;
+        if n == 0 {
+            bare = via.branch() == Some(BRANCH_MAGIC_COOKIE);
+        }
     }
-    Ok(())
+    Ok(bare)
 }
 
 /// 501 for a method the UAS does not recognise, 405 for one it recognises but does not allow (RFC 3261

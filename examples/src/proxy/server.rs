@@ -1298,7 +1298,7 @@ async fn register(
         }
         auth = AuthResult::Passed;
     }
-    let token = FlowToken::new(source.flow.map_or(0, wire::FlowId::as_u64).to_string());
+    let token = flow_token(source);
     let flow = Flow::new(token, source.transport.into(), source.addr);
     let response = match service.handle(now, request, &flow).await {
         Ok(outcome) => outcome.response,
@@ -1308,6 +1308,15 @@ async fn register(
         }
     };
     (response, auth)
+}
+
+/// The registrar's name for the flow a request came on: the transport's flow id in decimal, `0` for none (UDP),
+/// which needs no allocation.
+fn flow_token(source: Target) -> FlowToken {
+    match source.flow {
+        None => FlowToken::new(Bytes::from_static(b"0")),
+        Some(flow) => FlowToken::new(flow.as_u64().to_string()),
+    }
 }
 
 async fn authenticate(

@@ -15,6 +15,7 @@ use crate::aor::Aor;
 use crate::binding::{Binding, BindingChange, BindingKey, Flow, order_by_q, whole_millis};
 use reply::{Accepted, Reject, ok_response};
 use request::{ContactEntry, Contacts};
+use std::fmt;
 use std::time::{Duration, SystemTime};
 use tandem_sip_core::header::Path;
 use tandem_sip_core::{CallId, Host, Method, Request, Response, StatusCode};
@@ -151,10 +152,22 @@ impl Registrar {
         flow: &Flow,
         current: &[Binding],
     ) -> RegisterOutcome {
-        let aor = match self.check_and_find_aor(request) {
-            Ok(aor) => aor,
-            Err(reject) => return rejected(request, None, reject),
-        };
+        match self.check_and_find_aor(request) {
+            Ok(aor) => self.handle_register_of(now, request, flow, current, aor),
+            Err(reject) => rejected(request, None, reject),
+        }
+    }
+
+    /// [`Registrar::handle_register`] for a request whose AOR [`Registrar::address_of_record`] has just
+    /// found (and so passed the checks that come before it): they are not repeated.
+    pub(crate) fn handle_register_of(
+        &self,
+        now: SystemTime,
+        request: &Request,
+        flow: &Flow,
+        current: &[Binding],
+        aor: Aor,
+    ) -> RegisterOutcome {
         match self.update(now, request, flow, current) {
             Ok(accepted) => RegisterOutcome {
                 response: ok_response(request, now, &accepted),
@@ -172,7 +185,7 @@ impl Registrar {
         Response::from_request(
             request,
             StatusCode::SERVER_INTERNAL_ERROR,
-            Some(&reply::to_tag(request)),
+            Some(reply::to_tag(request).as_str()),
         )
         .build()
     }
@@ -200,7 +213,24 @@ impl Registrar {
     }
 
     fn serves(&self, host: &Host) -> bool {
-        self.config.domains.is_empty() || self.serves_domain(&host.to_string())
+        if self.config.domains.is_empty() {
+            return true;
+        }
+        match host {
+            // What `to_string` would give, without building it (it is lossy only for a name that is not
+            // UTF-8, which no configured domain can equal byte for byte).
+            Host::Domain(name) => match std::str::from_utf8(name) {
+                Ok(name) => self.serves_domain(name),
+                Err(_) => self.serves_domain(&host.to_string()),
+            },
+            _ => {
+                let mut text = HostText::default();
+                match fmt::write(&mut text, format_args!("{host}")) {
+                    Ok(()) => self.serves_domain(text.as_str()),
+                    Err(_) => self.serves_domain(&host.to_string()),
+                }
+            }
+        }
     }
 
     fn serves_domain(&self, host: &str) -> bool {
@@ -222,12 +252,12 @@ impl Registrar {
     ) -> Result<Accepted, Reject> {
         let ctx = context(now, request, flow)?;
         let contacts = request::contacts(request)?;
-        let live: Vec<Binding> = current
+        let mut working: Vec<Binding> = current
             .iter()
             .filter(|b| !b.is_expired(now))
             .cloned()
             .collect();
-        let mut working = live.clone();
+        let live = working.len();
         let mut outbound = false;
         match contacts {
             Contacts::Query => {}
@@ -241,7 +271,7 @@ impl Registrar {
         }
         if let Some(max) = self.config.max_contacts
             && working.len() > max
-            && working.len() > live.len()
+            && working.len() > live
         {
             return Err(Reject::TooManyContacts);
         }
@@ -328,6 +358,40 @@ fn check_outbound(ctx: &RegisterContext<'_>, entries: &[ContactEntry]) -> Result
         Ok(())
     } else {
         Err(Reject::FirstHopLacksOutbound)
+    }
+}
+
+/// The text of an IP address host (`[` IPv6 `]` at most 47 bytes), written without allocating.
+struct HostText {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for HostText {
+    fn default() -> HostText {
+        HostText {
+            bytes: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl HostText {
+    fn as_str(&self) -> &str {
+        self.bytes
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Write for HostText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tandem_sip_core::header::{Date, MinExpires, Path};
-use tandem_sip_core::{Contact, HeaderField, HeaderName, Request, Response, StatusCode};
+use tandem_sip_core::{
+    Contact, HeaderField, HeaderName, Request, Response, StatusCode, TypedHeader,
+};
 
 /// Why the registrar refused a REGISTER; each maps to one response.
 #[non_exhaustive]
@@ -73,8 +75,9 @@ impl RegisterRejection {
 
     /// The response to `request`.
     pub(crate) fn response(&self, request: &Request) -> Response {
-        let mut builder = Response::from_request(request, self.status(), Some(&to_tag(request)))
-            .reason(self.reason());
+        let mut builder =
+            Response::from_request(request, self.status(), Some(to_tag(request).as_str()))
+                .reason(self.reason());
         match self {
             RegisterRejection::MethodNotAllowed => {
                 builder = builder.header(HeaderName::Allow, "REGISTER");
@@ -114,7 +117,7 @@ fn join(tags: &[Bytes]) -> Bytes {
 ///
 /// A REGISTER creates no dialog, so the tag only has to be stable for retransmissions of the request; hashing
 /// the Call-ID, CSeq and From tag (FNV-1a) gives that without a random source in the sans-IO core.
-pub(crate) fn to_tag(request: &Request) -> String {
+pub(crate) fn to_tag(request: &Request) -> ToTag {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let headers = request.headers();
     for name in [HeaderName::CallId, HeaderName::CSeq, HeaderName::From] {
@@ -127,7 +130,23 @@ pub(crate) fn to_tag(request: &Request) -> String {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    format!("{hash:016x}")
+    let mut tag = ToTag([0; 16]);
+    for (i, slot) in tag.0.iter_mut().enumerate() {
+        let nibble = (hash >> (60 - 4 * i)) & 0xf;
+        *slot = b"0123456789abcdef"[usize::try_from(nibble).unwrap_or(0)];
+    }
+    tag
+}
+
+/// A To tag: 16 lower-case hex digits (what `format!("{hash:016x}")` writes), kept without allocating.
+pub(crate) struct ToTag([u8; 16]);
+
+impl ToTag {
+    /// The tag's text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Hex digits only: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// What a successful REGISTER decided and reports back.
@@ -144,12 +163,26 @@ pub(crate) struct Accepted {
 
 /// The 200 (OK) of RFC 3261 §10.3 step 8: every current binding with its remaining time, and a Date.
 pub(crate) fn ok_response(request: &Request, now: SystemTime, accepted: &Accepted) -> Response {
-    let mut builder = Response::from_request(request, StatusCode::OK, Some(&to_tag(request)));
+    let mut builder =
+        Response::from_request(request, StatusCode::OK, Some(to_tag(request).as_str()));
+    // The Contacts, Path, Require, Supported, Date and Content-Length: no further allocation for the field
+    // list than the one `from_request` made when there is a single Contact.
+    let added = accepted.bindings.len()
+        + usize::from(!accepted.path.is_empty())
+        + usize::from(accepted.outbound)
+        + 3;
+    builder.headers_mut().reserve(added);
     for binding in &accepted.bindings {
         let mut contact = binding.contact.clone();
-        let remaining = binding.remaining(now).to_string();
-        contact.params_mut().set("expires", Some(&remaining));
-        builder = builder.field(HeaderField::from_typed(&Contact::Address(contact)));
+        let mut digits = [0; 10];
+        contact.params_mut().set(
+            "expires",
+            Some(decimal(binding.remaining(now), &mut digits)),
+        );
+        // What `HeaderField::from_typed` writes, into a buffer sized once.
+        let mut value = Vec::with_capacity(128);
+        Contact::Address(contact).write_to(&mut value);
+        builder = builder.field(HeaderField::new(HeaderName::Contact, value));
     }
     if !accepted.path.is_empty() {
         builder = builder.field(path_field(&accepted.path));
@@ -162,9 +195,27 @@ pub(crate) fn ok_response(request: &Request, now: SystemTime, accepted: &Accepte
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     if let Some(date) = Date::from_unix_time(seconds) {
-        builder = builder.typed(&date);
+        // Its wire form is its text: no need to write it out again.
+        builder = builder.header(HeaderName::Date, date.as_bytes().clone());
     }
     builder.build()
+}
+
+/// `n` in decimal, written into `digits`.
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &str {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            *slot = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    // ASCII digits only: always UTF-8.
+    std::str::from_utf8(digits.get(start..).unwrap_or_default()).unwrap_or_default()
 }
 
 fn path_field(path: &[Path]) -> HeaderField {

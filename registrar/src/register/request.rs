@@ -169,6 +169,10 @@ pub(crate) fn via_count(request: &Request) -> usize {
 /// The User-Agent, cut to a bounded length at a character boundary.
 pub(crate) fn user_agent(request: &Request) -> Option<String> {
     let raw = request.headers().get(&HeaderName::UserAgent)?.value();
+    // The usual value (short printable ASCII) comes out unchanged: copy it once.
+    if raw.len() <= MAX_USER_AGENT && raw.iter().all(|&c| (b' '..0x7f).contains(&c)) {
+        return std::str::from_utf8(raw).ok().map(str::to_owned);
+    }
     // Folded lines and other control characters become spaces: the value ends up on dashboards and logs.
     let text: String = String::from_utf8_lossy(raw)
         .chars()

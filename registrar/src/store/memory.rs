@@ -59,7 +59,7 @@ struct Stored {
 /// A stored binding's name.
 #[derive(Debug)]
 enum StoredKey {
-    /// The contact URI's text, at these byte offsets of the stored contact.
+    /// Text found in the stored contact at these byte offsets (for a plain binding: its contact URI).
     InContact(u32, u32),
     /// Any other name.
     Own(Box<str>),
@@ -78,11 +78,12 @@ impl Stored {
     fn new(binding: &Binding) -> Stored {
         let contact = binding.contact.to_string();
         let key = binding.key.as_str();
-        let uri = binding.uri().to_string();
-        let key = match contact.find(uri.as_str()) {
-            Some(start) if key == uri => u32::try_from(start)
+        // The key of a plain binding is its contact URI's text, found in the contact's (any occurrence of
+        // the key's text will do: `key()` reads back the same text).
+        let key = match contact.find(key) {
+            Some(start) => u32::try_from(start)
                 .ok()
-                .zip(u32::try_from(start + uri.len()).ok())
+                .zip(u32::try_from(start + key.len()).ok())
                 .map_or_else(
                     || StoredKey::Own(key.into()),
                     |(s, e)| StoredKey::InContact(s, e),

@@ -70,7 +70,8 @@ macro_rules! display_from_write_to {
         $(
             impl std::fmt::Display for $ty {
                 fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    let mut out = Vec::new();
+                    // Room for the usual value at once, rather than growing through 8, 16, 32 and 64 bytes.
+                    let mut out = Vec::with_capacity(64);
                     self.write_to(&mut out);
                     f.write_str(&String::from_utf8_lossy(&out))
                 }

@@ -143,6 +143,33 @@ impl NameAddr {
         })
     }
 
+    /// The header parameters of a `( name-addr / addr-spec ) *( SEMI generic-param )` value, found as
+    /// [`NameAddr::parse`] finds them but without parsing the URI: `None` when the value is not shaped like
+    /// one (a well-formed value gives the parameters `parse` would). For what only needs a tag.
+    pub(crate) fn header_params(value: &Bytes) -> Option<Params> {
+        let b = &value[..];
+        let start = grammar::skip_lws(b, 0);
+        let lt = match b.get(start) {
+            Some(b'"') => {
+                let end = grammar::quoted_string(b, start).ok()?;
+                let lt = grammar::skip_lws(b, end);
+                if b.get(lt) != Some(&b'<') {
+                    return None;
+                }
+                Some(lt)
+            }
+            Some(b'<') => Some(start),
+            _ => token_display_name(b, start).ok()?.map(|(_, lt)| lt),
+        };
+        let after = match lt {
+            Some(lt) => lt + memchr::memchr(b'>', b.get(lt..)?)? + 1,
+            None => addr_spec_end(b, start).ok()?,
+        };
+        let (params, end) = Params::parse_header(value, after).ok()?;
+        grammar::end(b, end, "\";\" or end of value").ok()?;
+        Some(params)
+    }
+
     /// Append the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         if let Some(d) = &self.display_name {
@@ -437,6 +464,37 @@ mod tests {
 
     fn sip_uri(na: &NameAddr) -> &SipUri {
         na.uri().as_sip().unwrap()
+    }
+
+    #[test]
+    fn header_params_are_those_parse_finds() {
+        for text in [
+            "<sip:alice@atlanta.example.com>;tag=1928301774",
+            "Alice <sip:alice@atlanta.example.com>;tag=88sja8x",
+            "\"Bob \\\"B\\\" <x>\" <sip:bob@biloxi.example.com;transport=tcp>;tag=a6c85cf;x=y",
+            "sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
+            "sip:t20000_0_1@127.0.0.1;tag=4242SIPpTag001",
+            "<sip:bob@biloxi.example.com>",
+            "<sip:bob@biloxi.example.com;tag=in-the-uri>",
+            "<sip:bob@biloxi.example.com>;tag",
+        ] {
+            let value = Bytes::from(text);
+            let parsed = NameAddr::parse(&value).unwrap();
+            let found = NameAddr::header_params(&value).unwrap();
+            assert_eq!(found.as_bytes(), parsed.params().as_bytes(), "{text}");
+            assert_eq!(found.value("tag"), parsed.tag(), "{text}");
+        }
+        for text in [
+            "\"unterminated <sip:a@b>",
+            "<sip:a@b",
+            "Bob sip:a@b",
+            "<sip:a@b> junk",
+        ] {
+            assert!(
+                NameAddr::header_params(&Bytes::from(text)).is_none(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -97,10 +97,15 @@ pub struct ResponseBuilder {
 impl Response {
     /// Start building a `SIP/2.0` response with the status code's canonical reason phrase.
     pub fn builder(status: StatusCode) -> ResponseBuilder {
+        Response::builder_for(status, 8)
+    }
+
+    /// [`Response::builder`] with room for `fields` header fields.
+    fn builder_for(status: StatusCode, fields: usize) -> ResponseBuilder {
         ResponseBuilder {
             status,
             reason: Bytes::from_static(status.canonical_reason().as_bytes()),
-            headers: Headers::with_capacity(8),
+            headers: Headers::with_capacity(fields),
             body: Bytes::new(),
         }
     }
@@ -114,8 +119,11 @@ impl Response {
         status: StatusCode,
         to_tag: Option<&str>,
     ) -> ResponseBuilder {
-        let mut builder = Response::builder(status);
         let source = request.headers();
+        // The copied fields and what a response usually adds (Contact, Supported, Date, …, Content-Length) in
+        // one allocation.
+        let vias = source.get_all(&HeaderName::Via).count();
+        let mut builder = Response::builder_for(status, vias + 8);
         for field in source.get_all(&HeaderName::Via) {
             builder.headers.push(field.clone());
         }

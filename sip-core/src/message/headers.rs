@@ -322,6 +322,11 @@ impl Headers {
         }
     }
 
+    /// Make room for at least `additional` more header fields.
+    pub fn reserve(&mut self, additional: usize) {
+        self.fields.reserve(additional);
+    }
+
     /// Number of header fields (lines; a list header may carry several elements per field).
     pub fn len(&self) -> usize {
         self.fields.len()

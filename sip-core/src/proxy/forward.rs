@@ -3,7 +3,7 @@
 
 use super::LocalIdentity;
 use super::route::remove_top_element;
-use crate::header::{HeaderName, MaxForwards, Via};
+use crate::header::{HeaderName, MaxForwards, NameAddr, Via};
 use crate::message::{HeaderField, Request, Response};
 use crate::method::StatusCode;
 use crate::transport::TransportKind;
@@ -84,7 +84,10 @@ pub fn add_record_route(
 /// and To tags, Call-ID, CSeq number, Proxy-Require and Proxy-Authorization.
 pub fn loop_hash(request: &Request) -> u64 {
     let mut hasher = DefaultHasher::new();
-    request.uri().to_string().hash(&mut hasher);
+    // The URI's text as `to_string` gives it (the same hash), in one buffer.
+    let mut uri = Vec::with_capacity(64);
+    request.uri().write_to(&mut uri);
+    String::from_utf8_lossy(&uri).hash(&mut hasher);
     let headers = request.headers();
     for name in [
         HeaderName::CallId,
@@ -95,11 +98,14 @@ pub fn loop_hash(request: &Request) -> u64 {
             field.value().hash(&mut hasher);
         }
     }
-    if let Some(Ok(from)) = headers.from() {
-        from.tag().hash(&mut hasher);
-    }
-    if let Some(Ok(to)) = headers.to() {
-        to.tag().hash(&mut hasher);
+    // Only the tags: the parameters are found without parsing the URIs.
+    for name in [HeaderName::From, HeaderName::To] {
+        if let Some(params) = headers
+            .get(&name)
+            .and_then(|f| NameAddr::header_params(f.value()))
+        {
+            params.value("tag").hash(&mut hasher);
+        }
     }
     if let Some(Ok(cseq)) = headers.cseq() {
         cseq.seq.hash(&mut hasher);
@@ -126,6 +132,15 @@ pub(crate) fn looped(
     identity: &LocalIdentity,
     hash: impl FnOnce() -> u64,
 ) -> bool {
+    // Only a Via field holding our branch prefix can be ours: most requests need no Via parsed here.
+    let ours = memchr::memmem::Finder::new(BRANCH_PREFIX);
+    if !request
+        .headers()
+        .get_all(&HeaderName::Via)
+        .any(|f| ours.find(f.value()).is_some())
+    {
+        return false;
+    }
     let mut hash = Some(hash);
     let mut wanted: Option<String> = None;
     request.headers().vias().flatten().any(|via| {

@@ -415,7 +415,13 @@ impl<K: Copy + Eq + Hash> StatefulProxy<K> {
             refusal = Some(self.local_response(&request, StatusCode::LOOP_DETECTED));
         }
         let mut request = request;
-        let in_dialog = matches!(request.headers().to(), Some(Ok(to)) if to.tag().is_some());
+        // Only the To tag is needed: found without parsing the URI (what it decides matters only for a
+        // request that passed validation, whose To parses).
+        let in_dialog = request
+            .headers()
+            .get(&HeaderName::To)
+            .and_then(|to| NameAddr::header_params(to.value()))
+            .is_some_and(|params| params.value("tag").is_some());
         if refusal.is_none() {
             let through_us = routes_through_us(preprocess_routes(&mut request, &self.identity));
             if !through_us && self.options.relay == RelayPolicy::OwnDomains {

@@ -137,9 +137,12 @@ impl From<TelUri> for Uri {
     }
 }
 
+/// Room for the usual URI at once when displaying one, rather than growing through 8, 16, 32 and 64 bytes.
+const DISPLAY_CAPACITY: usize = 64;
+
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(DISPLAY_CAPACITY);
         self.write_to(&mut out);
         f.write_str(&String::from_utf8_lossy(&out))
     }
@@ -147,7 +150,7 @@ impl fmt::Display for Uri {
 
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(DISPLAY_CAPACITY);
         self.write_to(&mut out);
         f.write_str(&String::from_utf8_lossy(&out))
     }
@@ -155,7 +158,7 @@ impl fmt::Display for SipUri {
 
 impl fmt::Display for TelUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(DISPLAY_CAPACITY);
         self.write_to(&mut out);
         f.write_str(&String::from_utf8_lossy(&out))
     }

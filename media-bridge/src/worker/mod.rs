@@ -61,8 +61,10 @@ mod recorder;
 mod relayed_stream;
 mod socket_batch;
 mod stream_stats;
+#[cfg(target_os = "linux")]
+mod uring;
 
-pub use media_relay::{DataPlaneConfig, MediaRelay};
+pub use media_relay::{DataPlaneConfig, MediaIo, MediaRelay};
 pub use stream_stats::{DropReason, StreamStats};
 
 /// Why the packet path could not start or answer.

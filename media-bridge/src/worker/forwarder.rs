@@ -1,6 +1,7 @@
 //! One worker thread: owns the sockets of the streams sharded to it and moves their packets. No lock, no
 //! allocation per packet: datagrams are read in batches into reused buffers and transformed in place, and
-//! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one).
+//! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one), or, on the
+//! io_uring back end, with the next `io_uring_enter`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -222,6 +222,13 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses_and_validates() {
+        let config = MediaConfig::from_toml(include_str!("../../config/media.toml")).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.io(), MediaIo::Auto);
+    }
+
+    #[test]
     fn rejects_unknown_fields_and_unusable_values() {
         assert!(MediaConfig::from_toml("[media]\nlisten = 1\n").is_err());
         let wildcard = MediaConfig::from_toml("[media]\nbind = \"0.0.0.0\"\n").unwrap();

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
+use tandem_media_bridge::MediaIo;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,6 +41,9 @@ pub struct MediaSection {
     /// so that one wake-up relays many packets (less CPU per packet, up to this much added delay); 0 reads
     /// again at once.
     pub batch_window_us: u64,
+    /// How workers do their socket I/O: `auto` (io_uring when the kernel offers it, else epoll),
+    /// `io_uring` or `epoll`.
+    pub io: String,
     /// A call without media in either direction (and without signalling) for this many seconds is expired.
     pub media_timeout_secs: u64,
     /// How often workers report per-stream statistics (milliseconds); the metrics lag by at most this.
@@ -60,6 +64,7 @@ impl Default for MediaSection {
             port_max: 40000,
             workers: 0,
             batch_window_us: 500,
+            io: "auto".to_owned(),
             media_timeout_secs: 60,
             stats_interval_ms: 1000,
             max_calls: 100_000,
@@ -107,6 +112,9 @@ impl MediaConfig {
         if let Some(v) = var("TANDEM_MEDIA_BATCH_WINDOW_US") {
             m.batch_window_us = parse("TANDEM_MEDIA_BATCH_WINDOW_US", &v)?;
         }
+        if let Some(v) = var("TANDEM_MEDIA_IO") {
+            m.io = v;
+        }
         if let Some(v) = var("TANDEM_MEDIA_TIMEOUT") {
             m.media_timeout_secs = parse("TANDEM_MEDIA_TIMEOUT", &v)?;
         }
@@ -129,6 +137,11 @@ impl MediaConfig {
                 "bind is a wildcard address: set advertise to the address peers reach",
             ));
         }
+        if MediaIo::parse(&m.io).is_none() {
+            return Err(ConfigError::Invalid(
+                "io must be one of auto, io_uring, epoll",
+            ));
+        }
         if m.media_timeout_secs == 0 {
             return Err(ConfigError::Invalid("media_timeout_secs must be positive"));
         }
@@ -148,6 +161,11 @@ impl MediaConfig {
     /// The workers' batch window.
     pub fn batch_window(&self) -> Duration {
         Duration::from_micros(self.media.batch_window_us)
+    }
+
+    /// The workers' I/O back end (`auto` if the name is unknown; [`MediaConfig::validate`] refuses that).
+    pub fn io(&self) -> MediaIo {
+        MediaIo::parse(&self.media.io).unwrap_or_default()
     }
 
     /// The statistics interval (at least 10 ms).
@@ -174,6 +192,7 @@ mod tests {
         assert_eq!(config.advertised(), "127.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(config.media_timeout(), Duration::from_secs(60));
         assert_eq!(config.batch_window(), Duration::from_micros(500));
+        assert_eq!(config.io(), MediaIo::Auto);
     }
 
     #[test]
@@ -188,6 +207,7 @@ mod tests {
             port_max = 20100
             workers = 3
             batch_window_us = 250
+            io = "epoll"
             media_timeout_secs = 30
             metrics = "127.0.0.1:0"
             "#,
@@ -197,7 +217,15 @@ mod tests {
         assert_eq!(config.advertised(), "192.0.2.10".parse::<IpAddr>().unwrap());
         assert_eq!(config.media.workers, 3);
         assert_eq!(config.batch_window(), Duration::from_micros(250));
+        assert_eq!(config.io(), MediaIo::Epoll);
         assert_eq!(config.media.port_max, 20100);
+    }
+
+    #[test]
+    fn the_shipped_example_parses_and_validates() {
+        let config = MediaConfig::from_toml(include_str!("../../config/media.toml")).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.io(), MediaIo::Auto);
     }
 
     #[test]
@@ -208,6 +236,11 @@ mod tests {
         let backwards =
             MediaConfig::from_toml("[media]\nport_min = 5000\nport_max = 4000\n").unwrap();
         assert!(matches!(backwards.validate(), Err(ConfigError::Invalid(_))));
+        let unknown_io = MediaConfig::from_toml("[media]\nio = \"kqueue\"\n").unwrap();
+        assert!(matches!(
+            unknown_io.validate(),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -219,6 +252,7 @@ mod tests {
             ("TANDEM_MEDIA_PORT_MIN", "31000"),
             ("TANDEM_MEDIA_METRICS", ""),
             ("TANDEM_MEDIA_BATCH_WINDOW_US", "0"),
+            ("TANDEM_MEDIA_IO", "io_uring"),
         ]
         .into();
         config
@@ -229,6 +263,7 @@ mod tests {
         assert_eq!(config.media.port_min, 31000);
         assert_eq!(config.media.metrics, None);
         assert_eq!(config.batch_window(), Duration::ZERO);
+        assert_eq!(config.io(), MediaIo::IoUring);
     }
 
     #[test]

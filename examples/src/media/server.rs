@@ -140,6 +140,7 @@ pub async fn start(config: MediaConfig) -> Result<RunningMedia, MediaError> {
         .with_dtls(DtlsConfig::new(certificate)?);
     data_plane.stats_interval = config.stats_interval();
     data_plane.batch_window = config.batch_window();
+    data_plane.io = config.io();
     let relay = Arc::new(MediaRelay::start(relay_config, data_plane)?);
     let metrics = Arc::new(MediaMetrics::default());
 

@@ -1,17 +1,23 @@
 //! One worker thread: owns the sockets of the streams sharded to it and moves their packets. No lock, no
 //! allocation per packet: datagrams are read in batches into reused buffers and transformed in place, and
-//! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one).
+//! what one batch produced leaves with one `sendmmsg` per destination socket (in practice: one), or, on the
+//! io_uring back end, with the next `io_uring_enter`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{SocketAddr, UdpSocket};
+#[cfg(target_os = "linux")]
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
+use super::MediaIo;
 use super::relayed_stream::{RelayedStream, StreamSettings};
 use super::socket_batch::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
 use super::stream_stats::{DropReason, RtcpSummary, RtpFields, StreamStats};
+#[cfg(target_os = "linux")]
+use super::uring::{self, Completion, UringIo};
 use crate::demux::{PacketKind, classify};
 use crate::session::{DtmfInjection, LegMedia, StreamId};
 
@@ -101,6 +107,23 @@ pub(crate) struct Worker {
     batch: PacketBatch,
     /// Origin of the arrival clock fed to the reception statistics.
     epoch: Instant,
+    /// The I/O back end asked for.
+    io: MediaIo,
+    /// The worker's io_uring, once `run` created it on the worker's thread (else the poller serves).
+    #[cfg(target_os = "linux")]
+    uring: Option<UringIo>,
+    /// Per buffer of the ring: where the send from it was going, for the counters.
+    #[cfg(target_os = "linux")]
+    sends: Vec<SendMeta>,
+}
+
+/// A send in flight on the io_uring back end: which streams to count it on when it completes.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy)]
+struct SendMeta {
+    from: StreamId,
+    peer: StreamId,
+    rtcp: bool,
 }
 
 impl Worker {
@@ -111,6 +134,7 @@ impl Worker {
         wake: UdpSocket,
         stats_interval: Duration,
         batch_window: Duration,
+        io: MediaIo,
     ) -> Self {
         let mut poller = Poller::new();
         if let Err(error) = poller.add(&wake, WAKE_TOKEN) {
@@ -127,6 +151,11 @@ impl Worker {
             poller,
             batch: PacketBatch::new(),
             epoch: Instant::now(),
+            io,
+            #[cfg(target_os = "linux")]
+            uring: None,
+            #[cfg(target_os = "linux")]
+            sends: Vec::new(),
         }
     }
 
@@ -137,6 +166,39 @@ impl Worker {
     /// without blocking, so that under load one wake-up and one pass over the ready sockets carry many
     /// packets instead of one or two; the first pass that finds nothing goes back to blocking.
     pub(crate) fn run(mut self) {
+        #[cfg(target_os = "linux")]
+        if self.io != MediaIo::Epoll {
+            match UringIo::new() {
+                Ok(ring) => {
+                    self.uring = Some(ring);
+                    self.sends = vec![
+                        SendMeta {
+                            from: StreamId(0),
+                            peer: StreamId(0),
+                            rtcp: false,
+                        };
+                        uring::BUFFER_COUNT
+                    ];
+                    if let Some(ring) = &mut self.uring
+                        && let Err(error) = ring.arm(&self.wake, uring::WAKE)
+                    {
+                        tracing::warn!(%error, "cannot watch the worker's wake-up socket");
+                    }
+                    return self.run_uring();
+                }
+                Err(error) if self.io == MediaIo::IoUring => {
+                    tracing::warn!(%error, "no io_uring for the media worker; using epoll");
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "no io_uring for the media worker; using epoll");
+                }
+            }
+        }
+        self.run_epoll();
+    }
+
+    /// [`Worker::run`] on the epoll back end.
+    fn run_epoll(mut self) {
         let mut next_timers = Instant::now();
         let mut next_report = Instant::now() + self.stats_interval;
         let mut paced_until: Option<Instant> = None;
@@ -206,6 +268,11 @@ impl Worker {
     }
 
     fn upsert(&mut self, media: Arc<LegMedia>) {
+        // The update may close a socket that a queued send names.
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &mut self.uring {
+            ring.flush();
+        }
         let now = Instant::now();
         let id = media.id;
         let result = match self.streams.get_mut(&id) {
@@ -231,6 +298,24 @@ impl Worker {
         let Some(stream) = self.streams.get(&id) else {
             return;
         };
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &mut self.uring {
+            let (rtp, rtcp) = (socket_token(id, false), socket_token(id, true));
+            if !uring::token_fits(rtcp) {
+                tracing::warn!(stream = %id, "stream id beyond the ring's token space");
+                return;
+            }
+            let mut result = ring.arm(&stream.rtp_socket, rtp);
+            match &stream.rtcp_socket {
+                Some(socket) => result = result.and(ring.arm(socket, rtcp)),
+                // Parked while RTCP is muxed (it stays open, holding the port, but is not read), or closed.
+                None => ring.disarm(rtcp),
+            }
+            if let Err(error) = result {
+                tracing::warn!(stream = %id, %error, "cannot watch the stream's sockets");
+            }
+            return;
+        }
         let mut result = self.poller.add(&stream.rtp_socket, socket_token(id, false));
         if let Some(socket) = &stream.rtcp_socket {
             result = result.and(self.poller.add(socket, socket_token(id, true)));
@@ -246,6 +331,14 @@ impl Worker {
 
     /// Drops stream `id`, closing its sockets (which takes them out of the poller).
     fn remove(&mut self, id: StreamId) {
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &mut self.uring {
+            // Queued sends leave first; the receives are cancelled before the sockets close, so that the
+            // kernel lets go of them (and their ports).
+            ring.flush();
+            ring.disarm(socket_token(id, false));
+            ring.disarm(socket_token(id, true));
+        }
         if self.streams.remove(&id).is_some() {
             self.poller.forget(socket_token(id, false));
             self.poller.forget(socket_token(id, true));
@@ -381,6 +474,164 @@ impl Worker {
             }
             start = end;
         }
+    }
+
+    /// [`Worker::run`] on the io_uring back end: the same pacing as [`Worker::run_epoll`], but the wait,
+    /// the batch window's sleep, the receives and the previous pass's sends are one `io_uring_enter`.
+    #[cfg(target_os = "linux")]
+    fn run_uring(mut self) {
+        let mut next_timers = Instant::now();
+        let mut next_report = Instant::now() + self.stats_interval;
+        let mut paced_until: Option<Instant> = None;
+        loop {
+            if !self.drain_commands() {
+                return;
+            }
+            let Some(ring) = &mut self.uring else {
+                return;
+            };
+            let now = Instant::now();
+            let deadline = next_timers.min(next_report);
+            // Idle: wake for the first datagram (besides the completions of the sends just submitted).
+            // Paced: sleep out the window, whatever arrives meanwhile.
+            let (want, until) = match paced_until {
+                Some(until) => (None, until.min(deadline)),
+                None => (Some(1 + ring.sends_in_flight()), deadline),
+            };
+            if let Err(error) = ring.wait(want, until.saturating_duration_since(now)) {
+                tracing::warn!(%error, "worker wait failed");
+                std::thread::sleep(TIMER_TICK);
+            }
+            let now = Instant::now();
+            let received = self.complete_uring(now);
+            paced_until =
+                (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
+            if now >= next_timers {
+                for stream in self.streams.values_mut() {
+                    stream.handle_timers(now);
+                }
+                next_timers = now + TIMER_TICK;
+            }
+            if now >= next_report {
+                let report = self.collect_report();
+                if !report.streams.is_empty()
+                    && self.reports.send(ControlMessage::Report(report)).is_err()
+                {
+                    return;
+                }
+                next_report = now + self.stats_interval;
+            }
+        }
+    }
+
+    /// Handles every completion the ring holds: relays received datagrams (queueing their sends), counts
+    /// completed sends, re-arms receives that ended. Returns how many datagrams came in.
+    #[cfg(target_os = "linux")]
+    fn complete_uring(&mut self, now: Instant) -> usize {
+        let Worker {
+            uring,
+            streams,
+            sends,
+            epoch,
+            wake,
+            ..
+        } = self;
+        let Some(ring) = uring else {
+            return 0;
+        };
+        let mut completions = [Completion::Nothing; uring::COMPLETIONS];
+        let mut received = 0;
+        loop {
+            let count = ring.complete(&mut completions);
+            if count == 0 {
+                break;
+            }
+            for completion in completions.iter().take(count) {
+                match *completion {
+                    Completion::Received {
+                        token,
+                        buffer,
+                        len,
+                        source,
+                    } => {
+                        if token == uring::WAKE {
+                            // The wake-up byte itself: the commands are drained on every turn.
+                            ring.release(buffer);
+                            continue;
+                        }
+                        received += 1;
+                        let (id, rtcp_port) = token_socket(token);
+                        let (Some(source), Some(datagram)) = (source, ring.datagram(buffer)) else {
+                            ring.release(buffer);
+                            continue;
+                        };
+                        let packet = Packet {
+                            buffer: datagram,
+                            len,
+                            source,
+                            rtcp_port,
+                        };
+                        let Some(route) = handle_datagram(streams, id, packet, now, *epoch) else {
+                            ring.release(buffer);
+                            continue;
+                        };
+                        let queued = match streams
+                            .get(&route.peer)
+                            .and_then(|s| s.socket(route.rtcp_socket))
+                        {
+                            Some(socket) => ring
+                                .send(socket, buffer, route.len, route.destination)
+                                .is_ok(),
+                            None => {
+                                ring.release(buffer);
+                                false
+                            }
+                        };
+                        if queued {
+                            if let Some(meta) = sends.get_mut(usize::from(buffer)) {
+                                *meta = SendMeta {
+                                    from: id,
+                                    peer: route.peer,
+                                    rtcp: route.rtcp,
+                                };
+                            }
+                        } else if let Some(from) = streams.get_mut(&id) {
+                            from.counters.drop(DropReason::SendFailed);
+                        }
+                    }
+                    Completion::Sent { buffer, result } => {
+                        let Some(meta) = sends.get(usize::from(buffer)).copied() else {
+                            continue;
+                        };
+                        match result {
+                            Ok(_) => {
+                                if let Some(to) = streams.get_mut(&meta.peer) {
+                                    to.counters.sent(meta.rtcp);
+                                }
+                            }
+                            Err(_) => {
+                                if let Some(from) = streams.get_mut(&meta.from) {
+                                    from.counters.drop(DropReason::SendFailed);
+                                }
+                            }
+                        }
+                    }
+                    Completion::Nothing => {}
+                }
+            }
+        }
+        let wake_fd = wake.as_raw_fd();
+        ring.rearm_ended(|token| {
+            if token == uring::WAKE {
+                return Some(wake_fd);
+            }
+            let (id, rtcp_port) = token_socket(token);
+            streams
+                .get(&id)
+                .and_then(|s| s.socket(rtcp_port))
+                .map(|s| s.as_raw_fd())
+        });
+        received
     }
 
     fn collect_report(&mut self) -> WorkerReport {

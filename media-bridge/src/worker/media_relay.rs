@@ -23,6 +23,46 @@ use crate::session::{
 /// [`DataPlaneConfig::batch_window`] by default.
 const DEFAULT_BATCH_WINDOW: Duration = Duration::from_micros(500);
 
+/// How a worker waits for and moves datagrams.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaIo {
+    /// io_uring when the kernel offers it (Linux 6.1 or later, io_uring not disabled), else epoll. The
+    /// environment variable `TANDEM_MEDIA_IO` (`epoll`, `io_uring`) overrides the choice.
+    #[default]
+    Auto,
+    /// One io_uring per worker: multishot receives into a provided buffer ring, the sends of a pass
+    /// submitted together, and one `io_uring_enter` per wake-up (see `docs/media-hot-path.md`). A worker
+    /// whose ring cannot be created falls back to epoll and logs a warning.
+    IoUring,
+    /// `epoll_wait` for readiness, `recvmmsg` per ready socket, `sendmmsg` per destination socket (the only
+    /// back end outside Linux).
+    Epoll,
+}
+
+impl MediaIo {
+    /// Parses `auto`, `io_uring` (or `io-uring`, `uring`) and `epoll`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Some(MediaIo::Auto),
+            "io_uring" | "io-uring" | "uring" => Some(MediaIo::IoUring),
+            "epoll" => Some(MediaIo::Epoll),
+            _ => None,
+        }
+    }
+
+    /// `Auto` resolved through `TANDEM_MEDIA_IO` (an unknown value is ignored); other values unchanged.
+    fn resolve(self) -> Self {
+        match self {
+            MediaIo::Auto => std::env::var("TANDEM_MEDIA_IO")
+                .ok()
+                .and_then(|v| MediaIo::parse(&v))
+                .unwrap_or(MediaIo::Auto),
+            other => other,
+        }
+    }
+}
+
 /// How the packet path runs.
 #[non_exhaustive]
 #[derive(Clone)]
@@ -44,6 +84,8 @@ pub struct DataPlaneConfig {
     /// many packets: the CPU spent per packet falls, and each packet arriving in the window is delayed by
     /// up to the window. An idle worker still relays the first packet at once. Zero reads again at once.
     pub batch_window: Duration,
+    /// How workers do their socket I/O.
+    pub io: MediaIo,
     /// Where recorded calls are written (one `<Call-ID>.pcap` each); `None` disables recording.
     pub recording_dir: Option<PathBuf>,
     /// Packet copies queued for the recording writer at most; beyond, copies are dropped and counted in
@@ -62,6 +104,7 @@ impl DataPlaneConfig {
             stats_interval: Duration::from_secs(1),
             control_interval: Duration::from_millis(10),
             batch_window: DEFAULT_BATCH_WINDOW,
+            io: MediaIo::Auto,
             recording_dir: None,
             recording_queue: 4096,
         }
@@ -83,6 +126,12 @@ impl DataPlaneConfig {
     /// [`DataPlaneConfig::batch_window`]).
     pub fn with_batch_window(mut self, window: Duration) -> Self {
         self.batch_window = window;
+        self
+    }
+
+    /// The same configuration with workers doing their I/O through `io`.
+    pub fn with_io(mut self, io: MediaIo) -> Self {
+        self.io = io;
         self
     }
 
@@ -120,6 +169,7 @@ impl std::fmt::Debug for DataPlaneConfig {
             .field("stats_interval", &self.stats_interval)
             .field("control_interval", &self.control_interval)
             .field("batch_window", &self.batch_window)
+            .field("io", &self.io)
             .field("recording_dir", &self.recording_dir)
             .field("recording_queue", &self.recording_queue)
             .finish()
@@ -173,6 +223,7 @@ impl MediaRelay {
             recorder: recorder.clone(),
             claimed: claimed.clone(),
         };
+        let io = data_plane.io.resolve();
         let (control_tx, control_rx) = mpsc::channel();
         let waker = bind_loopback("wake sender")?;
         let mut workers = Vec::with_capacity(count);
@@ -190,6 +241,7 @@ impl MediaRelay {
                 wake_socket,
                 data_plane.stats_interval,
                 data_plane.batch_window,
+                io,
             );
             let thread = std::thread::Builder::new()
                 .name(format!("media-worker-{index}"))

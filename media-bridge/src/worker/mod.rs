@@ -43,10 +43,13 @@
 //! [`Relay::sweep`](crate::session::Relay::sweep) expire silent calls (the control thread sweeps every
 //! second).
 //!
-//! On Linux datagrams are read with `recvmmsg(2)` in batches of 32 into buffers allocated once per worker,
-//! what a batch produced leaves with `sendmmsg(2)`, and readiness comes from `epoll(7)` (each socket
-//! registered once, with its stream's id as the token); other platforms use `recv_from`/`send_to` and a
-//! short sleep.
+//! On Linux each worker runs one io_uring ([`MediaIo::IoUring`], chosen by [`MediaIo::Auto`] when the
+//! kernel offers it): a multishot `recvmsg` per socket into a ring of buffers provided once per worker, a
+//! `send` per relayed datagram straight from its buffer, and one `io_uring_enter` per wake-up that submits
+//! the sends, waits and receives. The fallback ([`MediaIo::Epoll`]) reads with `recvmmsg(2)` in batches of
+//! 32 into buffers allocated once per worker, sends what a batch produced with `sendmmsg(2)`, and waits with
+//! `epoll(7)` (each socket registered once, with its stream's id as the token); other platforms use
+//! `recv_from`/`send_to` and a short sleep.
 //!
 //! What a relayed packet costs is mostly the wake-up that brings the worker to it, not the parsing or the
 //! SRTP: an idle worker relays the first packet at once, but after a wake-up that received packets it waits
@@ -61,8 +64,10 @@ mod recorder;
 mod relayed_stream;
 mod socket_batch;
 mod stream_stats;
+#[cfg(target_os = "linux")]
+mod uring;
 
-pub use media_relay::{DataPlaneConfig, MediaRelay};
+pub use media_relay::{DataPlaneConfig, MediaIo, MediaRelay};
 pub use stream_stats::{DropReason, StreamStats};
 
 /// Why the packet path could not start or answer.

@@ -129,6 +129,21 @@ impl Poller {
     }
 }
 
+/// The socket address the kernel wrote into `storage`, if its family is IPv4 or IPv6.
+#[cfg(target_os = "linux")]
+pub(crate) fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    sys::socket_addr(storage)
+}
+
+/// Writes `address` into `out` for the kernel; returns its length.
+#[cfg(target_os = "linux")]
+pub(crate) fn std_to_sockaddr(
+    address: SocketAddr,
+    out: &mut libc::sockaddr_in6,
+) -> libc::socklen_t {
+    sys::write_socket_addr(address, out)
+}
+
 /// Most sockets reported readable by one wait.
 pub(crate) const MAX_READY: usize = 256;
 
@@ -246,7 +261,10 @@ mod sys {
     }
 
     /// Writes `address` as a `sockaddr_in` or `sockaddr_in6` into `out`; returns its length.
-    fn write_socket_addr(address: SocketAddr, out: &mut libc::sockaddr_in6) -> libc::socklen_t {
+    pub(super) fn write_socket_addr(
+        address: SocketAddr,
+        out: &mut libc::sockaddr_in6,
+    ) -> libc::socklen_t {
         match address {
             SocketAddr::V4(v4) => {
                 let sin = libc::sockaddr_in {
@@ -279,7 +297,7 @@ mod sys {
         }
     }
 
-    fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    pub(super) fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         match libc::c_int::from(storage.ss_family) {
             libc::AF_INET => {
                 // SAFETY: the family says the kernel wrote a sockaddr_in, and sockaddr_storage is large

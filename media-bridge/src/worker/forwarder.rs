@@ -338,6 +338,7 @@ impl Worker {
             ring.flush();
             ring.disarm(socket_token(id, false));
             ring.disarm(socket_token(id, true));
+            ring.settle();
         }
         if self.streams.remove(&id).is_some() {
             self.poller.forget(socket_token(id, false));

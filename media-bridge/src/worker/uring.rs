@@ -253,6 +253,22 @@ impl UringIo {
         }
     }
 
+    /// Runs the ring's deferred work now, without waiting: a cancelled receive lets go of its socket only
+    /// when its completion runs, which `DEFER_TASKRUN` puts off until the next wait. Called after
+    /// [`UringIo::disarm`] and before closing sockets whose ports must be free at once.
+    pub(crate) fn settle(&mut self) {
+        self.publish_tail();
+        let timespec = types::Timespec::new();
+        let args = types::SubmitArgs::new().timespec(&timespec);
+        // A zero timeout: ETIME when nothing completed is expected; the completions stay queued for
+        // the loop either way.
+        if let Err(e) = self.ring.submitter().submit_with_args(1, &args)
+            && e.raw_os_error() != Some(libc::ETIME)
+        {
+            tracing::debug!(error = %e, "io_uring settle failed");
+        }
+    }
+
     /// Sends queued and not completed: an idle worker waits for their completions and one more.
     pub(crate) fn sends_in_flight(&self) -> usize {
         self.sends_in_flight

@@ -226,22 +226,36 @@ impl Worker {
             let received = self.receive_ready(now);
             paced_until =
                 (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
-            if now >= next_timers {
-                for stream in self.streams.values_mut() {
-                    stream.handle_timers(now);
-                }
-                next_timers = now + TIMER_TICK;
-            }
-            if now >= next_report {
-                let report = self.collect_report();
-                if !report.streams.is_empty()
-                    && self.reports.send(ControlMessage::Report(report)).is_err()
-                {
-                    return;
-                }
-                next_report = now + self.stats_interval;
+            if !self.periodic(now, &mut next_timers, &mut next_report) {
+                return;
             }
         }
+    }
+
+    /// Runs the streams' timers and sends the statistics report when their times have come (both back ends'
+    /// loops); `false` when the control thread is gone and the worker must stop.
+    fn periodic(
+        &mut self,
+        now: Instant,
+        next_timers: &mut Instant,
+        next_report: &mut Instant,
+    ) -> bool {
+        if now >= *next_timers {
+            for stream in self.streams.values_mut() {
+                stream.handle_timers(now);
+            }
+            *next_timers = now + TIMER_TICK;
+        }
+        if now >= *next_report {
+            let report = self.collect_report();
+            if !report.streams.is_empty()
+                && self.reports.send(ControlMessage::Report(report)).is_err()
+            {
+                return false;
+            }
+            *next_report = now + self.stats_interval;
+        }
+        true
     }
 
     /// Applies queued commands; `false` when the worker must stop.
@@ -507,20 +521,8 @@ impl Worker {
             let received = self.complete_uring(now);
             paced_until =
                 (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
-            if now >= next_timers {
-                for stream in self.streams.values_mut() {
-                    stream.handle_timers(now);
-                }
-                next_timers = now + TIMER_TICK;
-            }
-            if now >= next_report {
-                let report = self.collect_report();
-                if !report.streams.is_empty()
-                    && self.reports.send(ControlMessage::Report(report)).is_err()
-                {
-                    return;
-                }
-                next_report = now + self.stats_interval;
+            if !self.periodic(now, &mut next_timers, &mut next_report) {
+                return;
             }
         }
     }

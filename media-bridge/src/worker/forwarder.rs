@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use super::MediaIo;
+use super::pacer::Pacer;
 use super::relayed_stream::{RelayedStream, StreamSettings};
 use super::socket_batch::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
 use super::stream_stats::{DropReason, RtcpSummary, RtpFields, StreamStats};
@@ -202,6 +203,7 @@ impl Worker {
         let mut next_timers = Instant::now();
         let mut next_report = Instant::now() + self.stats_interval;
         let mut paced_until: Option<Instant> = None;
+        let mut pacer = Pacer::new(self.batch_window, Instant::now());
         loop {
             if !self.drain_commands() {
                 return;
@@ -224,8 +226,7 @@ impl Worker {
             }
             let now = Instant::now();
             let received = self.receive_ready(now);
-            paced_until =
-                (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
+            paced_until = pacer.on_wake(now, received);
             if !self.periodic(now, &mut next_timers, &mut next_report) {
                 return;
             }
@@ -498,6 +499,7 @@ impl Worker {
         let mut next_timers = Instant::now();
         let mut next_report = Instant::now() + self.stats_interval;
         let mut paced_until: Option<Instant> = None;
+        let mut pacer = Pacer::new(self.batch_window, Instant::now());
         loop {
             if !self.drain_commands() {
                 return;
@@ -519,8 +521,7 @@ impl Worker {
             }
             let now = Instant::now();
             let received = self.complete_uring(now);
-            paced_until =
-                (received > 0 && !self.batch_window.is_zero()).then(|| now + self.batch_window);
+            paced_until = pacer.on_wake(now, received);
             if !self.periodic(now, &mut next_timers, &mut next_report) {
                 return;
             }

@@ -82,7 +82,9 @@ pub struct DataPlaneConfig {
     /// How long a worker waits, after a wake-up that received packets, before it reads its sockets again.
     /// Packets that arrive meanwhile are read and relayed together, so that under load one wake-up carries
     /// many packets: the CPU spent per packet falls, and each packet arriving in the window is delayed by
-    /// up to the window. An idle worker still relays the first packet at once. Zero reads again at once.
+    /// up to the window. An idle worker still relays the first packet at once, and a worker waits out
+    /// windows only while its packet rate over the last 20 ms would fill one with at least 8 packets.
+    /// Zero reads again at once.
     pub batch_window: Duration,
     /// How workers do their socket I/O.
     pub io: MediaIo,

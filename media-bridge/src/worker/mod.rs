@@ -52,13 +52,16 @@
 //! `recv_from`/`send_to` and a short sleep.
 //!
 //! What a relayed packet costs is mostly the wake-up that brings the worker to it, not the parsing or the
-//! SRTP: an idle worker relays the first packet at once, but after a wake-up that received packets it waits
-//! out [`DataPlaneConfig::batch_window`] and then relays everything that arrived meanwhile, from every
-//! ready socket, in one pass (see `docs/bench-media.md`).
+//! SRTP: an idle worker relays the first packet at once, but under load, after a wake-up that received
+//! packets, it waits out [`DataPlaneConfig::batch_window`] and then relays everything that arrived
+//! meanwhile, from every ready socket, in one pass. It waits only while its packet rate over the last 20 ms
+//! would fill a window with at least 8 packets; at lower rates the window would add its length to each
+//! packet's delay for little saving (see `docs/bench-media.md`).
 
 mod dtmf;
 mod forwarder;
 mod media_relay;
+mod pacer;
 mod port_claim;
 mod recorder;
 mod relayed_stream;

@@ -214,6 +214,27 @@ impl Bridge {
         ])
     }
 
+    /// Start the bridge `make` builds for a free port, and wait until it listens there. The port is free
+    /// when picked but may be taken before socat binds it (tests run in parallel); socat then exits, and
+    /// another port is tried.
+    async fn listening(make: impl Fn(u16) -> Bridge) -> (u16, Bridge) {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut bridge = make(port);
+            for _ in 0..200 {
+                if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                    return (port, bridge);
+                }
+                if let Ok(Some(status)) = bridge.0.try_wait() {
+                    eprintln!("socat on port {port} exited ({status}); trying another port");
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        panic!("socat does not listen on any of 5 ports");
+    }
+
     fn start(args: &[String]) -> Bridge {
         let child = Command::new("socat")
             .args(args)
@@ -302,9 +323,8 @@ async fn sipp_uac_calls_tandem_uas_over_tls() {
         return;
     }
     let uas = start_uas(&["--tls", "127.0.0.1:0"]).await;
-    let port = free_port();
-    let _bridge = Bridge::tcp_to_tls(port, uas.local_addr(TransportKind::Tls).unwrap());
-    wait_listening(port, true).await;
+    let tls_server = uas.local_addr(TransportKind::Tls).unwrap();
+    let (port, _bridge) = Bridge::listening(|port| Bridge::tcp_to_tls(port, tls_server)).await;
     let remote = format!("127.0.0.1:{port}");
     let outcome = Sipp::start(
         "uac-tls",
@@ -547,9 +567,8 @@ async fn tandem_uac_calls_sipp_uas_over_tls() {
     let (cert_file, key_file) = (scratch.path("cert.pem"), scratch.path("key.pem"));
     std::fs::write(&cert_file, cert.cert_pem()).unwrap();
     std::fs::write(&key_file, cert.key_pem()).unwrap();
-    let tls_port = free_port();
-    let _bridge = Bridge::tls_to_tcp(tls_port, &cert_file, &key_file, port);
-    wait_listening(tls_port, true).await;
+    let (tls_port, _bridge) =
+        Bridge::listening(|tls| Bridge::tls_to_tcp(tls, &cert_file, &key_file, port)).await;
     let target = format!("sip:service@127.0.0.1:{tls_port};transport=tls");
     let ca = cert_file.to_string_lossy().into_owned();
     let args = [

@@ -15,7 +15,6 @@ use crate::aor::Aor;
 use crate::binding::{Binding, BindingChange, BindingKey, Flow, order_by_q, whole_millis};
 use reply::{Accepted, Reject, ok_response};
 use request::{ContactEntry, Contacts};
-use std::fmt;
 use std::time::{Duration, SystemTime};
 use tandem_sip_core::header::Path;
 use tandem_sip_core::{CallId, Host, Method, Request, Response, StatusCode};
@@ -213,23 +212,16 @@ impl Registrar {
     }
 
     fn serves(&self, host: &Host) -> bool {
-        if self.config.domains.is_empty() {
-            return true;
-        }
+        let domains = &self.config.domains;
         match host {
-            // What `to_string` would give, without building it (it is lossy only for a name that is not
-            // UTF-8, which no configured domain can equal byte for byte).
-            Host::Domain(name) => match std::str::from_utf8(name) {
-                Ok(name) => self.serves_domain(name),
-                Err(_) => self.serves_domain(&host.to_string()),
-            },
-            _ => {
-                let mut text = HostText::default();
-                match fmt::write(&mut text, format_args!("{host}")) {
-                    Ok(()) => self.serves_domain(text.as_str()),
-                    Err(_) => self.serves_domain(&host.to_string()),
-                }
-            }
+            _ if domains.is_empty() => true,
+            // What comparing `host.to_string()` gives, without building it.
+            Host::Domain(name) => domains
+                .iter()
+                .any(|d| d.as_bytes().eq_ignore_ascii_case(name)),
+            // Dotted-quad text has one form, so reading a configured name as an address is the same test.
+            Host::Ipv4(address) => domains.iter().any(|d| d.parse() == Ok(*address)),
+            Host::Ipv6(_) => self.serves_domain(&host.to_string()),
         }
     }
 
@@ -358,40 +350,6 @@ fn check_outbound(ctx: &RegisterContext<'_>, entries: &[ContactEntry]) -> Result
         Ok(())
     } else {
         Err(Reject::FirstHopLacksOutbound)
-    }
-}
-
-/// The text of an IP address host (`[` IPv6 `]` at most 47 bytes), written without allocating.
-struct HostText {
-    bytes: [u8; 48],
-    len: usize,
-}
-
-impl Default for HostText {
-    fn default() -> HostText {
-        HostText {
-            bytes: [0; 48],
-            len: 0,
-        }
-    }
-}
-
-impl HostText {
-    fn as_str(&self) -> &str {
-        self.bytes
-            .get(..self.len)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
-    }
-}
-
-impl fmt::Write for HostText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use super::relayed_stream::{RelayedStream, StreamSettings};
 use super::socket_batch::{BATCH, MAX_READY, Outgoing, PACKET_CAPACITY, PacketBatch, Poller};
 use super::stream_stats::{DropReason, RtcpSummary, RtpFields, StreamStats};
 #[cfg(target_os = "linux")]
-use super::uring::{self, Completion, UringIo};
+use super::uring::{self, Completion, Received, UringIo};
 use crate::demux::{PacketKind, classify};
 use crate::session::{DtmfInjection, LegMedia, StreamId};
 
@@ -552,73 +552,17 @@ impl Worker {
             }
             for completion in completions.iter().take(count) {
                 match *completion {
-                    Completion::Received {
-                        token,
-                        buffer,
-                        len,
-                        source,
-                    } => {
-                        if token == uring::WAKE {
+                    Completion::Received(datagram) => {
+                        if datagram.token == uring::WAKE {
                             // The wake-up byte itself: the commands are drained on every turn.
-                            ring.release(buffer);
+                            ring.release(datagram.buffer);
                             continue;
                         }
                         received += 1;
-                        let (id, rtcp_port) = token_socket(token);
-                        let (Some(source), Some(datagram)) = (source, ring.datagram(buffer)) else {
-                            ring.release(buffer);
-                            continue;
-                        };
-                        let packet = Packet {
-                            buffer: datagram,
-                            len,
-                            source,
-                            rtcp_port,
-                        };
-                        let Some(route) = handle_datagram(streams, id, packet, now, *epoch) else {
-                            ring.release(buffer);
-                            continue;
-                        };
-                        let queued = match streams
-                            .get(&route.peer)
-                            .and_then(|s| s.socket(route.rtcp_socket))
-                        {
-                            Some(socket) => ring
-                                .send(socket, buffer, route.len, route.destination)
-                                .is_ok(),
-                            None => {
-                                ring.release(buffer);
-                                false
-                            }
-                        };
-                        if queued {
-                            if let Some(meta) = sends.get_mut(usize::from(buffer)) {
-                                *meta = SendMeta {
-                                    from: id,
-                                    peer: route.peer,
-                                    rtcp: route.rtcp,
-                                };
-                            }
-                        } else if let Some(from) = streams.get_mut(&id) {
-                            from.counters.drop(DropReason::SendFailed);
-                        }
+                        relay_received(ring, streams, sends, datagram, now, *epoch);
                     }
                     Completion::Sent { buffer, result } => {
-                        let Some(meta) = sends.get(usize::from(buffer)).copied() else {
-                            continue;
-                        };
-                        match result {
-                            Ok(_) => {
-                                if let Some(to) = streams.get_mut(&meta.peer) {
-                                    to.counters.sent(meta.rtcp);
-                                }
-                            }
-                            Err(_) => {
-                                if let Some(from) = streams.get_mut(&meta.from) {
-                                    from.counters.drop(DropReason::SendFailed);
-                                }
-                            }
-                        }
+                        count_sent(streams, sends, buffer, result)
                     }
                     Completion::Nothing => {}
                 }
@@ -645,6 +589,84 @@ impl Worker {
             .filter_map(|(id, s)| Some((*id, s.counters.take_report()?)))
             .collect();
         WorkerReport { streams }
+    }
+}
+
+/// Relays `datagram` from its buffer: queues its send from the peer stream's socket, or gives the buffer
+/// back to the ring when it goes nowhere.
+#[cfg(target_os = "linux")]
+fn relay_received(
+    ring: &mut UringIo,
+    streams: &mut Streams,
+    sends: &mut [SendMeta],
+    datagram: Received,
+    now: Instant,
+    epoch: Instant,
+) {
+    let Received {
+        token,
+        buffer,
+        len,
+        source,
+    } = datagram;
+    let (id, rtcp_port) = token_socket(token);
+    let (Some(source), Some(bytes)) = (source, ring.datagram(buffer)) else {
+        ring.release(buffer);
+        return;
+    };
+    let packet = Packet {
+        buffer: bytes,
+        len,
+        source,
+        rtcp_port,
+    };
+    let Some(route) = handle_datagram(streams, id, packet, now, epoch) else {
+        ring.release(buffer);
+        return;
+    };
+    let queued = match streams
+        .get(&route.peer)
+        .and_then(|s| s.socket(route.rtcp_socket))
+    {
+        Some(socket) => ring
+            .send(socket, buffer, route.len, route.destination)
+            .is_ok(),
+        None => {
+            ring.release(buffer);
+            false
+        }
+    };
+    if queued {
+        if let Some(meta) = sends.get_mut(usize::from(buffer)) {
+            *meta = SendMeta {
+                from: id,
+                peer: route.peer,
+                rtcp: route.rtcp,
+            };
+        }
+    } else if let Some(from) = streams.get_mut(&id) {
+        from.counters.drop(DropReason::SendFailed);
+    }
+}
+
+/// Counts a completed send from buffer `buffer`: sent on the stream it left from, or dropped on the one it
+/// came in on.
+#[cfg(target_os = "linux")]
+fn count_sent(streams: &mut Streams, sends: &[SendMeta], buffer: u16, result: Result<usize, i32>) {
+    let Some(meta) = sends.get(usize::from(buffer)).copied() else {
+        return;
+    };
+    match result {
+        Ok(_) => {
+            if let Some(to) = streams.get_mut(&meta.peer) {
+                to.counters.sent(meta.rtcp);
+            }
+        }
+        Err(_) => {
+            if let Some(from) = streams.get_mut(&meta.from) {
+                from.counters.drop(DropReason::SendFailed);
+            }
+        }
     }
 }
 

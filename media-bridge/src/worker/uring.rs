@@ -66,14 +66,8 @@ pub(crate) const BUFFER_COUNT: usize = BUFFERS as usize;
 /// What one completion was.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Completion {
-    /// A datagram for the socket of `token`, in buffer `buffer`, `len` bytes from `source` (`None` when the
-    /// address family is unknown). The buffer is the caller's until it is sent or released.
-    Received {
-        token: u64,
-        buffer: u16,
-        len: usize,
-        source: Option<SocketAddr>,
-    },
+    /// A datagram; its buffer is the caller's until it is sent or released.
+    Received(Received),
     /// A receive ended without a datagram (an error, or a cancelled arming): nothing to do, the ring
     /// re-arms the current arming of a token itself.
     Nothing,
@@ -83,6 +77,16 @@ pub(crate) enum Completion {
         buffer: u16,
         result: Result<usize, i32>,
     },
+}
+
+/// A datagram received for the socket of `token`, in buffer `buffer`, `len` bytes from `source` (`None`
+/// when the address family is unknown).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    pub(crate) token: u64,
+    pub(crate) buffer: u16,
+    pub(crate) len: usize,
+    pub(crate) source: Option<SocketAddr>,
 }
 
 /// The ring, its buffers, and which socket each token's receive is armed on.
@@ -319,12 +323,12 @@ impl UringIo {
                     return Completion::Nothing;
                 };
                 match self.read_header(buffer, used) {
-                    Some((len, source)) => Completion::Received {
+                    Some((len, source)) => Completion::Received(Received {
                         token,
                         buffer,
                         len,
                         source,
-                    },
+                    }),
                     None => {
                         self.release(buffer);
                         Completion::Nothing

@@ -21,11 +21,7 @@ pub fn shard_for_call_id(call_id: &[u8], shards: usize) -> usize {
     if shards <= 1 {
         return 0;
     }
-    let call_id = call_id.trim_ascii();
-    let hash = fnv1a(call_id);
-    // Fold the high bits in: FNV-1a's low bits alone spread short keys less evenly.
-    let folded = hash ^ (hash >> 32);
-    (folded % shards as u64) as usize
+    shard_of_key(call_id.trim_ascii(), shards)
 }
 
 /// The shard, out of `shards`, of a message without a Call-ID that came from `source`.
@@ -40,8 +36,7 @@ pub fn shard_for_source(source: SocketAddr, shards: usize) -> usize {
     };
     key[..16].copy_from_slice(&ip);
     key[16..].copy_from_slice(&source.port().to_be_bytes());
-    let hash = fnv1a(&key);
-    ((hash ^ (hash >> 32)) % shards as u64) as usize
+    shard_of_key(&key, shards)
 }
 
 /// The shard, out of `shards`, of `message` received from `source`: by its Call-ID, else by `source`.
@@ -72,6 +67,14 @@ pub fn call_id_for_shard(
     (0..1000)
         .map(|_| generate())
         .find(|id| shard_for_call_id(id.as_bytes(), shards) == shard)
+}
+
+/// The shard, out of `shards` (at least 2), of `key`.
+fn shard_of_key(key: &[u8], shards: usize) -> usize {
+    let hash = fnv1a(key);
+    // Fold the high bits in: FNV-1a's low bits alone spread short keys less evenly.
+    let folded = hash ^ (hash >> 32);
+    (folded % shards as u64) as usize
 }
 
 /// 64-bit FNV-1a.

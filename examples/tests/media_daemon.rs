@@ -1,11 +1,17 @@
 //! `tandem media` as a real process: the `tandem` binary started with a temporary configuration on
 //! ephemeral NG and metrics ports, driven over UDP with the NG protocol (ping, offer, answer, query, delete)
 //! while two test sockets exchange RTP through it — plain RTP both ways, then SDES-SRTP on one side and
-//! plain RTP on the other — and stopped with SIGTERM.
+//! plain RTP on the other — and stopped with SIGTERM. Then the workers' I/O back end: under a seccomp
+//! filter that takes io_uring away, `io = "auto"` and `io = "io_uring"` fall back to epoll (the latter with a
+//! warning), relay a call and say so on `/metrics` and in the log; without it, where the kernel offers
+//! io_uring, `auto` runs on io_uring.
+
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tandem_media_bridge::ng::bencode::{self, Dict, Value};
@@ -24,6 +30,8 @@ struct Daemon {
     ng: SocketAddr,
     metrics: SocketAddr,
     _stdout: BufReader<ChildStdout>,
+    /// Collects the daemon's log (stderr), echoing it, until the daemon exits.
+    log: Option<JoinHandle<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,35 +44,94 @@ impl Drop for Daemon {
     }
 }
 
-/// A media port range of its own for this process (below the ephemeral range, so sockets other tests bind
-/// to port 0 never take it).
-fn port_range() -> (u16, u16) {
-    let first = 10_000 + (std::process::id() % 500) as u16 * 20;
+impl Daemon {
+    /// SIGTERM; asserts a clean exit (bounded wait) and returns everything the daemon logged.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let mut exit = None;
+        for _ in 0..200 {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                exit = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let exit = exit.expect("tandem media exits after SIGTERM");
+        assert!(exit.success(), "clean exit, got {exit:?}");
+        let log = self.log.take().expect("the log reader");
+        log.join()
+            .expect("the log reader ends when the daemon's stderr closes")
+    }
+}
+
+/// How a test starts its daemon.
+struct Launch {
+    /// Which of this process's media port ranges it uses: one per test, since they run concurrently.
+    slot: u16,
+    /// `[media] io`.
+    io: &'static str,
+    /// Under a seccomp filter that fails `io_uring_setup` with ENOSYS ([`no_io_uring`]).
+    without_io_uring: bool,
+}
+
+impl Launch {
+    const DEFAULT: Launch = Launch {
+        slot: 0,
+        io: "auto",
+        without_io_uring: false,
+    };
+}
+
+/// A media port range of its own for this process and `slot` (0..4; below the ephemeral range, so
+/// sockets other tests bind to port 0 never take it).
+fn port_range(slot: u16) -> (u16, u16) {
+    let first = 10_000 + (std::process::id() % 250) as u16 * 80 + slot * 20;
     (first, first + 19)
 }
 
-fn start_daemon() -> Daemon {
+fn start_daemon(launch: Launch) -> Daemon {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (port_min, port_max) = port_range();
+    let (port_min, port_max) = port_range(launch.slot);
     let path = dir.path().join("media.toml");
     std::fs::write(
         &path,
         format!(
             "[media]\nng = \"127.0.0.1:0\"\nmetrics = \"127.0.0.1:0\"\nbind = \"127.0.0.1\"\n\
-             port_min = {port_min}\nport_max = {port_max}\nworkers = 2\nstats_interval_ms = 50\n"
+             port_min = {port_min}\nport_max = {port_max}\nworkers = 2\nstats_interval_ms = 50\n\
+             io = \"{}\"\n",
+            launch.io
         ),
     )
     .expect("write the configuration");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    command
         .args(["media", "--config"])
         .arg(&path)
         .env_remove("TANDEM_MEDIA_NG")
         .env_remove("TANDEM_MEDIA_METRICS")
+        .env_remove("TANDEM_MEDIA_IO")
         .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tandem media");
+        .stderr(Stdio::piped());
+    if launch.without_io_uring {
+        no_io_uring::apply(&mut command);
+    }
+    let mut child = command.spawn().expect("start tandem media");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("the readiness line");
@@ -81,6 +148,7 @@ fn start_daemon() -> Daemon {
         metrics: field("metrics="),
         child,
         _stdout: stdout,
+        log: Some(log),
         _dir: dir,
     }
 }
@@ -246,14 +314,14 @@ fn exchange_plain(a: &UdpSocket, b: &UdpSocket, to_a: SocketAddr, to_b: SocketAd
 
 #[test]
 fn relays_rtp_and_srtp_under_ng_control_and_stops_on_sigterm() {
-    let mut daemon = start_daemon();
+    let daemon = start_daemon(Launch::DEFAULT);
     let mut ng = Ng::new(daemon.ng);
     let local = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
 
     let pong = ng.request(Dict::new().with("command", "ping"));
     assert_eq!(text(&pong, "result"), "pong");
     // Another process holds the RTP port of the range's first pair: the relay skips that pair.
-    let (port_min, _) = port_range();
+    let (port_min, _) = port_range(Launch::DEFAULT.slot);
     let held = UdpSocket::bind(("127.0.0.1", port_min)).expect("the first port of our range");
 
     // Plain RTP/AVP on both sides.
@@ -412,21 +480,7 @@ fn relays_rtp_and_srtp_under_ng_control_and_stops_on_sigterm() {
         "totals survive the deletion of the calls"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &daemon.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let mut exit = None;
-    for _ in 0..200 {
-        if let Some(s) = daemon.child.try_wait().expect("wait") {
-            exit = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let exit = exit.expect("tandem media exits after SIGTERM");
-    assert!(exit.success(), "clean exit, got {exit:?}");
+    daemon.stop();
 }
 
 #[test]
@@ -442,4 +496,244 @@ fn an_invalid_configuration_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("port_min"), "{stderr}");
+}
+
+/// A seccomp-BPF filter, installed in the daemon's process before it runs, that fails `io_uring_setup(2)`
+/// with ENOSYS, as a kernel without io_uring (or a container runtime's default profile) would, and allows
+/// every other system call. Needs no privilege: `PR_SET_NO_NEW_PRIVS` first, then the filter.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod no_io_uring {
+    use std::mem::offset_of;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    /// `AUDIT_ARCH_*` of this target (`EM_*` | `__AUDIT_ARCH_64BIT` | `__AUDIT_ARCH_LE`,
+    /// `<linux/audit.h>`; the libc crate does not have them): system call numbers mean something only for
+    /// one architecture.
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7;
+
+    /// `BPF_STMT`.
+    const fn statement(code: u32, k: u32) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        }
+    }
+
+    /// `BPF_JUMP`: on `k`, skip `on_true` instructions, else `on_false`.
+    const fn jump(code: u32, k: u32, on_true: u8, on_false: u8) -> libc::sock_filter {
+        libc::sock_filter {
+            code: code as u16,
+            jt: on_true,
+            jf: on_false,
+            k,
+        }
+    }
+
+    const LOAD_WORD: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    const JUMP_IF_EQUAL: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+    const RETURN: u32 = libc::BPF_RET | libc::BPF_K;
+
+    /// The program: another architecture, or another call, is allowed; `io_uring_setup` gets ENOSYS.
+    const FILTER: [libc::sock_filter; 6] = [
+        statement(LOAD_WORD, offset_of!(libc::seccomp_data, arch) as u32),
+        jump(JUMP_IF_EQUAL, AUDIT_ARCH, 0, 3),
+        statement(LOAD_WORD, offset_of!(libc::seccomp_data, nr) as u32),
+        jump(JUMP_IF_EQUAL, libc::SYS_io_uring_setup as u32, 0, 1),
+        statement(
+            RETURN,
+            libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA),
+        ),
+        statement(RETURN, libc::SECCOMP_RET_ALLOW),
+    ];
+
+    /// Makes `command`'s process start under the filter (inherited by all its threads, and kept across
+    /// `execve`).
+    pub fn apply(command: &mut Command) {
+        // SAFETY: the closure runs in the forked child before `execve`, where only async-signal-safe
+        // calls are allowed: it makes two `prctl` calls and builds an `io::Error` from errno, nothing that
+        // allocates or locks. The program it points the kernel at is a constant, alive for the whole call
+        // (the kernel copies it), and never written to despite the `*mut` of `sock_fprog`.
+        unsafe {
+            command.pre_exec(|| {
+                let program = libc::sock_fprog {
+                    len: FILTER.len() as libc::c_ushort,
+                    filter: FILTER.as_ptr().cast_mut(),
+                };
+                let one: libc::c_ulong = 1;
+                let zero: libc::c_ulong = 0;
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, one, zero, zero, zero) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let mode = libc::c_ulong::from(libc::SECCOMP_MODE_FILTER);
+                let program: *const libc::sock_fprog = &program;
+                if libc::prctl(libc::PR_SET_SECCOMP, mode, program) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Elsewhere the fallback tests do not run.
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+mod no_io_uring {
+    pub fn apply(_: &mut std::process::Command) {
+        unreachable!("the io_uring fallback tests run on Linux x86-64 and AArch64 only");
+    }
+}
+
+/// Whether this kernel lets a process create a ring set up like the media workers' (single issuer,
+/// deferred task work: Linux 6.1 or later, io_uring not disabled); says so loudly when it does not.
+#[cfg(target_os = "linux")]
+fn kernel_offers_io_uring() -> bool {
+    let offered = io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(8)
+        .is_ok();
+    if !offered {
+        common::skip("this kernel offers no io_uring: the io_uring half of the back-end test");
+    }
+    offered
+}
+
+/// A plain call relayed both ways through `daemon` (5 packets each way after the warm-up); returns the
+/// metrics once the workers' counters show it (bounded wait).
+fn relay_a_call(daemon: &Daemon, call: &str) -> String {
+    let mut ng = Ng::new(daemon.ng);
+    let local = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let (a, b) = (udp(), udp());
+    let reply = ng.request(offer(call, sdp(port(&a), "RTP/AVP", "")));
+    assert_eq!(text(&reply, "result"), "ok", "{reply:?}");
+    let (to_b, _) = relay_port(&reply);
+    let reply = ng.request(answer(call, sdp(port(&b), "RTP/AVP", "")));
+    assert_eq!(text(&reply, "result"), "ok", "{reply:?}");
+    let (to_a, _) = relay_port(&reply);
+    warm_up(
+        |k| drop(a.send_to(&rtp(1000 + k, 0xa11ce, &[0; 160]), local(to_a))),
+        &b,
+    );
+    warm_up(
+        |k| drop(b.send_to(&rtp(1000 + k, 0xb0b, &[0; 160]), local(to_b))),
+        &a,
+    );
+    exchange_plain(&a, &b, local(to_a), local(to_b), 5);
+    let mut body = String::new();
+    for _ in 0..100 {
+        body = scrape(daemon.metrics);
+        if metric(&body, "tandem_media_packets_relayed_total") >= 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        metric(&body, "tandem_media_packets_received_total{kind=\"rtp\"}") >= 10,
+        "packets in, counted:\n{body}"
+    );
+    assert!(
+        metric(&body, "tandem_media_packets_relayed_total") >= 10,
+        "packets out, counted:\n{body}"
+    );
+    body
+}
+
+/// The `tandem_media_workers` gauge: (on io_uring, on epoll).
+fn workers_by_io(body: &str) -> (u64, u64) {
+    (
+        metric(body, "tandem_media_workers{io=\"io_uring\"}"),
+        metric(body, "tandem_media_workers{io=\"epoll\"}"),
+    )
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn without_io_uring_auto_falls_back_to_epoll_and_relays() {
+    let daemon = start_daemon(Launch {
+        slot: 1,
+        io: "auto",
+        without_io_uring: true,
+    });
+    let body = relay_a_call(&daemon, "no-io-uring-auto");
+    assert_eq!(
+        workers_by_io(&body),
+        (0, 2),
+        "both workers on epoll:\n{body}"
+    );
+    let log = daemon.stop();
+    assert_eq!(
+        log.matches("media worker running (no io_uring)").count(),
+        2,
+        "one line per worker saying it runs on epoll, and why:\n{log}"
+    );
+    assert!(
+        !log.contains("io_uring asked for but unavailable"),
+        "no warning when io_uring was not asked for:\n{log}"
+    );
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn without_io_uring_an_explicit_io_uring_falls_back_to_epoll_with_a_warning() {
+    let daemon = start_daemon(Launch {
+        slot: 2,
+        io: "io_uring",
+        without_io_uring: true,
+    });
+    let body = relay_a_call(&daemon, "no-io-uring-explicit");
+    assert_eq!(
+        workers_by_io(&body),
+        (0, 2),
+        "both workers on epoll:\n{body}"
+    );
+    let log = daemon.stop();
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("io_uring asked for but unavailable"))
+        .count();
+    assert_eq!(warnings, 2, "one warning per worker:\n{log}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn with_io_uring_offered_auto_runs_the_workers_on_it() {
+    if !kernel_offers_io_uring() {
+        return;
+    }
+    let daemon = start_daemon(Launch {
+        slot: 3,
+        ..Launch::DEFAULT
+    });
+    let body = relay_a_call(&daemon, "io-uring-auto");
+    assert_eq!(
+        workers_by_io(&body),
+        (2, 0),
+        "both workers on io_uring:\n{body}"
+    );
+    let log = daemon.stop();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("media worker running") && l.contains("io=\"io_uring\""))
+            .count(),
+        2,
+        "one line per worker saying it runs on io_uring:\n{log}"
+    );
 }

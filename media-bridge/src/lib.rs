@@ -47,4 +47,6 @@ pub use session::{
     LegMedia, MediaUpdate, Relay, RelayConfig, RelayControl, SessionError, StreamId,
 };
 pub use stun::{IntegrityKey, Message, MessageWriter, StunError};
-pub use worker::{DataPlaneConfig, DropReason, MediaIo, MediaRelay, StreamStats, WorkerError};
+pub use worker::{
+    DataPlaneConfig, DropReason, MediaIo, MediaRelay, StreamStats, WorkerError, WorkersByIo,
+};

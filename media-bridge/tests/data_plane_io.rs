@@ -1,7 +1,8 @@
 //! The two I/O back ends of the workers, each asked for explicitly (the rest of the data-plane tests run on
 //! the default, `MediaIo::Auto`; `TANDEM_MEDIA_IO=epoll cargo test` runs them on epoll): a burst larger
 //! than one receive batch relayed both ways in order and counted, and a deleted call's ports free to bind
-//! again (io_uring keeps a socket open while a receive is armed on it, so the worker must cancel it).
+//! again (io_uring keeps a socket open while a receive is armed on it, so the worker must cancel it). The
+//! relay reports which back end its worker runs on.
 
 mod data_plane_support;
 
@@ -22,8 +23,36 @@ fn relay(first: u16, io: MediaIo) -> MediaRelay {
     MediaRelay::start(config, data_plane).unwrap()
 }
 
+/// No io_uring outside Linux.
+#[cfg(not(target_os = "linux"))]
+fn kernel_offers_io_uring() -> bool {
+    false
+}
+
+/// Whether this kernel lets this process create a ring set up like the workers' (single issuer, deferred
+/// task work: Linux 6.1 or later, io_uring not disabled).
+#[cfg(target_os = "linux")]
+fn kernel_offers_io_uring() -> bool {
+    let offered = io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(8)
+        .is_ok();
+    if !offered {
+        eprintln!("\n========== NO io_uring HERE: the workers run on epoll ==========\n");
+    }
+    offered
+}
+
 fn burst_both_ways_then_delete(first: u16, io: MediaIo) {
     let relay = relay(first, io);
+    let by_io = relay.workers_by_io();
+    let on_io_uring = io == MediaIo::IoUring && kernel_offers_io_uring();
+    assert_eq!(
+        (by_io.io_uring, by_io.epoll),
+        if on_io_uring { (1, 0) } else { (0, 1) },
+        "{io:?}: the worker reports the back end it runs on"
+    );
     let caller = endpoint();
     let callee = endpoint();
     let (to_callee, to_caller, _) = negotiate(

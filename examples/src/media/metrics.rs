@@ -182,12 +182,6 @@ impl MediaMetrics {
                 sample.ports_skipped,
             ),
             (
-                "workers",
-                "gauge",
-                "Packet-path worker threads.",
-                relay.worker_count() as u64,
-            ),
-            (
                 "packets_relayed_total",
                 "counter",
                 "RTP and RTCP packets sent towards endpoints.",
@@ -221,6 +215,14 @@ impl MediaMetrics {
             let _ = writeln!(out, "# HELP tandem_media_{name} {help}");
             let _ = writeln!(out, "# TYPE tandem_media_{name} {kind}");
             let _ = writeln!(out, "tandem_media_{name} {value}");
+        }
+        let by_io = relay.workers_by_io();
+        out.push_str(
+            "# HELP tandem_media_workers Packet-path worker threads, by the I/O back end they run on.\n",
+        );
+        out.push_str("# TYPE tandem_media_workers gauge\n");
+        for (io, n) in [("io_uring", by_io.io_uring), ("epoll", by_io.epoll)] {
+            let _ = writeln!(out, "tandem_media_workers{{io=\"{io}\"}} {n}");
         }
         let t = &sample.totals;
         out.push_str(

@@ -205,6 +205,8 @@ pub async fn start(config: MediaConfig) -> Result<RunningMedia, MediaError> {
         advertise = %config.advertised(),
         ports = %format!("{}-{}", m.port_min, m.port_max),
         workers = relay.worker_count(),
+        io_uring_workers = relay.workers_by_io().io_uring,
+        epoll_workers = relay.workers_by_io().epoll,
         fingerprint = %fingerprint,
         "media relay running"
     );

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod config;
+mod dispatcher_wake;
 pub mod flood;
 pub mod metrics;
 pub mod server;

@@ -10,7 +10,9 @@
 //! shards share the registrar (its store is thread-safe), the dispatcher and the flood guard (behind
 //! mutexes, held for one call and never across an await), the metrics (atomics) and the transports
 //! (sending is `&self`). Shard 0 also runs the dispatcher's timers and OPTIONS probes, whose Call-IDs are
-//! chosen to steer their answers back to it, the admin commands and the gauges.
+//! chosen to steer their answers back to it, the admin commands and the gauges; another shard whose
+//! dispatcher call moves the dispatcher's next deadline before shard 0's next wake-up wakes it
+//! (`DispatcherWake`).
 //!
 //! A shard's loop owns its state; the only work done elsewhere is what awaits a store (REGISTER with an
 //! SQL or Redis store, location lookups), whose results come back on the shard's channel, and sends over
@@ -19,6 +21,7 @@
 
 use super::admin::{self, Admin, AdminCommand, ListSource};
 use super::config::ProxyConfig;
+use super::dispatcher_wake::{DispatcherWake, LockedDispatcher};
 use super::flood::{Admission, FloodGuard};
 use super::metrics::{self, Metrics};
 use super::store::{ProxyStore, StoreSpec};
@@ -220,6 +223,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
         .await
         .map_err(ProxyError::DispatcherList)?;
     let dispatcher = Arc::new(Mutex::new(build_dispatcher(&config, &identity, list)));
+    let dispatcher_wake = Arc::new(DispatcherWake::new());
     let (admin, admin_rx) = Admin::new(list_source);
     let algorithm: Algorithm = config
         .dispatcher
@@ -253,6 +257,7 @@ pub async fn start(config: ProxyConfig) -> Result<RunningProxy, ProxyError> {
             store: store.clone(),
             digest: digest.clone(),
             dispatcher: dispatcher.clone(),
+            dispatcher_wake: dispatcher_wake.clone(),
             algorithm,
             probes: ProbeTransactions::default(),
             flood: flood.clone(),
@@ -427,8 +432,10 @@ struct Proxy {
     service: Arc<RegistrarService<Arc<ProxyStore>>>,
     store: Arc<ProxyStore>,
     digest: Option<DigestServer>,
-    /// Shared by the shards; shard 0 drives its timers and probes.
+    /// Shared by the shards; shard 0 drives its timers and probes. Lock it with [`Proxy::dispatcher`].
     dispatcher: Arc<Mutex<Dispatcher>>,
+    /// Shard 0's next wake-up, which other shards bring forward when they move the dispatcher's deadline.
+    dispatcher_wake: Arc<DispatcherWake>,
     algorithm: Algorithm,
     /// The probes this shard sent (only shard 0 sends any).
     probes: ProbeTransactions,
@@ -470,14 +477,10 @@ impl Proxy {
         // wake-up would register and deregister a timer entry every time.
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(next_housekeeping));
         tokio::pin!(sleep);
+        let dispatcher_wake = Arc::clone(&self.dispatcher_wake);
         loop {
-            let dispatcher_wake = match self.drives_dispatcher() {
-                true => lock(&self.dispatcher).poll_timeout(),
-                false => None,
-            };
             let wake = [
                 self.layer.poll_timeout(),
-                dispatcher_wake,
                 self.core.poll_timeout(),
                 Some(next_housekeeping),
             ]
@@ -485,6 +488,17 @@ impl Proxy {
             .flatten()
             .min()
             .unwrap_or(next_housekeeping);
+            let wake = match self.drives_dispatcher() {
+                true => {
+                    // Armed with the dispatcher locked: a change another shard makes is either in this
+                    // `poll_timeout` or compared with this wake-up (see `DispatcherWake`).
+                    let dispatcher = lock(&self.dispatcher);
+                    let wake = dispatcher.poll_timeout().map_or(wake, |d| d.min(wake));
+                    dispatcher_wake.arm(wake);
+                    wake
+                }
+                false => wake,
+            };
             let wake = tokio::time::Instant::from_std(wake);
             if sleep.deadline() != wake {
                 sleep.as_mut().reset(wake);
@@ -497,6 +511,7 @@ impl Proxy {
                 Some(completion) = done.recv() => self.on_completion(completion),
                 Some(command) = admin.recv() => command.apply(&mut lock(&self.dispatcher), Instant::now()),
                 () = &mut sleep => {}
+                () = dispatcher_wake.notified(), if self.drives_dispatcher() => {}
             }
             // Whatever else is already waiting is handled in the same pass: under load one wake-up (and
             // one round of timers and sends) serves a batch of messages, not one.
@@ -533,6 +548,13 @@ impl Proxy {
     /// Whether this shard runs the dispatcher's timers and probes, the admin commands and the gauges.
     fn drives_dispatcher(&self) -> bool {
         self.shard == 0
+    }
+
+    /// The shared dispatcher, locked for one call (on a shard other than 0, unlocking it wakes shard 0 if
+    /// the call brought the dispatcher's next deadline forward).
+    fn dispatcher(&self) -> LockedDispatcher<'_> {
+        let wake = (!self.drives_dispatcher()).then_some(&*self.dispatcher_wake);
+        LockedDispatcher::new(lock(&self.dispatcher), wake)
     }
 
     /// Bring this shard's share of the `transactions` gauge up to date (the gauge is the sum of the shards').
@@ -863,7 +885,7 @@ impl Proxy {
                 if response.status().is_success()
                     && let Some(selection) = self.dispatches.get(&context)
                 {
-                    let mut dispatcher = lock(&self.dispatcher);
+                    let mut dispatcher = self.dispatcher();
                     dispatcher.on_success(selection);
                     admin::call_answered(&mut dispatcher, selection, &response, now);
                 }
@@ -905,7 +927,7 @@ impl Proxy {
             self.core.failover_exhausted(server);
             return;
         };
-        let mut failover = lock(&self.dispatcher).on_failure(&mut selection, reason);
+        let mut failover = self.dispatcher().on_failure(&mut selection, reason);
         loop {
             let Failover::Next(candidate) = failover else {
                 self.dispatches.insert(server, selection);
@@ -919,8 +941,9 @@ impl Proxy {
                 self.core.forward(now, server, vec![target], search);
                 return;
             }
-            failover =
-                lock(&self.dispatcher).on_failure(&mut selection, FailureReason::TransportError);
+            failover = self
+                .dispatcher()
+                .on_failure(&mut selection, FailureReason::TransportError);
         }
     }
 
@@ -934,7 +957,7 @@ impl Proxy {
 
     fn on_transaction_event(&mut self, now: Instant, event: TransactionEvent) {
         if let Some((probe, outcome)) = self.probes.outcome(&event) {
-            lock(&self.dispatcher).handle_probe_reply(probe, outcome, now);
+            self.dispatcher().handle_probe_reply(probe, outcome, now);
             return;
         }
         match event {
@@ -975,7 +998,7 @@ impl Proxy {
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Request, source: Target) {
         self.metrics.request(request.method().as_str());
         if *request.method() == Method::Bye {
-            admin::call_ended(&mut lock(&self.dispatcher), &request);
+            admin::call_ended(&mut self.dispatcher(), &request);
         }
         if *request.method() == Method::Cancel {
             self.on_cancel(now, id, &request);
@@ -1157,7 +1180,7 @@ impl Proxy {
     /// Send a request for dispatcher set `set` to the destination the algorithm picks; the core asks for
     /// the next one on failure ([`Action::Failover`]).
     fn dispatch(&mut self, now: Instant, id: TransactionId, request: &Request, set: u32) {
-        let selected = lock(&self.dispatcher).select(set, self.algorithm, request);
+        let selected = self.dispatcher().select(set, self.algorithm, request);
         let mut selection = match selected {
             Ok(s) => s,
             Err(e) => {
@@ -1176,8 +1199,9 @@ impl Proxy {
                 self.core.forward(now, id, vec![target], search);
                 return;
             }
-            let failover =
-                lock(&self.dispatcher).on_failure(&mut selection, FailureReason::TransportError);
+            let failover = self
+                .dispatcher()
+                .on_failure(&mut selection, FailureReason::TransportError);
             match failover {
                 Failover::Next(_) => continue,
                 _ => break,

@@ -110,12 +110,22 @@ pub(crate) struct Worker {
     epoch: Instant,
     /// The I/O back end asked for.
     io: MediaIo,
+    /// Where `run` tells which back end it picked (once, before its loop starts).
+    picked: Option<Sender<MediaIo>>,
     /// The worker's io_uring, once `run` created it on the worker's thread (else the poller serves).
     #[cfg(target_os = "linux")]
     uring: Option<UringIo>,
     /// Per buffer of the ring: where the send from it was going, for the counters.
     #[cfg(target_os = "linux")]
     sends: Vec<SendMeta>,
+}
+
+/// The I/O back end a worker is asked to use, and where it tells which one it picked.
+pub(crate) struct IoRequest {
+    /// [`MediaIo::Auto`] already resolved through the environment.
+    pub(crate) wanted: MediaIo,
+    /// Receives [`MediaIo::IoUring`] or [`MediaIo::Epoll`] once the worker picked.
+    pub(crate) picked: Sender<MediaIo>,
 }
 
 /// A send in flight on the io_uring back end: which streams to count it on when it completes.
@@ -135,7 +145,7 @@ impl Worker {
         wake: UdpSocket,
         stats_interval: Duration,
         batch_window: Duration,
-        io: MediaIo,
+        io: IoRequest,
     ) -> Self {
         let mut poller = Poller::new();
         if let Err(error) = poller.add(&wake, WAKE_TOKEN) {
@@ -152,7 +162,8 @@ impl Worker {
             poller,
             batch: PacketBatch::new(),
             epoch: Instant::now(),
-            io,
+            io: io.wanted,
+            picked: Some(io.picked),
             #[cfg(target_os = "linux")]
             uring: None,
             #[cfg(target_os = "linux")]
@@ -167,35 +178,64 @@ impl Worker {
     /// without blocking, so that under load one wake-up and one pass over the ready sockets carry many
     /// packets instead of one or two; the first pass that finds nothing goes back to blocking.
     pub(crate) fn run(mut self) {
+        let io = self.pick_io();
+        if let Some(picked) = self.picked.take() {
+            // `MediaRelay::start` waits for this; if it is gone, nobody is left to tell.
+            let _ = picked.send(io);
+        }
+        #[cfg(target_os = "linux")]
+        if io == MediaIo::IoUring {
+            return self.run_uring();
+        }
+        self.run_epoll();
+    }
+
+    /// Creates the io_uring when one is wanted and the kernel offers it; returns the back end that serves
+    /// ([`MediaIo::IoUring`] or [`MediaIo::Epoll`]), after one info line saying so.
+    fn pick_io(&mut self) -> MediaIo {
+        let thread = std::thread::current();
+        let worker = thread.name().unwrap_or("media worker");
         #[cfg(target_os = "linux")]
         if self.io != MediaIo::Epoll {
             match UringIo::new() {
                 Ok(ring) => {
-                    self.uring = Some(ring);
-                    self.sends = vec![
-                        SendMeta {
-                            from: StreamId(0),
-                            peer: StreamId(0),
-                            rtcp: false,
-                        };
-                        uring::BUFFER_COUNT
-                    ];
-                    if let Some(ring) = &mut self.uring
-                        && let Err(error) = ring.arm(&self.wake, uring::WAKE)
-                    {
-                        tracing::warn!(%error, "cannot watch the worker's wake-up socket");
-                    }
-                    return self.run_uring();
-                }
-                Err(error) if self.io == MediaIo::IoUring => {
-                    tracing::warn!(%error, "no io_uring for the media worker; using epoll");
+                    self.install_ring(ring);
+                    tracing::info!(worker, io = "io_uring", "media worker running");
+                    return MediaIo::IoUring;
                 }
                 Err(error) => {
-                    tracing::debug!(%error, "no io_uring for the media worker; using epoll");
+                    if self.io == MediaIo::IoUring {
+                        tracing::warn!(worker, %error, "io_uring asked for but unavailable");
+                    }
+                    tracing::info!(
+                        worker,
+                        io = "epoll",
+                        io_uring_error = %error,
+                        "media worker running (no io_uring)"
+                    );
+                    return MediaIo::Epoll;
                 }
             }
         }
-        self.run_epoll();
+        tracing::info!(worker, io = "epoll", "media worker running");
+        MediaIo::Epoll
+    }
+
+    /// Makes `ring` the worker's I/O: its per-buffer bookkeeping, and the wake-up socket armed on it.
+    #[cfg(target_os = "linux")]
+    fn install_ring(&mut self, mut ring: UringIo) {
+        if let Err(error) = ring.arm(&self.wake, uring::WAKE) {
+            tracing::warn!(%error, "cannot watch the worker's wake-up socket");
+        }
+        self.uring = Some(ring);
+        self.sends = vec![
+            SendMeta {
+                from: StreamId(0),
+                peer: StreamId(0),
+                rtcp: false,
+            };
+            uring::BUFFER_COUNT
+        ];
     }
 
     /// [`Worker::run`] on the epoll back end.

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::WorkerError;
-use super::forwarder::{ControlMessage, Worker, WorkerCommand, WorkerReport, wake};
+use super::forwarder::{ControlMessage, IoRequest, Worker, WorkerCommand, WorkerReport, wake};
 use super::port_claim::{ClaimedPorts, SocketClaim};
 use super::recorder::{self, RecorderHandle, RecorderMessage};
 use super::relayed_stream::StreamSettings;
@@ -61,6 +61,18 @@ impl MediaIo {
             other => other,
         }
     }
+}
+
+/// How many workers run on each I/O back end ([`MediaRelay::workers_by_io`]): what [`MediaIo::Auto`] and
+/// [`MediaIo::IoUring`] became on this kernel.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkersByIo {
+    /// Workers on io_uring.
+    pub io_uring: usize,
+    /// Workers on epoll: asked for, or fallen back to because no ring could be created (old kernel,
+    /// `kernel.io_uring_disabled`, a seccomp filter, a container runtime's default profile).
+    pub epoll: usize,
 }
 
 /// How the packet path runs.
@@ -189,6 +201,7 @@ pub struct MediaRelay {
     control: Sender<ControlMessage>,
     control_thread: Option<JoinHandle<()>>,
     workers: usize,
+    workers_by_io: WorkersByIo,
     recording_dir: Option<PathBuf>,
 }
 
@@ -228,6 +241,7 @@ impl MediaRelay {
         let io = data_plane.io.resolve();
         let (control_tx, control_rx) = mpsc::channel();
         let waker = bind_loopback("wake sender")?;
+        let (picked_tx, picked_rx) = mpsc::channel();
         let mut workers = Vec::with_capacity(count);
         for index in 0..count {
             let (tx, rx) = mpsc::channel();
@@ -243,7 +257,10 @@ impl MediaRelay {
                 wake_socket,
                 data_plane.stats_interval,
                 data_plane.batch_window,
-                io,
+                IoRequest {
+                    wanted: io,
+                    picked: picked_tx.clone(),
+                },
             );
             let thread = std::thread::Builder::new()
                 .name(format!("media-worker-{index}"))
@@ -255,6 +272,8 @@ impl MediaRelay {
                 thread: Some(thread),
             });
         }
+        drop(picked_tx);
+        let workers_by_io = collect_picks(&picked_rx, count);
         let stats = Arc::new(Mutex::new(HashMap::new()));
         let mut control = ControlLoop {
             relay: Arc::clone(&relay),
@@ -278,6 +297,7 @@ impl MediaRelay {
             control: control_tx,
             control_thread: Some(control_thread),
             workers: count,
+            workers_by_io,
             recording_dir: data_plane.recording_dir,
         })
     }
@@ -313,6 +333,12 @@ impl MediaRelay {
     /// How many worker threads run.
     pub fn worker_count(&self) -> usize {
         self.workers
+    }
+
+    /// How many workers run on io_uring and how many on epoll (each picked its back end before
+    /// [`MediaRelay::start`] returned, and keeps it).
+    pub fn workers_by_io(&self) -> WorkersByIo {
+        self.workers_by_io
     }
 
     /// Hands every pending control-plane change to the workers and collects their statistics now, returning
@@ -508,6 +534,20 @@ impl ControlLoop {
             }
         }
     }
+}
+
+/// Waits until each of `count` workers said which back end it picked (a worker that died before saying
+/// is left out).
+fn collect_picks(picked: &Receiver<MediaIo>, count: usize) -> WorkersByIo {
+    let mut by_io = WorkersByIo::default();
+    for _ in 0..count {
+        match picked.recv() {
+            Ok(MediaIo::IoUring) => by_io.io_uring += 1,
+            Ok(_) => by_io.epoll += 1,
+            Err(_) => break,
+        }
+    }
+    by_io
 }
 
 /// Both legs of a call land on the same worker.

@@ -49,7 +49,9 @@
 //! the sends, waits and receives. The fallback ([`MediaIo::Epoll`]) reads with `recvmmsg(2)` in batches of
 //! 32 into buffers allocated once per worker, sends what a batch produced with `sendmmsg(2)`, and waits with
 //! `epoll(7)` (each socket registered once, with its stream's id as the token); other platforms use
-//! `recv_from`/`send_to` and a short sleep.
+//! `recv_from`/`send_to` and a short sleep. A worker whose ring cannot be created (io_uring disabled or
+//! filtered out) falls back to epoll; each worker logs the back end it picked, and
+//! [`MediaRelay::workers_by_io`] counts them.
 //!
 //! What a relayed packet costs is mostly the wake-up that brings the worker to it, not the parsing or the
 //! SRTP: an idle worker relays the first packet at once, but under load, after a wake-up that received
@@ -70,7 +72,7 @@ mod stream_stats;
 #[cfg(target_os = "linux")]
 mod uring;
 
-pub use media_relay::{DataPlaneConfig, MediaIo, MediaRelay};
+pub use media_relay::{DataPlaneConfig, MediaIo, MediaRelay, WorkersByIo};
 pub use stream_stats::{DropReason, StreamStats};
 
 /// Why the packet path could not start or answer.

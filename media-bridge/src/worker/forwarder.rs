@@ -747,7 +747,7 @@ fn forward<'a>(
     now: Instant,
     epoch: Instant,
 ) -> Option<Relay<'a>> {
-    let peer_id = streams.get(&id).map(|s| s.media.peer)?;
+    let peer_id = streams.get(&id).map(RelayedStream::peer)?;
     if peer_id == id {
         // A stream that is its own peer has nowhere to send (and the two lookups below must differ).
         if let Some(from) = streams.get_mut(&id) {

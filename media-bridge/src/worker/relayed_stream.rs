@@ -13,7 +13,7 @@ use super::recorder::{RecordedPacket, RecorderHandle, RecorderMessage};
 use super::stream_stats::{DropReason, RtcpSummary, StreamCounters};
 use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
 use crate::ice::{Event, IceAgent, IceConfig};
-use crate::session::{DtmfInjection, LegMedia, SrtpSetup};
+use crate::session::{DtmfInjection, LegMedia, SrtpSetup, StreamId};
 
 /// Sender reports remembered per stream for round-trip times (RFC 3550 §6.4.1).
 const SENDER_REPORTS: usize = 4;
@@ -46,6 +46,9 @@ impl Drop for RecordingTap {
 /// One stream as a worker holds it.
 pub(crate) struct RelayedStream {
     pub(crate) media: Arc<LegMedia>,
+    /// `media.peer`, kept beside the stream's other per-packet state: reading it through the `Arc` costs
+    /// every relayed packet a cache miss before its peer can be looked up.
+    peer: StreamId,
     pub(crate) rtp_socket: UdpSocket,
     pub(crate) rtcp_socket: Option<UdpSocket>,
     /// The claimed RTCP socket while RTCP is muxed: kept (out of the poller) so that the port stays ours
@@ -91,6 +94,7 @@ impl RelayedStream {
             None => (bind_socket(settings.bind, media.ports.rtp())?, None),
         };
         let mut stream = RelayedStream {
+            peer: media.peer,
             media: Arc::clone(&media),
             rtp_socket,
             rtcp_socket: None,
@@ -126,6 +130,7 @@ impl RelayedStream {
         settings: &StreamSettings,
         now: Instant,
     ) -> std::io::Result<bool> {
+        self.peer = media.peer;
         let old = std::mem::replace(&mut self.media, media);
         let had_rtcp = self.rtcp_socket.is_some();
         self.sync_rtcp_socket(settings)?;
@@ -463,6 +468,11 @@ impl RelayedStream {
         }
         let to = self.latched_rtp.or(self.media.remote_rtp)?;
         Some((false, to))
+    }
+
+    /// The stream this one relays to and from.
+    pub(crate) fn peer(&self) -> StreamId {
+        self.peer
     }
 
     /// The RTP socket, or the RTCP socket (if any) when `rtcp_port`.

@@ -667,3 +667,54 @@ impl Drop for Mapping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ring's free slots, or `None` where this kernel gives no ring or no registered file table.
+    fn free_slots(ring: &UringIo) -> Option<usize> {
+        ring.files.as_ref().map(|files| files.free.len())
+    }
+
+    #[test]
+    fn an_armed_socket_takes_a_registered_slot_and_a_disarmed_one_gives_it_and_its_port_back() {
+        let Ok(mut ring) = UringIo::new() else {
+            return; // No io_uring on this kernel: the workers use epoll.
+        };
+        let Some(capacity) = free_slots(&ring) else {
+            return; // No registered files: requests name descriptors.
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = socket.local_addr().unwrap();
+        let fd = socket.as_raw_fd();
+
+        ring.arm(&socket, 7).unwrap();
+        let slot = ring.files.as_ref().and_then(|files| files.slot_of(fd));
+        assert!(slot.is_some());
+        assert_eq!(free_slots(&ring), Some(capacity - 1));
+
+        ring.disarm(7);
+        ring.settle();
+        assert_eq!(
+            ring.files.as_ref().and_then(|files| files.slot_of(fd)),
+            None
+        );
+        assert_eq!(free_slots(&ring), Some(capacity));
+        drop(socket);
+        UdpSocket::bind(address).expect("the port of a disarmed, closed socket is free");
+    }
+
+    #[test]
+    fn a_socket_is_named_by_its_descriptor_when_no_slot_is_free() {
+        let Ok(ring) = UringIo::new() else {
+            return;
+        };
+        let mut files = FixedFiles {
+            free: Vec::new(),
+            slot_by_fd: Vec::new(),
+        };
+        assert_eq!(files.install(&ring.ring, 5), Target::Fd(5));
+        assert_eq!(files.slot_of(5), None);
+    }
+}

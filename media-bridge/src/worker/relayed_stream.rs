@@ -59,7 +59,9 @@ pub(crate) struct RelayedStream {
     /// The same for RTCP on its own port.
     latched_rtcp: Option<SocketAddr>,
     pub(crate) ice: Option<IceAgent>,
-    dtls: Option<DtlsTransport>,
+    /// Boxed: 3.5 KB that a plain RTP stream never uses would otherwise sit in every slot of the worker's
+    /// stream table, between the fields each packet reads.
+    dtls: Option<Box<DtlsTransport>>,
     /// Where DTLS came from last, for answers before ICE selects a pair.
     dtls_source: Option<SocketAddr>,
     /// The certificate, for a handshake the peer starts before its answer settles the role.
@@ -336,12 +338,12 @@ impl RelayedStream {
                     tracing::warn!(stream = %self.media.id, "DTLS stream but no DTLS certificate configured");
                     return;
                 };
-                self.dtls = Some(DtlsTransport::new(
+                self.dtls = Some(Box::new(DtlsTransport::new(
                     config,
                     role,
                     params.remote_fingerprint.clone(),
                     now,
-                ));
+                )));
             }
             _ => self.dtls = None,
         }
@@ -544,12 +546,12 @@ impl RelayedStream {
         let Some(config) = &self.dtls_config else {
             return;
         };
-        self.dtls = Some(DtlsTransport::new(
+        self.dtls = Some(Box::new(DtlsTransport::new(
             config,
             DtlsRole::Server,
             params.remote_fingerprint.clone(),
             now,
-        ));
+        )));
     }
 
     /// Runs due timers (ICE consent, DTLS retransmission).

@@ -54,7 +54,7 @@ pub(crate) enum ControlMessage {
     Shutdown,
 }
 
-/// A worker's streams. Every packet looks its stream and its peer up a few times, so the key is hashed
+/// A worker's streams. Every relayed packet looks its stream up twice and its peer once, so the key is hashed
 /// with one multiplication instead of SipHash: stream ids are handed out by the control plane in sequence,
 /// never chosen by a remote party, so there is no flooding of one bucket to defend against.
 type Streams = HashMap<StreamId, RelayedStream, BuildHasherDefault<StreamIdHasher>>;
@@ -115,7 +115,7 @@ pub(crate) struct Worker {
     /// The worker's io_uring, once `run` created it on the worker's thread (else the poller serves).
     #[cfg(target_os = "linux")]
     uring: Option<UringIo>,
-    /// Per buffer of the ring: where the send from it was going, for the counters.
+    /// Per buffer of the ring: where the send from it was going, for the counters if it fails.
     #[cfg(target_os = "linux")]
     sends: Vec<SendMeta>,
 }
@@ -128,7 +128,7 @@ pub(crate) struct IoRequest {
     pub(crate) picked: Sender<MediaIo>,
 }
 
-/// A send in flight on the io_uring back end: which streams to count it on when it completes.
+/// A send in flight on the io_uring back end: the streams whose counters to correct if it fails.
 #[cfg(target_os = "linux")]
 #[derive(Clone, Copy)]
 struct SendMeta {
@@ -454,7 +454,7 @@ impl Worker {
                         source,
                         rtcp_port,
                     };
-                    let Some(route) =
+                    let Some(Relay { route, .. }) =
                         handle_datagram(&mut self.streams, id, packet, now, self.epoch)
                     else {
                         continue;
@@ -601,9 +601,12 @@ impl Worker {
                         received += 1;
                         relay_received(ring, streams, sends, datagram, now, *epoch);
                     }
-                    Completion::Sent { buffer, result } => {
-                        count_sent(streams, sends, buffer, result)
-                    }
+                    Completion::Sent {
+                        buffer,
+                        result: Err(_),
+                    } => count_failed_send(streams, sends, buffer),
+                    // Counted as sent when it was queued.
+                    Completion::Sent { result: Ok(_), .. } => {}
                     Completion::Nothing => {}
                 }
             }
@@ -633,7 +636,8 @@ impl Worker {
 }
 
 /// Relays `datagram` from its buffer: queues its send from the peer stream's socket, or gives the buffer
-/// back to the ring when it goes nowhere.
+/// back to the ring when it goes nowhere. A queued send is counted sent at once (the streams are at hand
+/// then, and a send rarely fails); [`count_failed_send`] takes it back if it does.
 #[cfg(target_os = "linux")]
 fn relay_received(
     ring: &mut UringIo,
@@ -660,53 +664,44 @@ fn relay_received(
         source,
         rtcp_port,
     };
-    let Some(route) = handle_datagram(streams, id, packet, now, epoch) else {
+    let Some(Relay { route, from, to }) = handle_datagram(streams, id, packet, now, epoch) else {
         ring.release(buffer);
         return;
     };
-    let queued = match streams
-        .get(&route.peer)
-        .and_then(|s| s.socket(route.rtcp_socket))
-    {
-        Some(socket) => ring
-            .send(socket, buffer, route.len, route.destination)
-            .is_ok(),
-        None => {
-            ring.release(buffer);
-            false
-        }
-    };
-    if queued {
-        if let Some(meta) = sends.get_mut(usize::from(buffer)) {
-            *meta = SendMeta {
-                from: id,
-                peer: route.peer,
-                rtcp: route.rtcp,
-            };
-        }
-    } else if let Some(from) = streams.get_mut(&id) {
+    let Some(socket) = to.socket(route.rtcp_socket) else {
+        ring.release(buffer);
         from.counters.drop(DropReason::SendFailed);
+        return;
+    };
+    if ring
+        .send(socket, buffer, route.len, route.destination)
+        .is_err()
+    {
+        from.counters.drop(DropReason::SendFailed);
+        return;
+    }
+    to.counters.sent(route.rtcp);
+    if let Some(meta) = sends.get_mut(usize::from(buffer)) {
+        *meta = SendMeta {
+            from: id,
+            peer: route.peer,
+            rtcp: route.rtcp,
+        };
     }
 }
 
-/// Counts a completed send from buffer `buffer`: sent on the stream it left from, or dropped on the one it
-/// came in on.
+/// A send from buffer `buffer` failed: no longer sent on the stream it left from, dropped on the one it came
+/// in on.
 #[cfg(target_os = "linux")]
-fn count_sent(streams: &mut Streams, sends: &[SendMeta], buffer: u16, result: Result<usize, i32>) {
+fn count_failed_send(streams: &mut Streams, sends: &[SendMeta], buffer: u16) {
     let Some(meta) = sends.get(usize::from(buffer)).copied() else {
         return;
     };
-    match result {
-        Ok(_) => {
-            if let Some(to) = streams.get_mut(&meta.peer) {
-                to.counters.sent(meta.rtcp);
-            }
-        }
-        Err(_) => {
-            if let Some(from) = streams.get_mut(&meta.from) {
-                from.counters.drop(DropReason::SendFailed);
-            }
-        }
+    if let Some(to) = streams.get_mut(&meta.peer) {
+        to.counters.unsent(meta.rtcp);
+    }
+    if let Some(from) = streams.get_mut(&meta.from) {
+        from.counters.drop(DropReason::SendFailed);
     }
 }
 
@@ -733,6 +728,16 @@ impl Route {
     };
 }
 
+/// A datagram [`handle_datagram`] relays: where it goes, and the two streams (found once per packet), so that
+/// its send can be counted without looking them up again.
+struct Relay<'a> {
+    route: Route,
+    /// The stream it came in on.
+    from: &'a mut RelayedStream,
+    /// The stream it leaves from.
+    to: &'a mut RelayedStream,
+}
+
 /// A received datagram in its reusable buffer.
 struct Packet<'a> {
     buffer: &'a mut [u8; PACKET_CAPACITY],
@@ -743,55 +748,73 @@ struct Packet<'a> {
 
 /// Demultiplexes one datagram received on stream `id` and acts on it; returns where to send it when it is
 /// media to relay.
-fn handle_datagram(
-    streams: &mut Streams,
+fn handle_datagram<'a>(
+    streams: &'a mut Streams,
     id: StreamId,
     packet: Packet<'_>,
     now: Instant,
     epoch: Instant,
-) -> Option<Route> {
-    let stream = streams.get_mut(&id)?;
+) -> Option<Relay<'a>> {
     let bytes = packet.buffer.get(..packet.len)?;
     let kind = match classify(bytes) {
         // On a separate RTCP port everything in the RTP range is RTCP.
         PacketKind::Rtp | PacketKind::Rtcp if packet.rtcp_port => PacketKind::Rtcp,
         kind => kind,
     };
+    // Media, the common case, looks its streams up once, in `forward`.
+    match kind {
+        PacketKind::Rtp => return forward(streams, id, packet, false, now, epoch),
+        PacketKind::Rtcp => return forward(streams, id, packet, true, now, epoch),
+        _ => {}
+    }
+    let stream = streams.get_mut(&id)?;
+    let bytes = packet.buffer.get(..packet.len)?;
     match kind {
         PacketKind::Stun if !packet.rtcp_port => stream.handle_stun(bytes, packet.source, now),
         PacketKind::Dtls if !packet.rtcp_port => stream.handle_dtls(bytes, packet.source, now),
-        PacketKind::Rtp => return forward(streams, id, packet, false, now, epoch),
-        PacketKind::Rtcp => return forward(streams, id, packet, true, now, epoch),
         _ => stream.counters.drop(DropReason::Malformed),
     }
     None
 }
 
 /// RTP or RTCP from stream `id`'s endpoint: source check, unprotect, renumber, protect for the peer; returns
-/// where to send it.
-fn forward(
-    streams: &mut Streams,
+/// where to send it, with both streams.
+fn forward<'a>(
+    streams: &'a mut Streams,
     id: StreamId,
     packet: Packet<'_>,
     rtcp: bool,
     now: Instant,
     epoch: Instant,
-) -> Option<Route> {
-    let peer_id = streams.get(&id).map(|s| s.media.peer)?;
-    let [Some(from), Some(to)] = streams.get_disjoint_mut([&id, &peer_id]) else {
-        // No peer yet (the callee has not answered) or the peer is gone, or the stream is its own peer.
+) -> Option<Relay<'a>> {
+    let peer_id = streams.get(&id).map(RelayedStream::peer)?;
+    if peer_id == id {
+        // A stream that is its own peer has nowhere to send (and the two lookups below must differ).
         if let Some(from) = streams.get_mut(&id) {
             from.counters.drop(DropReason::NoDestination);
         }
         return None;
+    }
+    let (from, to) = match streams.get_disjoint_mut([&id, &peer_id]) {
+        [Some(from), Some(to)] => (from, to),
+        // No peer yet (the callee has not answered), or the peer is gone.
+        [Some(from), None] => {
+            from.counters.drop(DropReason::NoDestination);
+            return None;
+        }
+        [None, _] => return None,
     };
     match relay_packet(from, to, packet, rtcp, now, epoch) {
-        Ok(Some((rtcp_socket, destination, len))) => Some(Route {
-            peer: peer_id,
-            rtcp_socket,
-            rtcp,
-            destination,
-            len,
+        Ok(Some((rtcp_socket, destination, len))) => Some(Relay {
+            route: Route {
+                peer: peer_id,
+                rtcp_socket,
+                rtcp,
+                destination,
+                len,
+            },
+            from,
+            to,
         }),
         Ok(None) => None,
         Err(reason) => {

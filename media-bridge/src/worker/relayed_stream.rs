@@ -13,7 +13,7 @@ use super::recorder::{RecordedPacket, RecorderHandle, RecorderMessage};
 use super::stream_stats::{DropReason, RtcpSummary, StreamCounters};
 use crate::dtls::{DtlsConfig, DtlsEvent, DtlsRole, DtlsTransport};
 use crate::ice::{Event, IceAgent, IceConfig};
-use crate::session::{DtmfInjection, LegMedia, SrtpSetup};
+use crate::session::{DtmfInjection, LegMedia, SrtpSetup, StreamId};
 
 /// Sender reports remembered per stream for round-trip times (RFC 3550 §6.4.1).
 const SENDER_REPORTS: usize = 4;
@@ -46,6 +46,9 @@ impl Drop for RecordingTap {
 /// One stream as a worker holds it.
 pub(crate) struct RelayedStream {
     pub(crate) media: Arc<LegMedia>,
+    /// `media.peer`, kept beside the stream's other per-packet state: reading it through the `Arc` costs
+    /// every relayed packet a cache miss before its peer can be looked up.
+    peer: StreamId,
     pub(crate) rtp_socket: UdpSocket,
     pub(crate) rtcp_socket: Option<UdpSocket>,
     /// The claimed RTCP socket while RTCP is muxed: kept (out of the poller) so that the port stays ours
@@ -56,7 +59,9 @@ pub(crate) struct RelayedStream {
     /// The same for RTCP on its own port.
     latched_rtcp: Option<SocketAddr>,
     pub(crate) ice: Option<IceAgent>,
-    dtls: Option<DtlsTransport>,
+    /// Boxed: 3.5 KB that a plain RTP stream never uses would otherwise sit in every slot of the worker's
+    /// stream table, between the fields each packet reads.
+    dtls: Option<Box<DtlsTransport>>,
     /// Where DTLS came from last, for answers before ICE selects a pair.
     dtls_source: Option<SocketAddr>,
     /// The certificate, for a handshake the peer starts before its answer settles the role.
@@ -91,6 +96,7 @@ impl RelayedStream {
             None => (bind_socket(settings.bind, media.ports.rtp())?, None),
         };
         let mut stream = RelayedStream {
+            peer: media.peer,
             media: Arc::clone(&media),
             rtp_socket,
             rtcp_socket: None,
@@ -126,6 +132,7 @@ impl RelayedStream {
         settings: &StreamSettings,
         now: Instant,
     ) -> std::io::Result<bool> {
+        self.peer = media.peer;
         let old = std::mem::replace(&mut self.media, media);
         let had_rtcp = self.rtcp_socket.is_some();
         self.sync_rtcp_socket(settings)?;
@@ -331,12 +338,12 @@ impl RelayedStream {
                     tracing::warn!(stream = %self.media.id, "DTLS stream but no DTLS certificate configured");
                     return;
                 };
-                self.dtls = Some(DtlsTransport::new(
+                self.dtls = Some(Box::new(DtlsTransport::new(
                     config,
                     role,
                     params.remote_fingerprint.clone(),
                     now,
-                ));
+                )));
             }
             _ => self.dtls = None,
         }
@@ -465,6 +472,11 @@ impl RelayedStream {
         Some((false, to))
     }
 
+    /// The stream this one relays to and from.
+    pub(crate) fn peer(&self) -> StreamId {
+        self.peer
+    }
+
     /// The RTP socket, or the RTCP socket (if any) when `rtcp_port`.
     pub(crate) fn socket(&self, rtcp_port: bool) -> Option<&UdpSocket> {
         if rtcp_port {
@@ -534,12 +546,12 @@ impl RelayedStream {
         let Some(config) = &self.dtls_config else {
             return;
         };
-        self.dtls = Some(DtlsTransport::new(
+        self.dtls = Some(Box::new(DtlsTransport::new(
             config,
             DtlsRole::Server,
             params.remote_fingerprint.clone(),
             now,
-        ));
+        )));
     }
 
     /// Runs due timers (ICE consent, DTLS retransmission).

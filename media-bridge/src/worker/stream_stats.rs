@@ -153,6 +153,17 @@ impl StreamCounters {
         self.dirty = true;
     }
 
+    /// Takes back a packet counted [`sent`](Self::sent) whose send then failed.
+    pub(crate) fn unsent(&mut self, rtcp: bool) {
+        let c = if rtcp {
+            &mut self.stats.sent_rtcp
+        } else {
+            &mut self.stats.sent_rtp
+        };
+        *c = c.saturating_sub(1);
+        self.dirty = true;
+    }
+
     pub(crate) fn set_latched(&mut self, latched: Option<std::net::SocketAddr>) {
         self.stats.traffic.latched = latched;
         self.dirty = true;

@@ -17,6 +17,13 @@
 //!   makes an `epoll_wait`, a `recvmmsg` per ready socket, a `sendmmsg` per destination socket and a
 //!   `nanosleep`.
 //!
+//! - The sockets are **registered files**: each ring has a sparse table of fixed files, a socket takes a
+//!   slot when its receive is armed and gives it back when it is disarmed, and its receive and every send
+//!   from it name the slot instead of the descriptor, which spares the kernel a file-table lookup and a
+//!   reference count (`fget`/`fput`) per request. A slot holds a reference on its socket, so it is
+//!   cleared before the socket closes. Without a table (old kernel, low `RLIMIT_NOFILE`) or a free slot,
+//!   requests name the descriptor.
+//!
 //! Requests are told apart by their `user_data`: a receive carries its socket's token and an arming
 //! generation (a receive cancelled because its socket changed may still post completions; only the
 //! current arming of a token is re-armed when it ends), a send the id of its buffer.
@@ -56,6 +63,10 @@ const KIND_CANCEL: u64 = 2;
 const TOKEN_BITS: u32 = 48;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 const GENERATION_MASK: u64 = (1 << (KIND_SHIFT - TOKEN_BITS)) - 1;
+
+/// At most this many registered files per ring (the table is allocated whole, and a sparse table larger than
+/// `RLIMIT_NOFILE` is refused).
+const MAX_FIXED_FILES: u32 = 16384;
 
 /// Completions taken off the queue at a time.
 pub(crate) const COMPLETIONS: usize = 64;
@@ -102,8 +113,10 @@ pub(crate) struct UringIo {
     msghdr: MsgTemplate,
     /// Destination address of each buffer's pending send (read by the kernel at submission).
     destinations: Box<[libc::sockaddr_in6]>,
-    /// Token -> (generation, file descriptor) of its current arming.
-    armed: HashMap<u64, (u64, i32)>,
+    /// Token -> its current arming.
+    armed: HashMap<u64, Arming>,
+    /// The registered file table, if the kernel gave the ring one.
+    files: Option<FixedFiles>,
     next_generation: u64,
     /// Sends submitted or queued whose completion is still to come.
     sends_in_flight: usize,
@@ -136,6 +149,7 @@ impl UringIo {
             destinations: vec![unsafe { std::mem::zeroed() }; usize::from(BUFFERS)]
                 .into_boxed_slice(),
             armed: HashMap::new(),
+            files: None,
             next_generation: 0,
             sends_in_flight: 0,
             rearm: Vec::new(),
@@ -155,6 +169,7 @@ impl UringIo {
             uring.push_buffer(buffer);
         }
         uring.publish_tail();
+        uring.files = FixedFiles::register(&uring.ring);
         Ok(uring)
     }
 
@@ -165,25 +180,38 @@ impl UringIo {
         let generation = self.next_generation & GENERATION_MASK;
         self.next_generation = self.next_generation.wrapping_add(1);
         let fd = socket.as_raw_fd();
-        self.armed.insert(token, (generation, fd));
-        self.push_recv(fd, token, generation)?;
+        let target = match &mut self.files {
+            Some(files) => files.install(&self.ring, fd),
+            None => Target::Fd(fd),
+        };
+        self.armed.insert(
+            token,
+            Arming {
+                generation,
+                fd,
+                target,
+            },
+        );
+        self.push_recv(target, token, generation)?;
         // Submitted now: a stream's sockets change rarely, and the kernel should not hold a closed one.
         self.ring.submit()?;
         Ok(())
     }
 
-    /// Stops watching `token` (its socket is about to close, or is parked): cancels its receive at once,
-    /// so that the kernel lets go of the socket.
+    /// Stops watching `token` (its socket is about to close, or is parked): cancels its receive at once
+    /// and clears its registered file slot, so that the kernel lets go of the socket.
     pub(crate) fn disarm(&mut self, token: u64) {
-        let Some((generation, _fd)) = self.armed.remove(&token) else {
+        let Some(arming) = self.armed.remove(&token) else {
             return;
         };
-        let target = recv_data(token, generation);
-        let cancel = opcode::AsyncCancel::new(target)
+        let cancel = opcode::AsyncCancel::new(recv_data(token, arming.generation))
             .build()
             .user_data(KIND_CANCEL << KIND_SHIFT);
         if self.push(&cancel).is_ok() {
             let _ = self.ring.submit();
+        }
+        if let (Target::Fixed(slot), Some(files)) = (arming.target, &mut self.files) {
+            files.clear(&self.ring, slot, arming.fd);
         }
     }
 
@@ -202,16 +230,18 @@ impl UringIo {
             return Err(io::ErrorKind::InvalidInput.into());
         };
         let name_len = std_to_sockaddr(destination, name);
-        let entry = opcode::Send::new(
-            types::Fd(socket.as_raw_fd()),
-            data.cast_const(),
-            len.min(PACKET_CAPACITY) as u32,
-        )
-        .dest_addr((name as *const libc::sockaddr_in6).cast())
-        .dest_addr_len(name_len)
-        .flags(libc::MSG_DONTWAIT)
-        .build()
-        .user_data((KIND_SEND << KIND_SHIFT) | u64::from(buffer));
+        let fd = socket.as_raw_fd();
+        let (data, len) = (data.cast_const(), len.min(PACKET_CAPACITY) as u32);
+        let send = match self.files.as_ref().and_then(|files| files.slot_of(fd)) {
+            Some(slot) => opcode::Send::new(types::Fixed(slot), data, len),
+            None => opcode::Send::new(types::Fd(fd), data, len),
+        };
+        let entry = send
+            .dest_addr((name as *const libc::sockaddr_in6).cast())
+            .dest_addr_len(name_len)
+            .flags(libc::MSG_DONTWAIT)
+            .build()
+            .user_data((KIND_SEND << KIND_SHIFT) | u64::from(buffer));
         match self.push(&entry) {
             Ok(()) => {
                 self.sends_in_flight += 1;
@@ -307,7 +337,7 @@ impl UringIo {
                 let token = data & TOKEN_MASK;
                 let generation = (data >> TOKEN_BITS) & GENERATION_MASK;
                 if !cqueue::more(flags)
-                    && self.armed.get(&token).map(|(g, _)| *g) == Some(generation)
+                    && self.armed.get(&token).map(|a| a.generation) == Some(generation)
                 {
                     // The current arming ended (no buffer left, an error): armed again after this pass.
                     self.rearm.push(token);
@@ -351,17 +381,18 @@ impl UringIo {
     /// Arms again the receives whose current arming ended, on the socket `socket_of` finds for the token.
     pub(crate) fn rearm_ended(&mut self, mut socket_of: impl FnMut(u64) -> Option<i32>) {
         while let Some(token) = self.rearm.pop() {
-            let Some(&(_, fd)) = self.armed.get(&token) else {
+            let Some(arming) = self.armed.get_mut(&token) else {
                 continue;
             };
             // Only while the token still stands for the same open socket.
-            if socket_of(token) != Some(fd) {
+            if socket_of(token) != Some(arming.fd) {
                 continue;
             }
             let next = self.next_generation & GENERATION_MASK;
             self.next_generation = self.next_generation.wrapping_add(1);
-            self.armed.insert(token, (next, fd));
-            if let Err(error) = self.push_recv(fd, token, next) {
+            arming.generation = next;
+            let target = arming.target;
+            if let Err(error) = self.push_recv(target, token, next) {
                 tracing::warn!(%error, "cannot re-arm a receive");
             }
         }
@@ -418,10 +449,15 @@ impl UringIo {
         Some((len, sockaddr_to_std(&name)))
     }
 
-    fn push_recv(&mut self, fd: i32, token: u64, generation: u64) -> io::Result<()> {
-        let entry = opcode::RecvMsgMulti::new(types::Fd(fd), &*self.msghdr.0, BUFFER_GROUP)
-            .build()
-            .user_data(recv_data(token, generation));
+    fn push_recv(&mut self, target: Target, token: u64, generation: u64) -> io::Result<()> {
+        let msghdr: *const libc::msghdr = &*self.msghdr.0;
+        let recv = match target {
+            Target::Fixed(slot) => {
+                opcode::RecvMsgMulti::new(types::Fixed(slot), msghdr, BUFFER_GROUP)
+            }
+            Target::Fd(fd) => opcode::RecvMsgMulti::new(types::Fd(fd), msghdr, BUFFER_GROUP),
+        };
+        let entry = recv.build().user_data(recv_data(token, generation));
         self.push(&entry)
     }
 
@@ -485,6 +521,104 @@ pub(crate) fn token_fits(token: u64) -> bool {
     token < TOKEN_MASK
 }
 
+/// A token's current receive: its generation, its socket's descriptor and how its requests name the socket.
+#[derive(Clone, Copy)]
+struct Arming {
+    generation: u64,
+    fd: i32,
+    target: Target,
+}
+
+/// How a request names its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// Its slot in the ring's registered file table.
+    Fixed(u32),
+    /// Its file descriptor (no table, or the table is full).
+    Fd(i32),
+}
+
+/// A ring's sparse table of registered files: the free slots, and the slot of each registered descriptor.
+struct FixedFiles {
+    free: Vec<u32>,
+    /// Indexed by descriptor: a send finds its socket's slot without hashing.
+    slot_by_fd: Vec<Option<u32>>,
+}
+
+impl FixedFiles {
+    /// Registers a sparse table of `min(RLIMIT_NOFILE, MAX_FIXED_FILES)` slots; `None` when the kernel
+    /// refuses (too old, or the limit is too low), and the ring then names descriptors.
+    fn register(ring: &IoUring) -> Option<Self> {
+        let capacity = open_files_limit().min(MAX_FIXED_FILES);
+        if capacity == 0 {
+            return None;
+        }
+        if let Err(error) = ring.submitter().register_files_sparse(capacity) {
+            tracing::debug!(%error, capacity, "no registered files for the media worker's ring");
+            return None;
+        }
+        Some(FixedFiles {
+            // Popped from the back: slot 0 first.
+            free: (0..capacity).rev().collect(),
+            slot_by_fd: Vec::new(),
+        })
+    }
+
+    /// Puts `fd` in a free slot; the descriptor itself when none is free or the kernel refuses.
+    fn install(&mut self, ring: &IoUring, fd: i32) -> Target {
+        let (Ok(index), Some(slot)) = (usize::try_from(fd), self.free.pop()) else {
+            return Target::Fd(fd);
+        };
+        if let Err(error) = ring.submitter().register_files_update(slot, &[fd]) {
+            tracing::debug!(%error, slot, "cannot register a socket with the ring");
+            self.free.push(slot);
+            return Target::Fd(fd);
+        }
+        if self.slot_by_fd.len() <= index {
+            self.slot_by_fd.resize(index + 1, None);
+        }
+        if let Some(entry) = self.slot_by_fd.get_mut(index) {
+            *entry = Some(slot);
+        }
+        Target::Fixed(slot)
+    }
+
+    /// Empties `slot` (which holds `fd`): the table lets go of its reference on the socket.
+    fn clear(&mut self, ring: &IoUring, slot: u32, fd: i32) {
+        if let Err(error) = ring.submitter().register_files_update(slot, &[-1]) {
+            // The slot keeps the socket (and its port) until it is reused.
+            tracing::warn!(%error, slot, "cannot clear a registered socket");
+        }
+        if let Some(entry) = usize::try_from(fd)
+            .ok()
+            .and_then(|index| self.slot_by_fd.get_mut(index))
+            && *entry == Some(slot)
+        {
+            *entry = None;
+        }
+        self.free.push(slot);
+    }
+
+    /// The slot `fd` is registered in, if it is.
+    fn slot_of(&self, fd: i32) -> Option<u32> {
+        let index = usize::try_from(fd).ok()?;
+        self.slot_by_fd.get(index).copied().flatten()
+    }
+}
+
+/// The soft `RLIMIT_NOFILE` of the process (0 if it cannot be read).
+fn open_files_limit() -> u32 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the valid, exclusively borrowed struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    u32::try_from(limit.rlim_cur).unwrap_or(u32::MAX)
+}
+
 /// The `msghdr` the multishot receives are armed with: only its name length is set, its pointers are null.
 struct MsgTemplate(Box<libc::msghdr>);
 
@@ -531,5 +665,56 @@ impl Drop for Mapping {
         unsafe {
             libc::munmap(self.ptr.cast(), self.len);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ring's free slots, or `None` where this kernel gives no ring or no registered file table.
+    fn free_slots(ring: &UringIo) -> Option<usize> {
+        ring.files.as_ref().map(|files| files.free.len())
+    }
+
+    #[test]
+    fn an_armed_socket_takes_a_registered_slot_and_a_disarmed_one_gives_it_and_its_port_back() {
+        let Ok(mut ring) = UringIo::new() else {
+            return; // No io_uring on this kernel: the workers use epoll.
+        };
+        let Some(capacity) = free_slots(&ring) else {
+            return; // No registered files: requests name descriptors.
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = socket.local_addr().unwrap();
+        let fd = socket.as_raw_fd();
+
+        ring.arm(&socket, 7).unwrap();
+        let slot = ring.files.as_ref().and_then(|files| files.slot_of(fd));
+        assert!(slot.is_some());
+        assert_eq!(free_slots(&ring), Some(capacity - 1));
+
+        ring.disarm(7);
+        ring.settle();
+        assert_eq!(
+            ring.files.as_ref().and_then(|files| files.slot_of(fd)),
+            None
+        );
+        assert_eq!(free_slots(&ring), Some(capacity));
+        drop(socket);
+        UdpSocket::bind(address).expect("the port of a disarmed, closed socket is free");
+    }
+
+    #[test]
+    fn a_socket_is_named_by_its_descriptor_when_no_slot_is_free() {
+        let Ok(ring) = UringIo::new() else {
+            return;
+        };
+        let mut files = FixedFiles {
+            free: Vec::new(),
+            slot_by_fd: Vec::new(),
+        };
+        assert_eq!(files.install(&ring.ring, 5), Target::Fd(5));
+        assert_eq!(files.slot_of(5), None);
     }
 }

@@ -104,6 +104,10 @@ pub(crate) struct Worker {
     /// See [`DataPlaneConfig::batch_window`](super::DataPlaneConfig::batch_window).
     batch_window: Duration,
     streams: Streams,
+    /// The streams with timers to run on the tick ([`RelayedStream::has_timers`]): ICE, DTLS or DTMF. A
+    /// stream is added when an update or a DTMF request gives it one and leaves at the first tick after it
+    /// has none (or is gone), so the tick costs nothing per plain RTP stream.
+    timed: Vec<StreamId>,
     poller: Poller,
     batch: PacketBatch,
     /// Origin of the arrival clock fed to the reception statistics.
@@ -159,6 +163,7 @@ impl Worker {
             stats_interval,
             batch_window,
             streams: Streams::default(),
+            timed: Vec::new(),
             poller,
             batch: PacketBatch::new(),
             epoch: Instant::now(),
@@ -282,9 +287,13 @@ impl Worker {
         next_report: &mut Instant,
     ) -> bool {
         if now >= *next_timers {
-            for stream in self.streams.values_mut() {
-                stream.handle_timers(now);
-            }
+            let streams = &mut self.streams;
+            self.timed.retain(|id| {
+                streams.get_mut(id).is_some_and(|stream| {
+                    stream.handle_timers(now);
+                    stream.has_timers()
+                })
+            });
             *next_timers = now + TIMER_TICK;
         }
         if now >= *next_report {
@@ -306,7 +315,10 @@ impl Worker {
                 Ok(WorkerCommand::Upsert(media)) => self.upsert(media),
                 Ok(WorkerCommand::Remove(id)) => self.remove(id),
                 Ok(WorkerCommand::Dtmf(request)) => match self.streams.get_mut(&request.stream) {
-                    Some(stream) => stream.inject_dtmf(&request),
+                    Some(stream) => {
+                        stream.inject_dtmf(&request);
+                        self.track_timers(request.stream);
+                    }
                     None => {
                         tracing::debug!(stream = %request.stream, "DTMF for a stream that is gone")
                     }
@@ -339,12 +351,23 @@ impl Worker {
         };
         match result {
             // A socket the update closed has left the poller with it; watch the ones the stream has now.
-            Ok(true) => self.watch(id),
-            Ok(false) => {}
+            Ok(true) => {
+                self.watch(id);
+                self.track_timers(id);
+            }
+            Ok(false) => self.track_timers(id),
             Err(error) => {
                 tracing::warn!(stream = %id, %error, "cannot bind the stream's ports");
                 self.remove(id);
             }
+        }
+    }
+
+    /// Puts stream `id` on the timer tick if it has timers and is not on it yet.
+    fn track_timers(&mut self, id: StreamId) {
+        let has_timers = self.streams.get(&id).is_some_and(RelayedStream::has_timers);
+        if has_timers && !self.timed.contains(&id) {
+            self.timed.push(id);
         }
     }
 

@@ -555,6 +555,12 @@ impl RelayedStream {
     }
 
     /// Runs due timers (ICE consent, DTLS retransmission).
+    /// Whether [`RelayedStream::handle_timers`] has anything to do for this stream: an ICE agent, a DTLS
+    /// association or queued DTMF. A plain RTP or SDES stream has no timer and is left out of the tick.
+    pub(crate) fn has_timers(&self) -> bool {
+        self.ice.is_some() || self.dtls.is_some() || self.dtmf.is_some()
+    }
+
     pub(crate) fn handle_timers(&mut self, now: Instant) {
         if let Some(ice) = &mut self.ice
             && ice.poll_timeout().is_some_and(|t| t <= now)

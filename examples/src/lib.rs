@@ -2,5 +2,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod limits;
 pub mod media;
 pub mod proxy;

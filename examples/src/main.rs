@@ -102,6 +102,7 @@ fn run_proxy(config: Option<PathBuf>) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    log_open_files();
     let config = tandem_stack::proxy::ProxyConfig::load(config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -116,6 +117,21 @@ fn run_proxy(config: Option<PathBuf>) -> anyhow::Result<()> {
     })
 }
 
+/// Raises the soft limit on open files to the hard one (sockets per stream or connection) and logs both.
+fn log_open_files() {
+    match tandem_stack::limits::raise_open_files() {
+        Some(limits) if limits.after > limits.before => {
+            tracing::info!(
+                from = limits.before,
+                to = limits.after,
+                "open files limit raised"
+            )
+        }
+        Some(limits) => tracing::info!(limit = limits.after, "open files limit"),
+        None => {}
+    }
+}
+
 fn run_media(config: Option<PathBuf>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -124,6 +140,7 @@ fn run_media(config: Option<PathBuf>) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    log_open_files();
     let config = tandem_stack::media::MediaConfig::load(config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

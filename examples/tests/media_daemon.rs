@@ -76,6 +76,8 @@ struct Launch {
     io: &'static str,
     /// Under a seccomp filter that fails `io_uring_setup` with ENOSYS ([`no_io_uring`]).
     without_io_uring: bool,
+    /// Started with this soft limit on open files (the hard limit unchanged).
+    open_files: Option<u64>,
 }
 
 impl Launch {
@@ -83,14 +85,15 @@ impl Launch {
         slot: 0,
         io: "auto",
         without_io_uring: false,
+        open_files: None,
     };
 }
 
-/// A media port range of its own for this process and `slot` (0..4; below the ephemeral range, so
+/// A media port range of its own for this process and `slot` (0..5; below the ephemeral range, so
 /// sockets other tests bind to port 0 never take it).
 fn port_range(slot: u16) -> (u16, u16) {
-    let first = 10_000 + (std::process::id() % 250) as u16 * 80 + slot * 20;
-    (first, first + 19)
+    let first = 10_000 + (std::process::id() % 250) as u16 * 80 + slot * 16;
+    (first, first + 15)
 }
 
 fn start_daemon(launch: Launch) -> Daemon {
@@ -120,6 +123,9 @@ fn start_daemon(launch: Launch) -> Daemon {
         .stderr(Stdio::piped());
     if launch.without_io_uring {
         no_io_uring::apply(&mut command);
+    }
+    if let Some(soft) = launch.open_files {
+        lower_open_files(&mut command, soft);
     }
     let mut child = command.spawn().expect("start tandem media");
     let stderr = child.stderr.take().expect("stderr");
@@ -151,6 +157,73 @@ fn start_daemon(launch: Launch) -> Daemon {
         log: Some(log),
         _dir: dir,
     }
+}
+
+/// Makes `command`'s process start with `soft` as its soft limit on open files.
+fn lower_open_files(command: &mut Command, soft: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before `execve`: two async-signal-safe system calls on
+    // a struct on its own stack, nothing that allocates or locks.
+    unsafe {
+        command.pre_exec(move || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = soft.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The soft and hard limits on open files of process `pid`, from `/proc/PID/limits`.
+fn open_files_of(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read the limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [soft, hard, ..] => (*soft, *hard),
+        _ => panic!("unexpected limits line {line:?}"),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn raises_its_open_files_limit_to_the_hard_limit_at_start() {
+    // The hard limit of this process is the child's too; the child starts with a soft limit of 256.
+    let (_, hard) = open_files_of(std::process::id());
+    if hard <= 256 {
+        panic!("this test needs a hard limit on open files above 256, not {hard}");
+    }
+    let daemon = start_daemon(Launch {
+        slot: 4,
+        open_files: Some(256),
+        ..Launch::DEFAULT
+    });
+    let (soft, now_hard) = open_files_of(daemon.child.id());
+    assert_eq!(now_hard, hard, "the hard limit is left alone");
+    assert_eq!(
+        soft,
+        hard.min(1 << 20),
+        "the soft limit is raised to the hard one"
+    );
+    let log = daemon.stop();
+    assert!(
+        log.contains("open files limit raised") && log.contains("from=256"),
+        "the raise is logged: {log}"
+    );
 }
 
 /// A minimal NG client: one request, one reply, matched by cookie.
@@ -668,6 +741,7 @@ fn without_io_uring_auto_falls_back_to_epoll_and_relays() {
         slot: 1,
         io: "auto",
         without_io_uring: true,
+        open_files: None,
     });
     let body = relay_a_call(&daemon, "no-io-uring-auto");
     assert_eq!(
@@ -697,6 +771,7 @@ fn without_io_uring_an_explicit_io_uring_falls_back_to_epoll_with_a_warning() {
         slot: 2,
         io: "io_uring",
         without_io_uring: true,
+        open_files: None,
     });
     let body = relay_a_call(&daemon, "no-io-uring-explicit");
     assert_eq!(

@@ -21,6 +21,7 @@ p99 being the added p99 at that step.
 
   scripts/bench-media.py --tandem target/release/tandem --quick      # < 5 min
   scripts/bench-media.py --tandem target/release/tandem --steps 250,500,1000,1500 --duration 10
+  scripts/bench-media.py --tandem target/release/tandem --steps 500,750,1000 --repeat 3 --modes relay
 Loopback only; every step is bounded (--duration <= 15 s) and the whole run by --budget.
 """
 import argparse
@@ -195,10 +196,34 @@ def added_p99(r, baselines):
     return r["lat_us"]["p99"] - base["lat_us"]["p99"] if base else r["lat_us"]["p99"]
 
 
+def median(values):
+    v = sorted(values)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2.0
+
+
+def aggregate(rows, baselines):
+    """One row per (relay, mode, calls, rate) from its repeats: the median pps per CPU-s, loss and added p99,
+    sustained when more than half of the repeats were, and the repeats' pps per CPU-s (for the spread)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["relay"], r["mode"], r["calls"], r["rate_target"]), []).append(r)
+    out = []
+    for (relay, mode, n, rate), rs in groups.items():
+        pps = [r["pps_per_cpu"] for r in rs if r.get("pps_per_cpu")]
+        out.append(dict(relay=relay, mode=mode, calls=n, rate_target=rate, repeats=len(rs),
+                        pps_per_cpu=median(pps) if pps else None, pps_each=pps,
+                        loss_pct=median([r["loss_pct"] for r in rs]),
+                        added_p99=median([added_p99(r, baselines) for r in rs]),
+                        ok=2 * sum(1 for r in rs if r["ok"]) > len(rs)))
+    return out
+
+
 def summary(rows, baselines, loss_limit=0.1):
     """(criterion, (calls, rate), line): at the highest step of mode relay both relays sustained; failing
-    that (an overloaded machine), the highest step both ran with loss below the limit."""
-    by = {(r["relay"], r["calls"], r["rate_target"]): r for r in rows if r["mode"] == "relay"}
+    that (an overloaded machine), the highest step both ran with loss below the limit. A step run more than
+    once (--repeat) counts with its medians (see aggregate)."""
+    by = {(r["relay"], r["calls"], r["rate_target"]): r for r in aggregate(rows, baselines) if r["mode"] == "relay"}
     steps = sorted({(n, rate) for (name, n, rate) in by if name == "tandem" and ("rtpengine", n, rate) in by})
     pick = lambda test: [k for k in steps if test(by[("tandem",) + k]) and test(by[("rtpengine",) + k])]  # noqa: E731
     criterion, candidates = "sustained by both (loss, p99 and rate limits)", pick(lambda r: r["ok"])
@@ -212,7 +237,36 @@ def summary(rows, baselines, loss_limit=0.1):
     tp, ep = t["pps_per_cpu"] or 0.0, e["pps_per_cpu"] or 0.0
     ratio = tp / ep if ep else 0.0
     return criterion, (n, rate), "media: tandem_pps_per_cpu=%d rtpengine_pps_per_cpu=%d ratio=%.2f tandem_p99_us=%d rtpengine_p99_us=%d" % (
-        round(tp), round(ep), ratio, max(0, round(added_p99(t, baselines))), max(0, round(added_p99(e, baselines))))
+        round(tp), round(ep), ratio, max(0, round(t["added_p99"])), max(0, round(e["added_p99"])))
+
+
+def repeats_table(rows, baselines):
+    """the medians of steps that ran more than once, with each repeat's ratio to rtpengine"""
+    agg = [r for r in aggregate(rows, baselines) if r["relay"] != "generator"]
+    if not any(r["repeats"] > 1 for r in agg):
+        return None
+    by = {(r["relay"], r["mode"], r["calls"], r["rate_target"]): r for r in agg}
+    raw = {}
+    for r in rows:
+        raw.setdefault((r["relay"], r["mode"], r["calls"], r["rate_target"]), []).append(r)
+    out = ["| relay | mode | calls | repeats | median pps per CPU-s | min-max | median ratio to rtpengine | ratio per repeat | median +p99 us | sustained |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in agg:
+        e = by.get(("rtpengine", r["mode"], r["calls"], r["rate_target"]))
+        ratio, each = "-", "-"
+        if r["relay"] != "rtpengine" and e and e["pps_per_cpu"] and r["pps_per_cpu"]:
+            ratio = "%.2f" % (r["pps_per_cpu"] / e["pps_per_cpu"])
+            # The i-th repeat of each relay ran in the same round.
+            mine = raw[(r["relay"], r["mode"], r["calls"], r["rate_target"])]
+            theirs = raw[("rtpengine", r["mode"], r["calls"], r["rate_target"])]
+            each = " ".join("%.2f" % (x["pps_per_cpu"] / y["pps_per_cpu"]) for x, y in zip(mine, theirs)
+                            if x.get("pps_per_cpu") and y.get("pps_per_cpu"))
+        pps = r["pps_each"]
+        out.append("| %s | %s | %d | %d | %s | %s | %s | %s | %.0f | %s |" % (
+            r["relay"], r["mode"], r["calls"], r["repeats"], fmt(r["pps_per_cpu"], ".0f"),
+            "%.0f-%.0f" % (min(pps), max(pps)) if pps else "-", ratio, each, r["added_p99"],
+            "yes" if r["ok"] else "no"))
+    return "\n".join(out)
 
 
 def print_report(meta, rows, mems, duration, wall=None):
@@ -229,19 +283,23 @@ def print_report(meta, rows, mems, duration, wall=None):
         for m in mems:
             print("| %s | %d | %d | %d | %d |" % (m["relay"], m["calls"], m["rss_before_kib"], m["rss_after_kib"],
                                                m["bytes_per_stream"]))
+    medians = repeats_table(rows, baselines)
+    if medians:
+        print("\nSteps run more than once (--repeat): medians, and each round's ratio to rtpengine\n")
+        print(medians)
     criterion, at, line = summary(rows, baselines)
     if at:
         print("\nsummary step: mode relay, %d calls, %d pps target, %s%s" % (
             at[0], at[1], criterion, "; wall %.0f s" % wall if wall else ""))
     print(line)
     if at:
-        by = {(r["relay"], r["mode"], r["calls"], r["rate_target"]): r for r in rows}
+        by = {(r["relay"], r["mode"], r["calls"], r["rate_target"]): r for r in aggregate(rows, baselines)}
         t, b = by.get(("tandem", "relay") + at), by.get(("tandem-baseline", "relay") + at)
         if t and b and t.get("pps_per_cpu") and b.get("pps_per_cpu"):
             print("before/after: tandem-baseline_pps_per_cpu=%d tandem_pps_per_cpu=%d ratio=%.2f "
                   "tandem-baseline_p99_us=%d tandem_p99_us=%d" % (
                       round(b["pps_per_cpu"]), round(t["pps_per_cpu"]), t["pps_per_cpu"] / b["pps_per_cpu"],
-                      max(0, round(added_p99(b, baselines))), max(0, round(added_p99(t, baselines)))))
+                      max(0, round(b["added_p99"])), max(0, round(t["added_p99"]))))
 
 
 def report(path):
@@ -268,6 +326,9 @@ def main():
     ap.add_argument("--modes", default="relay,srtp-relay")
     ap.add_argument("--steps", default=None, help="comma list of N (calls, 50 pps/dir) or N@AGG_PPS")
     ap.add_argument("--duration", type=float, default=None, help="seconds of traffic per step (<= 15)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each step this many times in a row (alternating which relay goes first); the "
+                         "summary then uses each relay's medians and the report shows each round's ratio")
     ap.add_argument("--no-baseline", action="store_true", help="skip the generator-alone steps")
     ap.add_argument("--mem-calls", type=int, default=500, help="calls set up for the memory figure (0: skip)")
     ap.add_argument("--mem-settle", type=float, default=3.0,
@@ -305,7 +366,7 @@ def main():
     ports = lambda s: tuple(int(x) for x in s.split("-"))  # noqa: E731
     t0 = time.monotonic()
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), nproc=os.cpu_count(),
-                loadavg=loadavg(), batch_window_us=a.batch_window_us, steps=a.steps, duration=a.duration, modes=a.modes, peers=PEERS_DIR,
+                loadavg=loadavg(), batch_window_us=a.batch_window_us, steps=a.steps, repeat=a.repeat, duration=a.duration, modes=a.modes, peers=PEERS_DIR,
                 baseline_tandem=a.baseline_tandem, rtpengine=subprocess.run(["dpkg-query", "-W", "-f=${Version}", "rtpengine-daemon"],
                                          capture_output=True, text=True).stdout, tandem=a.tandem)
     print("# " + json.dumps(meta), flush=True)
@@ -328,7 +389,7 @@ def main():
         k = 0
         for mode in a.modes.split(","):
             base_mode = "srtp-direct" if mode.startswith("srtp") else "direct"
-            for n, rate in bench.parse_steps(a.steps):
+            for n, rate in [s for s in bench.parse_steps(a.steps) for _ in range(max(1, a.repeat))]:
                 if time.monotonic() - t0 > a.budget:
                     print("# budget of %.0f s spent: skipping %s %d and later steps" % (a.budget, mode, n), flush=True)
                     break

@@ -23,21 +23,9 @@ fn relay(first: u16, io: MediaIo) -> MediaRelay {
     MediaRelay::start(config, data_plane).unwrap()
 }
 
-/// No io_uring outside Linux.
-#[cfg(not(target_os = "linux"))]
+/// Whether the workers get io_uring here; says so loudly when they do not.
 fn kernel_offers_io_uring() -> bool {
-    false
-}
-
-/// Whether this kernel lets this process create a ring set up like the workers' (single issuer, deferred
-/// task work: Linux 6.1 or later, io_uring not disabled).
-#[cfg(target_os = "linux")]
-fn kernel_offers_io_uring() -> bool {
-    let offered = io_uring::IoUring::<io_uring::squeue::Entry>::builder()
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(8)
-        .is_ok();
+    let offered = MediaIo::io_uring_offered();
     if !offered {
         eprintln!("\n========== NO io_uring HERE: the workers run on epoll ==========\n");
     }

@@ -41,6 +41,24 @@ pub enum MediaIo {
 }
 
 impl MediaIo {
+    /// Whether this kernel lets this process create a ring set up like the workers' (single issuer,
+    /// deferred task work: Linux 6.1 or later, io_uring not disabled by `kernel.io_uring_disabled` or a
+    /// seccomp filter), so that [`MediaIo::Auto`] gets io_uring. Creates and drops a small ring.
+    pub fn io_uring_offered() -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+                .setup_single_issuer()
+                .setup_defer_taskrun()
+                .build(8)
+                .is_ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
     /// Parses `auto`, `io_uring` (or `io-uring`, `uring`) and `epoll`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {

@@ -76,6 +76,8 @@ struct Launch {
     io: &'static str,
     /// Under a seccomp filter that fails `io_uring_setup` with ENOSYS ([`no_io_uring`]).
     without_io_uring: bool,
+    /// Under a seccomp filter that refuses the rings a registered file table ([`no_io_uring`]).
+    without_registered_files: bool,
     /// Started with this soft limit on open files (the hard limit unchanged).
     open_files: Option<u64>,
 }
@@ -85,14 +87,15 @@ impl Launch {
         slot: 0,
         io: "auto",
         without_io_uring: false,
+        without_registered_files: false,
         open_files: None,
     };
 }
 
-/// A media port range of its own for this process and `slot` (0..5; below the ephemeral range, so
+/// A media port range of its own for this process and `slot` (0..6; below the ephemeral range, so
 /// sockets other tests bind to port 0 never take it).
 fn port_range(slot: u16) -> (u16, u16) {
-    let first = 10_000 + (std::process::id() % 250) as u16 * 80 + slot * 16;
+    let first = 10_000 + (std::process::id() % 200) as u16 * 96 + slot * 16;
     (first, first + 15)
 }
 
@@ -122,7 +125,10 @@ fn start_daemon(launch: Launch) -> Daemon {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if launch.without_io_uring {
-        no_io_uring::apply(&mut command);
+        no_io_uring::apply(&mut command, &no_io_uring::NO_SETUP);
+    }
+    if launch.without_registered_files {
+        no_io_uring::apply(&mut command, &no_io_uring::NO_REGISTERED_FILES);
     }
     if let Some(soft) = launch.open_files {
         lower_open_files(&mut command, soft);
@@ -563,9 +569,11 @@ fn an_invalid_configuration_is_refused_at_start() {
     assert!(stderr.contains("port_min"), "{stderr}");
 }
 
-/// A seccomp-BPF filter, installed in the daemon's process before it runs, that fails `io_uring_setup(2)`
-/// with ENOSYS, as a kernel without io_uring (or a container runtime's default profile) would, and allows
-/// every other system call. Needs no privilege: `PR_SET_NO_NEW_PRIVS` first, then the filter.
+/// Seccomp-BPF filters, installed in the daemon's process before it runs, that take part of io_uring away
+/// and allow every other system call. [`no_io_uring::NO_SETUP`] fails `io_uring_setup(2)` with ENOSYS, as a
+/// kernel without io_uring (or a container runtime's default profile) would; [`no_io_uring::NO_REGISTERED_FILES`]
+/// fails `io_uring_register(2)`'s `IORING_REGISTER_FILES2` with EINVAL, as a kernel before 5.19 would. Needs
+/// no privilege: `PR_SET_NO_NEW_PRIVS` first, then the filter.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
@@ -607,8 +615,11 @@ mod no_io_uring {
     const JUMP_IF_EQUAL: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
     const RETURN: u32 = libc::BPF_RET | libc::BPF_K;
 
-    /// The program: another architecture, or another call, is allowed; `io_uring_setup` gets ENOSYS.
-    const FILTER: [libc::sock_filter; 6] = [
+    /// `IORING_REGISTER_FILES2` (`<linux/io_uring.h>`): what a sparse file table is registered with.
+    const IORING_REGISTER_FILES2: u32 = 13;
+
+    /// Another architecture, or another call, is allowed; `io_uring_setup` gets ENOSYS.
+    pub const NO_SETUP: [libc::sock_filter; 6] = [
         statement(LOAD_WORD, offset_of!(libc::seccomp_data, arch) as u32),
         jump(JUMP_IF_EQUAL, AUDIT_ARCH, 0, 3),
         statement(LOAD_WORD, offset_of!(libc::seccomp_data, nr) as u32),
@@ -620,18 +631,37 @@ mod no_io_uring {
         statement(RETURN, libc::SECCOMP_RET_ALLOW),
     ];
 
-    /// Makes `command`'s process start under the filter (inherited by all its threads, and kept across
+    /// Another architecture, call or `io_uring_register` opcode is allowed; registering a file table gets
+    /// EINVAL. The opcode is the low word of the second argument (both targets are little-endian).
+    pub const NO_REGISTERED_FILES: [libc::sock_filter; 8] = [
+        statement(LOAD_WORD, offset_of!(libc::seccomp_data, arch) as u32),
+        jump(JUMP_IF_EQUAL, AUDIT_ARCH, 0, 5),
+        statement(LOAD_WORD, offset_of!(libc::seccomp_data, nr) as u32),
+        jump(JUMP_IF_EQUAL, libc::SYS_io_uring_register as u32, 0, 3),
+        statement(
+            LOAD_WORD,
+            (offset_of!(libc::seccomp_data, args) + std::mem::size_of::<u64>()) as u32,
+        ),
+        jump(JUMP_IF_EQUAL, IORING_REGISTER_FILES2, 0, 1),
+        statement(
+            RETURN,
+            libc::SECCOMP_RET_ERRNO | (libc::EINVAL as u32 & libc::SECCOMP_RET_DATA),
+        ),
+        statement(RETURN, libc::SECCOMP_RET_ALLOW),
+    ];
+
+    /// Makes `command`'s process start under `filter` (inherited by all its threads, and kept across
     /// `execve`).
-    pub fn apply(command: &mut Command) {
+    pub fn apply(command: &mut Command, filter: &'static [libc::sock_filter]) {
         // SAFETY: the closure runs in the forked child before `execve`, where only async-signal-safe
         // calls are allowed: it makes two `prctl` calls and builds an `io::Error` from errno, nothing that
         // allocates or locks. The program it points the kernel at is a constant, alive for the whole call
         // (the kernel copies it), and never written to despite the `*mut` of `sock_fprog`.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 let program = libc::sock_fprog {
-                    len: FILTER.len() as libc::c_ushort,
-                    filter: FILTER.as_ptr().cast_mut(),
+                    len: filter.len() as libc::c_ushort,
+                    filter: filter.as_ptr().cast_mut(),
                 };
                 let one: libc::c_ulong = 1;
                 let zero: libc::c_ulong = 0;
@@ -655,7 +685,10 @@ mod no_io_uring {
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
 mod no_io_uring {
-    pub fn apply(_: &mut std::process::Command) {
+    pub const NO_SETUP: [(); 0] = [];
+    pub const NO_REGISTERED_FILES: [(); 0] = [];
+
+    pub fn apply(_: &mut std::process::Command, _: &[()]) {
         unreachable!("the io_uring fallback tests run on Linux x86-64 and AArch64 only");
     }
 }
@@ -768,6 +801,7 @@ fn relay_without_io_uring(slot: u16, io: &'static str) -> String {
         slot,
         io,
         without_io_uring: true,
+        without_registered_files: false,
         open_files: None,
     });
     let body = relay_a_call(&daemon, &format!("no-io-uring-{io}"));
@@ -802,5 +836,40 @@ fn with_io_uring_offered_auto_runs_the_workers_on_it() {
             .count(),
         2,
         "one line per worker saying it runs on io_uring:\n{log}"
+    );
+    assert_eq!(
+        log.matches("registered_files=true").count(),
+        2,
+        "both rings have a registered file table:\n{log}"
+    );
+}
+
+/// A kernel that refuses the rings a registered file table (before 5.19): the io_uring workers name
+/// their sockets by descriptor and relay as well.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn without_registered_files_the_io_uring_workers_relay_by_descriptor() {
+    if !kernel_offers_io_uring() {
+        return;
+    }
+    let daemon = start_daemon(Launch {
+        slot: 5,
+        without_registered_files: true,
+        ..Launch::DEFAULT
+    });
+    let body = relay_a_call(&daemon, "no-registered-files");
+    assert_eq!(
+        workers_by_io(&body),
+        (2, 0),
+        "both workers still on io_uring:\n{body}"
+    );
+    let log = daemon.stop();
+    assert_eq!(
+        log.matches("registered_files=false").count(),
+        2,
+        "both rings without a registered file table:\n{log}"
     );
 }

@@ -204,8 +204,14 @@ impl Worker {
         if self.io != MediaIo::Epoll {
             match UringIo::new() {
                 Ok(ring) => {
+                    let registered_files = ring.registered_files();
                     self.install_ring(ring);
-                    tracing::info!(worker, io = "io_uring", "media worker running");
+                    tracing::info!(
+                        worker,
+                        io = "io_uring",
+                        registered_files,
+                        "media worker running"
+                    );
                     return MediaIo::IoUring;
                 }
                 Err(error) => {

@@ -173,6 +173,11 @@ impl UringIo {
         Ok(uring)
     }
 
+    /// Whether the kernel gave the ring a registered file table (else requests name descriptors).
+    pub(crate) fn registered_files(&self) -> bool {
+        self.files.is_some()
+    }
+
     /// Watches `socket` as `token`: arms a multishot receive on it (after cancelling the token's previous
     /// arming, whose socket may have changed or closed).
     pub(crate) fn arm(&mut self, socket: &UdpSocket, token: u64) -> io::Result<()> {

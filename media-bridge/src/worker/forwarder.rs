@@ -132,6 +132,32 @@ pub(crate) struct IoRequest {
     pub(crate) picked: Sender<MediaIo>,
 }
 
+/// When a worker's loop has work of its own besides datagrams: the streams' timer tick, the statistics
+/// report, and the end of the batch window it is waiting out (both back ends' loops keep one).
+struct LoopClock {
+    next_timers: Instant,
+    next_report: Instant,
+    pacer: Pacer,
+    /// Set after a wake-up that should be followed by a batch window: the next wait lasts until then.
+    paced_until: Option<Instant>,
+}
+
+impl LoopClock {
+    fn new(batch_window: Duration, stats_interval: Duration, now: Instant) -> Self {
+        LoopClock {
+            next_timers: now,
+            next_report: now + stats_interval,
+            pacer: Pacer::new(batch_window, now),
+            paced_until: None,
+        }
+    }
+
+    /// The earlier of the timer tick and the report: the longest a wait may last.
+    fn deadline(&self) -> Instant {
+        self.next_timers.min(self.next_report)
+    }
+}
+
 /// A send in flight on the io_uring back end: the streams whose counters to correct if it fails.
 #[cfg(target_os = "linux")]
 #[derive(Clone, Copy)]
@@ -251,17 +277,14 @@ impl Worker {
 
     /// [`Worker::run`] on the epoll back end.
     fn run_epoll(mut self) {
-        let mut next_timers = Instant::now();
-        let mut next_report = Instant::now() + self.stats_interval;
-        let mut paced_until: Option<Instant> = None;
-        let mut pacer = Pacer::new(self.batch_window, Instant::now());
+        let mut clock = LoopClock::new(self.batch_window, self.stats_interval, Instant::now());
         loop {
             if !self.drain_commands() {
                 return;
             }
             let now = Instant::now();
-            let deadline = next_timers.min(next_report);
-            let timeout = match paced_until {
+            let deadline = clock.deadline();
+            let timeout = match clock.paced_until {
                 Some(until) => {
                     let pause = until.min(deadline).saturating_duration_since(now);
                     if !pause.is_zero() {
@@ -277,22 +300,18 @@ impl Worker {
             }
             let now = Instant::now();
             let received = self.receive_ready(now);
-            paced_until = pacer.on_wake(now, received);
-            if !self.periodic(now, &mut next_timers, &mut next_report) {
+            if !self.after_wake(now, received, &mut clock) {
                 return;
             }
         }
     }
 
-    /// Runs the streams' timers and sends the statistics report when their times have come (both back ends'
-    /// loops); `false` when the control thread is gone and the worker must stop.
-    fn periodic(
-        &mut self,
-        now: Instant,
-        next_timers: &mut Instant,
-        next_report: &mut Instant,
-    ) -> bool {
-        if now >= *next_timers {
+    /// After a wake-up at `now` that received `received` datagrams (both back ends' loops): decides whether
+    /// the next wait sleeps out a batch window, runs the streams' timers and sends the statistics report
+    /// when their times have come; `false` when the control thread is gone and the worker must stop.
+    fn after_wake(&mut self, now: Instant, received: usize, clock: &mut LoopClock) -> bool {
+        clock.paced_until = clock.pacer.on_wake(now, received);
+        if now >= clock.next_timers {
             let streams = &mut self.streams;
             self.timed.retain(|id| {
                 streams.get_mut(id).is_some_and(|stream| {
@@ -300,16 +319,16 @@ impl Worker {
                     stream.has_timers()
                 })
             });
-            *next_timers = now + TIMER_TICK;
+            clock.next_timers = now + TIMER_TICK;
         }
-        if now >= *next_report {
+        if now >= clock.next_report {
             let report = self.collect_report();
             if !report.streams.is_empty()
                 && self.reports.send(ControlMessage::Report(report)).is_err()
             {
                 return false;
             }
-            *next_report = now + self.stats_interval;
+            clock.next_report = now + self.stats_interval;
         }
         true
     }
@@ -565,10 +584,7 @@ impl Worker {
     /// the batch window's sleep, the receives and the previous pass's sends are one `io_uring_enter`.
     #[cfg(target_os = "linux")]
     fn run_uring(mut self) {
-        let mut next_timers = Instant::now();
-        let mut next_report = Instant::now() + self.stats_interval;
-        let mut paced_until: Option<Instant> = None;
-        let mut pacer = Pacer::new(self.batch_window, Instant::now());
+        let mut clock = LoopClock::new(self.batch_window, self.stats_interval, Instant::now());
         loop {
             if !self.drain_commands() {
                 return;
@@ -577,10 +593,10 @@ impl Worker {
                 return;
             };
             let now = Instant::now();
-            let deadline = next_timers.min(next_report);
+            let deadline = clock.deadline();
             // Idle: wake for the first datagram (besides the completions of the sends just submitted).
             // Paced: sleep out the window, whatever arrives meanwhile.
-            let (want, until) = match paced_until {
+            let (want, until) = match clock.paced_until {
                 Some(until) => (None, until.min(deadline)),
                 None => (Some(1 + ring.sends_in_flight()), deadline),
             };
@@ -590,8 +606,7 @@ impl Worker {
             }
             let now = Instant::now();
             let received = self.complete_uring(now);
-            paced_until = pacer.on_wake(now, received);
-            if !self.periodic(now, &mut next_timers, &mut next_report) {
+            if !self.after_wake(now, received, &mut clock) {
                 return;
             }
         }
